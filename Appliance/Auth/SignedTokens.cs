@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Appliance.Hosting;
+
+namespace Appliance.Auth;
+
+/// <summary>
+/// Expiring tokens signed with HMAC-SHA256 under a secret kept in the state directory: login sessions (cookie) and
+/// view links (the <c>t</c> query parameter, minted for WeCom's "live" answer). Form:
+/// <c>kind.expiresUnix.subject.signature</c>, each part Base64url.
+/// </summary>
+public sealed class SignedTokens
+{
+    public const string SessionKind = "s";
+    public const string LinkKind = "l";
+    private const string SecretFile = "web-token.key";
+
+    private readonly byte[] _key;
+    private readonly TimeProvider _time;
+
+    public SignedTokens(StateDirectory state, TimeProvider time)
+        : this((state ?? throw new ArgumentNullException(nameof(state))).GetOrCreateSecret(SecretFile), time)
+    {
+    }
+
+    public SignedTokens(byte[] key, TimeProvider time)
+    {
+        _key = key ?? throw new ArgumentNullException(nameof(key));
+        _time = time ?? throw new ArgumentNullException(nameof(time));
+    }
+
+    public string Create(string kind, string subject, TimeSpan lifetime)
+    {
+        var expires = _time.GetUtcNow().Add(lifetime).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var body = $"{kind}.{expires}.{Base64Url(Encoding.UTF8.GetBytes(subject))}";
+        return $"{body}.{Sign(body)}";
+    }
+
+    /// <summary>The subject when the token is of <paramref name="kind"/>, correctly signed and unexpired; otherwise null.</summary>
+    public string? Validate(string? token, string kind)
+    {
+        if (string.IsNullOrEmpty(token) || token.Length > 1024)
+        {
+            return null;
+        }
+
+        var lastDot = token.LastIndexOf('.');
+        if (lastDot <= 0)
+        {
+            return null;
+        }
+
+        var body = token[..lastDot];
+        var expected = Encoding.ASCII.GetBytes(Sign(body));
+        var given = Encoding.ASCII.GetBytes(token[(lastDot + 1)..]);
+        if (!CryptographicOperations.FixedTimeEquals(expected, given))
+        {
+            return null;
+        }
+
+        var parts = body.Split('.');
+        if (parts.Length != 3 || parts[0] != kind
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var expires)
+            || _time.GetUtcNow().ToUnixTimeSeconds() >= expires)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Encoding.UTF8.GetString(FromBase64Url(parts[2]));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    private string Sign(string body) => Base64Url(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(body)));
+
+    private static string Base64Url(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static byte[] FromBase64Url(string text)
+    {
+        var padded = text.Replace('-', '+').Replace('_', '/');
+        return Convert.FromBase64String(padded.PadRight(padded.Length + ((4 - (padded.Length % 4)) % 4), '='));
+    }
+}

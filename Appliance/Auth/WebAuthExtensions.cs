@@ -1,0 +1,65 @@
+namespace Appliance.Auth;
+
+/// <summary>The web-auth feature: settings, tokens, the middleware and the login form.</summary>
+public static class WebAuthExtensions
+{
+    private static readonly TimeSpan FailedLoginDelay = TimeSpan.FromSeconds(1);
+
+    public static WebApplicationBuilder AddWebAuth(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.BindOptions<WebAuthOptions>(WebAuthOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton<SignedTokens>();
+        builder.Services.AddSingleton<LinkSigner>();
+        return builder;
+    }
+
+    public static WebApplication UseWebAuth(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseRouting();
+        app.UseMiddleware<WebAuthMiddleware>();
+
+        app.MapGet("/login", (HttpContext context) =>
+            Results.Content(Pages.LoginPage(SafeReturn(context, context.Request.Query["return"]), null), "text/html; charset=utf-8"))
+            .AllowAnonymousAccess();
+
+        app.MapPost("/login", async (HttpContext context, WebAuthOptions options, SignedTokens tokens) =>
+        {
+            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            var back = SafeReturn(context, form["return"]);
+            if (!options.HasPassword || !PasswordCheck.Matches(options, form["password"].ToString()))
+            {
+                await Task.Delay(FailedLoginDelay, context.RequestAborted);
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                return Results.Content(Pages.LoginPage(back, options.HasPassword ? "Wrong password." : "No password is set on the appliance yet."), "text/html; charset=utf-8");
+            }
+
+            context.Response.Cookies.Append(WebAuthMiddleware.SessionCookie, tokens.Create(SignedTokens.SessionKind, options.User, options.SessionLifetime), new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Lax,
+                Secure = context.Request.IsHttps,
+                MaxAge = options.SessionLifetime,
+                Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
+            });
+            return Results.Redirect(back);
+        }).AllowAnonymousAccess().DisableAntiforgery();
+
+        app.MapPost("/logout", (HttpContext context) =>
+        {
+            context.Response.Cookies.Delete(WebAuthMiddleware.SessionCookie, new CookieOptions { Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/" });
+            return Results.Redirect($"{context.Request.PathBase}/login");
+        }).AllowAnonymousAccess().DisableAntiforgery();
+        return app;
+    }
+
+    /// <summary>Only a local path may be a return address (no open redirect to another site).</summary>
+    private static string SafeReturn(HttpContext context, string? candidate)
+    {
+        var home = $"{context.Request.PathBase}/";
+        return candidate is { Length: > 0 } c && c[0] == '/' && !c.StartsWith("//", StringComparison.Ordinal) && !c.Contains('\\', StringComparison.Ordinal)
+            ? c
+            : home;
+    }
+}

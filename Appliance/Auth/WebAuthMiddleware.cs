@@ -1,0 +1,172 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Appliance.Auth;
+
+/// <summary>
+/// Decides who a request comes from and whether the endpoint admits them. Loopback (not the tunnel) is admin
+/// without a login; otherwise a login cookie, HTTP Basic (Web:User and the password) or a signed view link.
+/// </summary>
+public sealed partial class WebAuthMiddleware(
+    RequestDelegate next, WebAuthOptions options, SignedTokens tokens, TimeProvider time, ILogger<WebAuthMiddleware> logger)
+{
+    public const string SessionCookie = "appliance_session";
+    public const string LinkCookie = "appliance_link";
+    private static readonly TimeSpan BasicCacheLifetime = TimeSpan.FromMinutes(5);
+
+    // PBKDF2 is slow on purpose; remember the last accepted Basic header so a camera client polling snapshots
+    // does not pay it on every request.
+    private (byte[] HeaderHash, DateTimeOffset Until) _acceptedBasic = ([], DateTimeOffset.MinValue);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var principal = Authenticate(context);
+        context.SetWebPrincipal(principal);
+
+        var endpoint = context.GetEndpoint();
+        var required = endpoint is null
+            ? WebRole.Anonymous
+            : endpoint.Metadata.GetMetadata<MinimumRoleMetadata>()?.Role ?? WebRole.Admin;
+        if (principal.Role >= required)
+        {
+            await next(context);
+            return;
+        }
+
+        await ChallengeAsync(context, principal);
+    }
+
+    private WebPrincipal Authenticate(HttpContext context)
+    {
+        if (options.TrustLoopback && context.IsLocal())
+        {
+            return WebPrincipal.Loopback;
+        }
+
+        if (tokens.Validate(context.Request.Cookies[SessionCookie], SignedTokens.SessionKind) is { } user)
+        {
+            return new WebPrincipal(user, WebRole.Admin, "cookie");
+        }
+
+        if (TryBasic(context) is { } basic)
+        {
+            return basic;
+        }
+
+        var link = context.Request.Query[LinkSigner.QueryParameter].ToString();
+        if (link.Length > 0 && tokens.Validate(link, SignedTokens.LinkKind) is not null)
+        {
+            // Remember the link for the page's own requests (stream, snapshot, status).
+            context.Response.Cookies.Append(LinkCookie, link, new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = SameSiteMode.Lax,
+                Secure = context.Request.IsHttps,
+                Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
+            });
+            return new WebPrincipal("link", WebRole.Viewer, "link");
+        }
+
+        if (tokens.Validate(context.Request.Cookies[LinkCookie], SignedTokens.LinkKind) is not null)
+        {
+            return new WebPrincipal("link", WebRole.Viewer, "link");
+        }
+
+        return new WebPrincipal("anonymous", WebRole.Anonymous, "none");
+    }
+
+    private WebPrincipal? TryBasic(HttpContext context)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (!options.HasPassword || !header.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
+            || !AuthenticationHeaderValue.TryParse(header, out var parsed) || parsed.Parameter is null)
+        {
+            return null;
+        }
+
+        var headerHash = SHA256.HashData(Encoding.UTF8.GetBytes(header));
+        var cached = _acceptedBasic;
+        if (time.GetUtcNow() < cached.Until && CryptographicOperations.FixedTimeEquals(cached.HeaderHash, headerHash))
+        {
+            return new WebPrincipal(options.User, WebRole.Admin, "basic");
+        }
+
+        string decoded;
+        try
+        {
+            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(parsed.Parameter));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+
+        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || decoded[..colon] != options.User || !PasswordCheck.Matches(options, decoded[(colon + 1)..]))
+        {
+            LogBasicFailed(logger, context.Connection.RemoteIpAddress?.ToString() ?? "?");
+            return null;
+        }
+
+        _acceptedBasic = (headerHash, time.GetUtcNow() + BasicCacheLifetime);
+        return new WebPrincipal(options.User, WebRole.Admin, "basic");
+    }
+
+    private async Task ChallengeAsync(HttpContext context, WebPrincipal principal)
+    {
+        var response = context.Response;
+        response.Headers.CacheControl = "no-store";
+        if (!options.HasPassword && principal.Role == WebRole.Anonymous)
+        {
+            response.StatusCode = StatusCodes.Status403Forbidden;
+            response.ContentType = "text/html; charset=utf-8";
+            await response.WriteAsync(Pages.NoPasswordPage);
+            return;
+        }
+
+        var wantsHtml = HttpMethods.IsGet(context.Request.Method)
+            && context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
+        if (wantsHtml && principal.Role == WebRole.Anonymous)
+        {
+            var back = context.Request.PathBase + context.Request.Path + context.Request.QueryString;
+            response.Redirect($"{context.Request.PathBase}/login?return={Uri.EscapeDataString(back)}");
+            return;
+        }
+
+        if (principal.Role == WebRole.Anonymous)
+        {
+            response.StatusCode = StatusCodes.Status401Unauthorized;
+            response.Headers.WWWAuthenticate = "Basic realm=\"Appliance\", charset=\"UTF-8\"";
+            await response.WriteAsync("Log in, or use HTTP Basic with Web:User and the password.\n");
+            return;
+        }
+
+        response.StatusCode = StatusCodes.Status403Forbidden;
+        await response.WriteAsync("This needs the household password; a view link is not enough.\n");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "HTTP Basic login failed from {Remote}")]
+    private static partial void LogBasicFailed(ILogger logger, string remote);
+}
+
+/// <summary>Compares a password with Web:Password or Web:PasswordHash in constant time.</summary>
+internal static class PasswordCheck
+{
+    public static bool Matches(WebAuthOptions options, string candidate)
+    {
+        if (options.PasswordHash.Length > 0)
+        {
+            return PasswordHasher.Verify(candidate, options.PasswordHash);
+        }
+
+        if (options.Password.Length == 0)
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(
+            SHA256.HashData(Encoding.UTF8.GetBytes(options.Password)), SHA256.HashData(Encoding.UTF8.GetBytes(candidate)));
+    }
+}

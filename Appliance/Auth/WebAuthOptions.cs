@@ -1,0 +1,50 @@
+namespace Appliance.Auth;
+
+/// <summary>The <c>Web</c> section: who may watch from other machines (loopback never needs a login).</summary>
+public sealed class WebAuthOptions
+{
+    public const string SectionName = "Web";
+
+    /// <summary>The user name for HTTP Basic (Home Assistant, VLC, ffmpeg). The login form asks only for the password.</summary>
+    public string User { get; set; } = "family";
+
+    /// <summary>The password in clear; keep it in the root-only /etc/appliance/secrets.json. Prefer <see cref="PasswordHash"/>.</summary>
+    public string Password { get; set; } = "";
+
+    /// <summary>A hash printed by <c>Appliance hash-password</c>.</summary>
+    public string PasswordHash { get; set; } = "";
+
+    /// <summary>
+    /// Whether requests from this machine (loopback, not the tunnel) skip the login. Turn it off when a reverse proxy
+    /// on the same machine (nginx, Caddy) forwards outside visitors, or they would all look local.
+    /// </summary>
+    public bool TrustLoopback { get; set; } = true;
+
+    /// <summary>How long a login lasts.</summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    public bool HasPassword => Password.Length > 0 || PasswordHash.Length > 0;
+
+    public IEnumerable<string> Validate()
+    {
+        if (PasswordHash.Length > 0 && !PasswordHasher.IsWellFormed(PasswordHash))
+        {
+            yield return "Web:PasswordHash is not a hash printed by 'Appliance hash-password'.";
+        }
+
+        if (Password.Length > 0 && PasswordHash.Length > 0)
+        {
+            yield return "Set either Web:Password or Web:PasswordHash, not both.";
+        }
+
+        if (string.IsNullOrWhiteSpace(User) || User.Contains(':', StringComparison.Ordinal))
+        {
+            yield return $"Web:User must be a non-empty name without ':' (got '{User}').";
+        }
+
+        if (SessionLifetime <= TimeSpan.Zero)
+        {
+            yield return $"Web:SessionLifetime must be positive (got {SessionLifetime}).";
+        }
+    }
+}

@@ -1,0 +1,12 @@
+using System.Text.Json.Nodes;
+
+namespace Appliance.Status;
+
+/// <summary>
+/// A feature's part of <c>/api/status</c> (and of the WeCom status answer): it adds its own properties, e.g. the
+/// tunnel adds "tunnel", the sensor "environment".
+/// </summary>
+public interface IStatusContributor
+{
+    void Contribute(JsonObject status);
+}

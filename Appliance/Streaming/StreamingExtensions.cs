@@ -1,0 +1,123 @@
+using System.Globalization;
+using Appliance.Auth;
+using Appliance.Capture;
+using Camera;
+
+namespace Appliance.Streaming;
+
+/// <summary>The live-view feature: <c>/stream</c> (MJPEG) and <c>/snapshot</c> (one fresh JPEG).</summary>
+public static class StreamingExtensions
+{
+    public static WebApplicationBuilder AddStreaming(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddSingleton<ViewerTracker>();
+        return builder;
+    }
+
+    public static WebApplication MapStreaming(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/stream", StreamAsync).AllowViewers();
+        app.MapGet("/snapshot", SnapshotAsync).AllowViewers();
+        return app;
+    }
+
+    private static async Task StreamAsync(HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time)
+    {
+        int? fpsCap = null;
+        if (context.Request.Query.TryGetValue("fps", out var fpsText))
+        {
+            if (!int.TryParse(fpsText, NumberStyles.None, CultureInfo.InvariantCulture, out var fps) || fps < 1 || fps > 120)
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await context.Response.WriteAsync("fps must be a whole number from 1 to 120.\n");
+                return;
+            }
+
+            fpsCap = fps;
+        }
+
+        var response = context.Response;
+        response.ContentType = MjpegStreamWriter.ContentType;
+        response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+        response.Headers.Pragma = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
+
+        var token = context.RequestAborted;
+        var writer = response.BodyWriter;
+        using var registration = hub.RegisterViewer();
+        using var viewer = viewers.Add(context.Connection.RemoteIpAddress?.ToString() ?? "?", time, fpsCap);
+        var minInterval = fpsCap is { } cap ? TimeSpan.FromSeconds(1.0 / cap) : TimeSpan.Zero;
+        long lastSequence = 0;
+        long lastSent = 0;
+        try
+        {
+            MjpegStreamWriter.WriteFirstBoundary(writer);
+            while (!token.IsCancellationRequested)
+            {
+                var frame = await hub.NextAsync(lastSequence, token);
+                try
+                {
+                    var skipped = lastSequence > 0 ? frame.Sequence - lastSequence - 1 : 0;
+                    lastSequence = frame.Sequence;
+                    MjpegStreamWriter.WritePart(writer, frame);
+                    viewer.Sent(skipped);
+                }
+                finally
+                {
+                    // The pipe holds its own copy now; a stalled viewer keeps at most this one frame's bytes.
+                    frame.Release();
+                }
+
+                var flush = await writer.FlushAsync(token);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+
+                if (minInterval > TimeSpan.Zero)
+                {
+                    var now = time.GetTimestamp();
+                    var wait = minInterval - time.GetElapsedTime(lastSent, now);
+                    lastSent = now;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, time, token);
+                        lastSent = time.GetTimestamp();
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The viewer went away.
+        }
+    }
+
+    private static async Task SnapshotAsync(HttpContext context, SnapshotService snapshots)
+    {
+        var frame = await snapshots.GetFreshAsync(context.RequestAborted);
+        if (frame is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = "5";
+            await context.Response.WriteAsync("The camera has not produced a frame; see /api/status.\n");
+            return;
+        }
+
+        try
+        {
+            var response = context.Response;
+            response.ContentType = "image/jpeg";
+            response.ContentLength = frame.Length;
+            response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+            response.Headers["X-Timestamp"] = (frame.CapturedAt.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+            await response.Body.WriteAsync(frame.Jpeg, context.RequestAborted);
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+}

@@ -1,0 +1,309 @@
+using Camera.Jpeg;
+using Microsoft.Extensions.Logging;
+
+namespace Camera;
+
+/// <summary>
+/// Runs the capture loop on a dedicated thread: picks the source (<c>auto</c> tries each candidate until one
+/// delivers a frame), paces it, publishes into the <see cref="FrameHub"/>, slows to <c>Camera:IdleFps</c> when
+/// nobody watches, and reopens a lost device with backoff. It never blocks on consumers.
+/// </summary>
+public sealed partial class CaptureService : IDisposable
+{
+    private static readonly TimeSpan FirstFrameTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly CameraOptions _options;
+    private readonly FrameHub _hub;
+    private readonly IReadOnlyList<FrameSourceFactory> _factories;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Queue<long> _recentTimestamps = new();
+    private readonly List<SkippedSource> _skipped = [];
+    private Thread? _thread;
+    private FrameSource? _source;
+    private volatile CaptureStatus _status;
+    private long _heartbeatTicks;
+
+    public CaptureService(
+        CameraOptions options, FrameHub hub, IEnumerable<FrameSourceFactory> factories, ILogger<CaptureService> logger,
+        TimeProvider? time = null)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _hub = hub ?? throw new ArgumentNullException(nameof(hub));
+        _factories = [.. factories ?? throw new ArgumentNullException(nameof(factories))];
+        _logger = logger ?? throw new ArgumentNullException(nameof(logger));
+        _time = time ?? TimeProvider.System;
+        _status = new CaptureStatus(CaptureState.Starting, null, null, 0, 0, options.Fps, 0, null, []);
+        _heartbeatTicks = _time.GetTimestamp();
+    }
+
+    public CaptureStatus Status => _status;
+
+    /// <summary>
+    /// When the loop last went round. It advances at least once a second while the loop is healthy, even when idle,
+    /// so a watchdog can tell a stuck driver call from a quiet camera.
+    /// </summary>
+    public TimeSpan SinceHeartbeat => _time.GetElapsedTime(Interlocked.Read(ref _heartbeatTicks));
+
+    public void Start()
+    {
+        if (_thread is not null)
+        {
+            return;
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "capture" };
+        _thread.Start();
+    }
+
+    /// <summary>Stops the loop and closes the source; waits up to <paramref name="timeout"/>.</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        _stop.Cancel();
+        _thread?.Join(timeout);
+        SetStatus(CaptureState.Stopped, _status.Problem);
+    }
+
+    private void Run()
+    {
+        var token = _stop.Token;
+        var backoff = TimeSpan.FromSeconds(1);
+        while (!token.IsCancellationRequested)
+        {
+            Beat();
+            try
+            {
+                _source ??= SelectSource(token);
+                if (_source is null)
+                {
+                    SetStatus(CaptureState.Unavailable, "No camera source could be opened.");
+                    Sleep(backoff, token);
+                    backoff = Min(backoff * 2, MaxBackoff);
+                    continue;
+                }
+
+                if (_status.State is not (CaptureState.Live or CaptureState.Idle))
+                {
+                    _source.Open(token);
+                    LogOpened(_logger, _source.Description);
+                }
+
+                backoff = TimeSpan.FromSeconds(1);
+                Pump(_source, token);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (FrameSourceException ex)
+            {
+                LogSourceLost(_logger, _source?.Name ?? _options.Source, ex.Message, backoff.TotalSeconds);
+                SetStatus(CaptureState.Unavailable, ex.Message);
+                _source?.Close();
+                Sleep(backoff, token);
+                backoff = Min(backoff * 2, MaxBackoff);
+            }
+        }
+
+        _source?.Close();
+        _source?.Dispose();
+    }
+
+    /// <summary>Reads and publishes frames until the source fails or the service stops.</summary>
+    private void Pump(FrameSource source, CancellationToken token)
+    {
+        var next = _time.GetTimestamp();
+        var lastFrame = _time.GetTimestamp();
+        while (!token.IsCancellationRequested)
+        {
+            Beat();
+            var idle = _hub.Viewers == 0;
+            if (idle || !source.IsSelfPaced)
+            {
+                var interval = Interval(idle);
+                var wait = interval is null ? TimeSpan.FromSeconds(1) : _time.GetElapsedTime(_time.GetTimestamp(), next);
+                if (wait > TimeSpan.Zero)
+                {
+                    // Bounded waits keep the heartbeat going; a new viewer ends an idle wait at once.
+                    WaitForTickOrViewer(Min(wait, TimeSpan.FromSeconds(1)), idle, token);
+                    if (interval is null && _hub.Viewers == 0)
+                    {
+                        SetStatus(CaptureState.Idle, null);
+                        continue;
+                    }
+
+                    if (_time.GetTimestamp() < next && (_hub.Viewers == 0) == idle)
+                    {
+                        continue;
+                    }
+                }
+            }
+
+            var frame = source.ReadFrame(ReadTimeout(), token);
+            if (frame is null)
+            {
+                if (_time.GetElapsedTime(lastFrame) > StallTimeout)
+                {
+                    throw new FrameSourceException($"{source.Name}: no frame for {StallTimeout.TotalSeconds:0} s (device stalled).");
+                }
+
+                continue;
+            }
+
+            lastFrame = _time.GetTimestamp();
+            _hub.Publish(frame);
+            RecordDelivery(source, idle);
+            var step = Interval(_hub.Viewers == 0) ?? TimeSpan.FromSeconds(1);
+            next = Advance(next, step);
+        }
+    }
+
+    private long Advance(long next, TimeSpan step)
+    {
+        var now = _time.GetTimestamp();
+        var stepTicks = (long)(step.TotalSeconds * _time.TimestampFrequency);
+        next += stepTicks;
+
+        // Never burst to catch up after a stall: start the schedule again from now.
+        return next < now - stepTicks ? now + stepTicks : next;
+    }
+
+    private TimeSpan? Interval(bool idle)
+    {
+        var fps = idle ? _options.IdleFps : _options.Fps;
+        return fps == 0 ? null : TimeSpan.FromSeconds(1.0 / fps);
+    }
+
+    private TimeSpan ReadTimeout() => TimeSpan.FromSeconds(Math.Max(2.0, 3.0 / Math.Max(1, _options.Fps)));
+
+    private void WaitForTickOrViewer(TimeSpan wait, bool idle, CancellationToken token)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var delay = Task.Delay(wait, _time, linked.Token);
+        var tasks = idle ? new[] { delay, _hub.WaitForViewerAsync(linked.Token) } : [delay];
+        try
+        {
+            Task.WaitAny(tasks, token);
+        }
+        finally
+        {
+            linked.Cancel();
+        }
+    }
+
+    private FrameSource? SelectSource(CancellationToken token)
+    {
+        var name = _options.Source.ToLowerInvariant();
+        if (name != "auto")
+        {
+            var factory = _factories.FirstOrDefault(f => f.Name == name)
+                ?? throw new FrameSourceException($"Camera:Source '{name}' is not available in this build.");
+            return factory.Create(_options);
+        }
+
+        _skipped.Clear();
+        foreach (var candidate in AutoCandidates())
+        {
+            if (candidate.Factory is null)
+            {
+                _skipped.Add(new SkippedSource(candidate.Name, candidate.Reason!));
+                continue;
+            }
+
+            var source = candidate.Factory.Create(_options);
+            try
+            {
+                source.Open(token);
+                var first = source.ReadFrame(FirstFrameTimeout, token)
+                    ?? throw new FrameSourceException($"no frame within {FirstFrameTimeout.TotalSeconds:0} s");
+                _hub.Publish(first);
+                RecordDelivery(source, _hub.Viewers == 0);
+                LogAutoChose(_logger, source.Name, _skipped.Count == 0 ? "first choice" : string.Join("; ", _skipped.Select(s => $"{s.Name}: {s.Reason}")));
+                return source;
+            }
+            catch (FrameSourceException ex)
+            {
+                _skipped.Add(new SkippedSource(source.Name, ex.Message));
+                source.Dispose();
+            }
+        }
+
+        return null;
+    }
+
+    private IEnumerable<(string Name, FrameSourceFactory? Factory, string? Reason)> AutoCandidates()
+    {
+        if (!_factories.Any(f => f.Name == "v4l2"))
+        {
+            yield return ("v4l2", null, "V4L2 capture is not part of this build yet");
+        }
+
+        foreach (var factory in _factories.Where(f => f.AutoPriority is not null).OrderBy(f => f.AutoPriority))
+        {
+            yield return (factory.Name, factory, null);
+        }
+    }
+
+    private void RecordDelivery(FrameSource source, bool idle)
+    {
+        var now = _time.GetTimestamp();
+        _recentTimestamps.Enqueue(now);
+        var window = (long)(2 * _time.TimestampFrequency);
+        while (_recentTimestamps.Count > 1 && now - _recentTimestamps.Peek() > window)
+        {
+            _recentTimestamps.Dequeue();
+        }
+
+        var fps = 0.0;
+        if (_recentTimestamps.Count > 1)
+        {
+            var span = (now - _recentTimestamps.Peek()) / (double)_time.TimestampFrequency;
+            fps = span > 0 ? (_recentTimestamps.Count - 1) / span : 0;
+        }
+
+        _status = new CaptureStatus(
+            idle ? CaptureState.Idle : CaptureState.Live, source.Name, source.Description, source.Width, source.Height,
+            _options.Fps, Math.Round(fps, 1), null, _skipped.ToArray());
+    }
+
+    private void SetStatus(CaptureState state, string? problem) =>
+        _status = _status with { State = state, Problem = problem, DeliveredFps = state == CaptureState.Unavailable ? 0 : _status.DeliveredFps, Skipped = _skipped.ToArray() };
+
+    private void Beat() => Interlocked.Exchange(ref _heartbeatTicks, _time.GetTimestamp());
+
+    private void Sleep(TimeSpan delay, CancellationToken token)
+    {
+        try
+        {
+            var end = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+            while (!token.IsCancellationRequested && _time.GetTimestamp() < end)
+            {
+                Beat();
+                Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, Math.Max(1, (end - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency))), _time, token).Wait(token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(5));
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Camera opened: {Description}")]
+    private static partial void LogOpened(ILogger logger, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Camera source {Source} lost: {Reason}; retrying in {Seconds} s")]
+    private static partial void LogSourceLost(ILogger logger, string source, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Camera:Source=auto chose {Source} ({Skipped})")]
+    private static partial void LogAutoChose(ILogger logger, string source, string skipped);
+}

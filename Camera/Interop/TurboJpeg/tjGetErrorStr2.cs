@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace Camera.Interop;
+
+internal static unsafe partial class TurboJpegNative
+{
+    [LibraryImport(Library)]
+    internal static partial byte* tjGetErrorStr2(nint handle);
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs (tests/setup.sh), builds, runs every xunit project on real
+# Kestrel/ffmpeg/Chromium, then each extra lane in tests/lanes/ (publish smoke test, real-kernel qemu lane …).
+# Ends with one line "tests: N passed, N failed, N skipped". Exit status 0 only when everything passed.
+set -uo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+results="${TEST_RESULTS_DIR:-$root/artifacts/test-results}"
+rm -rf "$results" && mkdir -p "$results"
+export TEST_RESULTS_DIR="$results"
+start=$(date +%s)
+
+bash "$here/setup.sh" || { echo "setup failed"; echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
+
+failed_lanes=0
+passed_lanes=0
+echo "== build"
+if ! dotnet build "$root/Appliance.slnx" -c Release -warnaserror -nologo -v:q; then
+  echo "tests: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+
+echo "== unit and functional tests"
+dotnet test "$root/Appliance.slnx" -c Release --no-build --nologo \
+  --filter "Category!=Hardware&Category!=Load" \
+  --results-directory "$results" --logger "trx" --logger "console;verbosity=normal" \
+  --blame-hang-timeout 5m -- RunConfiguration.TestSessionTimeout=1500000
+dotnet_rc=$?
+
+for lane in "$here"/lanes/*.sh; do
+  [ -f "$lane" ] || continue
+  name="$(basename "$lane" .sh)"
+  echo "== lane $name"
+  if bash "$lane"; then
+    passed_lanes=$((passed_lanes + 1))
+  else
+    echo "lane $name FAILED"
+    failed_lanes=$((failed_lanes + 1))
+  fi
+done
+
+# Sum the counters of every .trx (lanes that run xunit elsewhere, e.g. inside qemu, drop theirs here too).
+passed=0; failed=0; total=0
+while IFS= read -r counters; do
+  t=$(sed -n 's/.*total="\([0-9]*\)".*/\1/p' <<<"$counters"); p=$(sed -n 's/.*passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.*failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  total=$((total + ${t:-0})); passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done < <(find "$results" -name '*.trx' -exec grep -ho '<Counters [^>]*>' {} +)
+skipped=$((total - passed - failed))
+passed=$((passed + passed_lanes)); failed=$((failed + failed_lanes))
+if [ "$dotnet_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+echo "== finished in $(( $(date +%s) - start )) s"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on Debian 12: system packages through apt, JavaScript tools through npm.
+# Safe to run again; installs only what is missing. Needs root (or sudo).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+# One package per line: what the tests use it for is in tests/README.md.
+apt_packages=(
+  libturbojpeg0      # JPEG encode/decode (the appliance itself needs it)
+  ffmpeg             # real MJPEG client (ffprobe/ffmpeg) and clip encoding
+  chromium           # real browser for the web page tests (driven by playwright-core)
+  nodejs npm         # runs the browser driver and the @wecom/crypto oracle
+)
+for lane in "$here"/lanes/*.apt; do
+  [ -f "$lane" ] || continue
+  while read -r pkg _; do [ -n "$pkg" ] && [ "${pkg:0:1}" != "#" ] && apt_packages+=("$pkg"); done < "$lane"
+done
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages live next to the scripts that use them (lock files pin the versions).
+for dir in "$here"/browser "$here"/node; do
+  if [ -f "$dir/package.json" ]; then
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package.json" -nt "$dir/node_modules" ]; then
+      echo "setup: npm install in ${dir#"$here"/}"
+      (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
+      touch "$dir/node_modules"
+    fi
+  fi
+done
