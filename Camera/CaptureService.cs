@@ -22,6 +22,7 @@ public sealed partial class CaptureService : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Queue<long> _recentTimestamps = new();
     private readonly List<SkippedSource> _skipped = [];
+    private readonly ManualResetEventSlim _viewerArrived = new(false);
     private Thread? _thread;
     private FrameSource? _source;
     private volatile CaptureStatus _status;
@@ -38,6 +39,7 @@ public sealed partial class CaptureService : IDisposable
         _time = time ?? TimeProvider.System;
         _status = new CaptureStatus(CaptureState.Starting, null, null, 0, 0, options.Fps, 0, null, []);
         _heartbeatTicks = _time.GetTimestamp();
+        _hub.FirstViewerArrived += _viewerArrived.Set;
     }
 
     public CaptureStatus Status => _status;
@@ -117,10 +119,18 @@ public sealed partial class CaptureService : IDisposable
     {
         var next = _time.GetTimestamp();
         var lastFrame = _time.GetTimestamp();
+        var wasIdle = true;
         while (!token.IsCancellationRequested)
         {
             Beat();
             var idle = _hub.Viewers == 0;
+            if (wasIdle && !idle)
+            {
+                // A viewer arrived: drop the idle schedule and deliver the next frame now.
+                next = _time.GetTimestamp();
+            }
+
+            wasIdle = idle;
             if (idle || !source.IsSelfPaced)
             {
                 var interval = Interval(idle);
@@ -179,18 +189,25 @@ public sealed partial class CaptureService : IDisposable
 
     private TimeSpan ReadTimeout() => TimeSpan.FromSeconds(Math.Max(2.0, 3.0 / Math.Max(1, _options.Fps)));
 
+    /// <summary>
+    /// Sleeps on a kernel wait rather than a timer task: timer callbacks run on the thread pool, and a busy pool
+    /// would make the camera stutter. A first viewer ends an idle wait at once.
+    /// </summary>
     private void WaitForTickOrViewer(TimeSpan wait, bool idle, CancellationToken token)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token);
-        var delay = Task.Delay(wait, _time, linked.Token);
-        var tasks = idle ? new[] { delay, _hub.WaitForViewerAsync(linked.Token) } : [delay];
-        try
+        _viewerArrived.Reset();
+        if (idle && _hub.Viewers > 0)
         {
-            Task.WaitAny(tasks, token);
+            return;
         }
-        finally
+
+        if (idle)
         {
-            linked.Cancel();
+            _viewerArrived.Wait(wait, token);
+        }
+        else
+        {
+            token.WaitHandle.WaitOne(wait);
         }
     }
 
@@ -274,19 +291,15 @@ public sealed partial class CaptureService : IDisposable
 
     private void Beat() => Interlocked.Exchange(ref _heartbeatTicks, _time.GetTimestamp());
 
+    /// <summary>Backoff between reopen attempts, in slices of at most a second so the heartbeat keeps going.</summary>
     private void Sleep(TimeSpan delay, CancellationToken token)
     {
-        try
+        var end = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+        while (!token.IsCancellationRequested && _time.GetTimestamp() < end)
         {
-            var end = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
-            while (!token.IsCancellationRequested && _time.GetTimestamp() < end)
-            {
-                Beat();
-                Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, Math.Max(1, (end - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency))), _time, token).Wait(token);
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            Beat();
+            var left = TimeSpan.FromSeconds((end - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
+            token.WaitHandle.WaitOne(Min(left, TimeSpan.FromSeconds(1)));
         }
     }
 
@@ -295,7 +308,9 @@ public sealed partial class CaptureService : IDisposable
     public void Dispose()
     {
         Stop(TimeSpan.FromSeconds(5));
+        _hub.FirstViewerArrived -= _viewerArrived.Set;
         _stop.Dispose();
+        _viewerArrived.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Camera opened: {Description}")]

@@ -102,10 +102,14 @@ public sealed class FrameHub : IDisposable
             }
 
             demand.TrySetResult();
+            FirstViewerArrived?.Invoke();
         }
 
         return new ViewerRegistration(this);
     }
+
+    /// <summary>Raised on the registering thread when the first consumer arrives (capture wakes from idle).</summary>
+    public event Action? FirstViewerArrived;
 
     /// <summary>Completes when a consumer is registered (at once if one already is).</summary>
     public Task WaitForViewerAsync(CancellationToken cancellationToken)

@@ -46,6 +46,31 @@ public static class WebAuthExtensions
             return Results.Redirect(back);
         }).AllowAnonymousAccess().DisableAntiforgery();
 
+        // Mints a view link to share (the WeCom "live" command uses LinkSigner directly).
+        app.MapPost("/api/links", (HttpContext context, LinkSigner signer) =>
+        {
+            var path = context.Request.Query["path"].ToString() is { Length: > 0 } p ? p : "/";
+            if (path[0] != '/' || path.StartsWith("//", StringComparison.Ordinal))
+            {
+                return Results.Text("path must be a path on this appliance, e.g. /stream\n", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var minutesText = context.Request.Query["minutes"].ToString();
+            var minutes = 30;
+            if (minutesText.Length > 0 && (!int.TryParse(minutesText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out minutes) || minutes < 1 || minutes > 7 * 24 * 60))
+            {
+                return Results.Text("minutes must be a whole number from 1 to 10080\n", statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            var link = signer.Sign($"{context.Request.PathBase}{path}", TimeSpan.FromMinutes(minutes));
+            var document = new System.Text.Json.Nodes.JsonObject
+            {
+                ["link"] = link,
+                ["expiresInMinutes"] = minutes,
+            };
+            return Results.Text(document.ToJsonString(), "application/json");
+        });
+
         app.MapPost("/logout", (HttpContext context) =>
         {
             context.Response.Cookies.Delete(WebAuthMiddleware.SessionCookie, new CookieOptions { Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/" });

@@ -22,7 +22,17 @@ public static class ApplianceConfiguration
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        AddSources(builder.Configuration, args);
+        try
+        {
+            AddSources(builder.Configuration, args);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            // A settings file that is not valid JSON, or cannot be read: say which, with the parser's reason.
+            var reason = ex.InnerException is { } inner ? $"{ex.Message} {inner.Message}" : ex.Message;
+            throw new ConfigurationException(Describe([reason]), ex);
+        }
+
         return builder;
     }
 

@@ -57,7 +57,7 @@ public sealed class StatusReport(
                 ["remote"] = viewer.Remote,
                 ["seconds"] = Math.Round(seconds, 1),
                 ["framesSent"] = viewer.FramesSent,
-                ["framesDropped"] = viewer.FramesDropped,
+                ["framesDropped"] = viewer.FramesDropped(hub.FramesPublished),
                 ["fps"] = Math.Round(viewer.FramesSent / seconds, 1),
                 ["fpsCap"] = viewer.FpsCap,
             });

@@ -59,10 +59,9 @@ public static class StreamingExtensions
                 var frame = await hub.NextAsync(lastSequence, token);
                 try
                 {
-                    var skipped = lastSequence > 0 ? frame.Sequence - lastSequence - 1 : 0;
                     lastSequence = frame.Sequence;
                     MjpegStreamWriter.WritePart(writer, frame);
-                    viewer.Sent(skipped);
+                    viewer.Sent(frame.Sequence);
                 }
                 finally
                 {

@@ -25,7 +25,7 @@ public sealed class ViewerTracker
     public sealed class Viewer(long id, string remote, DateTimeOffset since, int? fpsCap, ViewerTracker owner) : IDisposable
     {
         private long _framesSent;
-        private long _framesDropped;
+        private long _firstSequence;
 
         public long Id { get; } = id;
 
@@ -37,16 +37,20 @@ public sealed class ViewerTracker
 
         public long FramesSent => Interlocked.Read(ref _framesSent);
 
-        /// <summary>Frames the hub published that this viewer skipped because it was still sending an older one.</summary>
-        public long FramesDropped => Interlocked.Read(ref _framesDropped);
-
-        internal void Sent(long skipped)
+        /// <summary>
+        /// Frames published since this viewer's first one that it was not sent: skipped while it was still sending an
+        /// older frame (a slow or stalled connection) or held back by its fps cap.
+        /// </summary>
+        public long FramesDropped(long publishedNow)
         {
+            var first = Interlocked.Read(ref _firstSequence);
+            return first == 0 ? 0 : Math.Max(0, publishedNow - first + 1 - FramesSent);
+        }
+
+        internal void Sent(long sequence)
+        {
+            Interlocked.CompareExchange(ref _firstSequence, sequence, 0);
             Interlocked.Increment(ref _framesSent);
-            if (skipped > 0)
-            {
-                Interlocked.Add(ref _framesDropped, skipped);
-            }
         }
 
         public void Dispose() => owner.Remove(this);

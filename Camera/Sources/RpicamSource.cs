@@ -140,8 +140,17 @@ public sealed partial class RpicamSource : FrameSource
             _failure = ex.Message;
         }
 
-        process.WaitForExit(2000);
-        var code = process.HasExited ? process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unknown";
+        string code;
+        try
+        {
+            process.WaitForExit(2000);
+            code = process.HasExited ? process.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture) : "unknown";
+        }
+        catch (InvalidOperationException)
+        {
+            code = "unknown"; // closed under us
+        }
+
         _failure = $"'{_commandLine}' stopped (exit code {code}){(_lastStderr is null ? "" : $": {_lastStderr}")}";
         try
         {
@@ -194,12 +203,12 @@ public sealed partial class RpicamSource : FrameSource
             catch (InvalidOperationException)
             {
             }
-
-            process.Dispose();
         }
 
-        _reader?.Join(2000);
+        // The reader ends when stdout closes; it must finish with the process before the process is disposed.
+        _reader?.Join(3000);
         _reader = null;
+        process?.Dispose();
         lock (_gate)
         {
             _newest?.Release();

@@ -25,7 +25,7 @@ public sealed class ApplianceServer : IAsyncDisposable
     {
         // Keep the machine's /etc/appliance out of the tests.
         var empty = Directory.CreateTempSubdirectory("appliance-etc-").FullName;
-        Environment.SetEnvironmentVariable(Hosting.ApplianceConfiguration.ConfigDirectoryVariable, empty);
+        Environment.SetEnvironmentVariable(global::Appliance.Hosting.ApplianceConfiguration.ConfigDirectoryVariable, empty);
     }
 
     public Uri BaseAddress { get; }

@@ -1,0 +1,206 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Appliance.Auth;
+using Appliance.Tests.Infrastructure;
+
+namespace Appliance.Tests.Auth;
+
+/// <summary>
+/// Remote clients are simulated with Web:TrustLoopback=false (the setting for a reverse proxy on the same machine),
+/// so these requests from 127.0.0.1 are treated exactly like ones from the LAN.
+/// </summary>
+public sealed class WebAuthTests
+{
+    private const string Password = "correct horse";
+
+    private static Task<ApplianceServer> StartRemoteAsync(params string[] settings) =>
+        ApplianceServer.StartAsync(["--Web:TrustLoopback=false", .. settings]);
+
+    private static HttpRequestMessage Get(string path, string? accept = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (accept is not null)
+        {
+            request.Headers.Accept.ParseAdd(accept);
+        }
+
+        return request;
+    }
+
+    [Fact]
+    public async Task Loopback_NeedsNoLogin()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/status")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Remote_NoPasswordConfigured_GetsPageSayingHowToSetOne()
+    {
+        await using var server = await StartRemoteAsync();
+        using var client = server.CreateClient();
+        var response = await client.SendAsync(Get("/", "text/html"));
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("Web:PasswordHash", page, StringComparison.Ordinal);
+        Assert.Contains("hash-password", page, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync("/stream")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Remote_WithoutCredentials_BrowserIsSentToLogin_OthersGetBasicChallenge()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+
+        var page = await client.SendAsync(Get("/?x=1", "text/html,application/xhtml+xml"));
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.Equal("/login?return=%2F%3Fx%3D1", page.Headers.Location?.OriginalString);
+
+        var stream = await client.GetAsync("/stream");
+        Assert.Equal(HttpStatusCode.Unauthorized, stream.StatusCode);
+        Assert.Equal("Basic", stream.Headers.WwwAuthenticate.Single().Scheme);
+    }
+
+    [Fact]
+    public async Task Remote_Healthz_IsOpen()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        await Task.Delay(300);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("family", Password, HttpStatusCode.OK)]
+    [InlineData("family", "wrong", HttpStatusCode.Unauthorized)]
+    [InlineData("someone", Password, HttpStatusCode.Unauthorized)]
+    public async Task Remote_HttpBasic_ChecksUserAndPassword(string user, string password, HttpStatusCode expected)
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        var request = Get("/snapshot");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        Assert.Equal(expected, (await client.SendAsync(request)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Remote_HttpBasicWithPasswordHash_LetsFfmpegWatch()
+    {
+        await using var server = await StartRemoteAsync($"--Web:PasswordHash={PasswordHasher.Hash(Password, 1000)}");
+        var url = $"http://family:{Uri.EscapeDataString(Password)}@127.0.0.1:{server.BaseAddress.Port}/stream";
+        var result = await ExternalProcess.RunAsync(ExternalProcess.Require("ffmpeg"),
+            ["-hide_banner", "-loglevel", "error", "-i", url, "-frames:v", "5", "-f", "null", "-"], TimeSpan.FromSeconds(60));
+        Assert.True(result.ExitCode == 0, result.Stderr);
+    }
+
+    [Fact]
+    public async Task Remote_LoginForm_SetsCookieThatOpensEverything()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        var cookies = new CookieContainer();
+        using var client = server.CreateClient(cookies: cookies);
+
+        var wrong = await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = "nope", ["return"] = "/" }));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains("Wrong password", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(cookies.GetCookies(server.BaseAddress));
+
+        var login = await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/api/status" }));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.Equal("/api/status", login.Headers.Location?.OriginalString);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/status")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/snapshot")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/")]
+    [InlineData("//evil.example/")]
+    [InlineData("/\\evil.example")]
+    public async Task Login_ForeignReturnAddress_GoesHomeInstead(string target)
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        var login = await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = target }));
+        Assert.Equal("/", login.Headers.Location?.OriginalString);
+    }
+
+    [Fact]
+    public async Task Remote_SignedLink_OpensViewingButNotAdminEndpoints()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        var link = server.GetRequiredService<LinkSigner>().Sign("/snapshot", TimeSpan.FromMinutes(30));
+        var cookies = new CookieContainer();
+        using var client = server.CreateClient(cookies: cookies);
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(link)).StatusCode);
+        // The link is remembered in a cookie for the page's own requests.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/status")).StatusCode);
+        // A view link is not the password: minting links needs a login.
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync("/api/links?path=/stream", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Links_MintedByAdmin_WorkForRemoteViewer()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var local = server.CreateClient();
+        // TrustLoopback=false makes this client remote too: without credentials minting is refused.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await local.PostAsync("/api/links?path=/snapshot&minutes=5", null)).StatusCode);
+        var response = await local.SendAsync(WithBasic(new HttpRequestMessage(HttpMethod.Post, "/api/links?path=/snapshot&minutes=5")));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var link = (string)System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["link"]!;
+        Assert.StartsWith("/snapshot?t=", link, StringComparison.Ordinal);
+
+        using var viewer = server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await viewer.GetAsync(link)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await local.SendAsync(WithBasic(new HttpRequestMessage(HttpMethod.Post, "/api/links?path=//evil"))) ).StatusCode);
+    }
+
+    private static HttpRequestMessage WithBasic(HttpRequestMessage request)
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"family:{Password}")));
+        return request;
+    }
+
+    [Fact]
+    public async Task Remote_TamperedOrExpiredLink_IsRefused()
+    {
+        var time = new MutableTime();
+        var tokens = new SignedTokens(new byte[32], time);
+        var token = tokens.Create(SignedTokens.LinkKind, "view", TimeSpan.FromMinutes(30));
+
+        Assert.Equal("view", tokens.Validate(token, SignedTokens.LinkKind));
+        Assert.Null(tokens.Validate(token, SignedTokens.SessionKind)); // a link is not a session
+        Assert.Null(tokens.Validate(token[..^2] + (token[^2] == 'A' ? "BB" : "AA"), SignedTokens.LinkKind));
+        Assert.Null(tokens.Validate(token.Replace("l.", "s.", StringComparison.Ordinal), SignedTokens.SessionKind));
+        Assert.Null(new SignedTokens(Enumerable.Repeat((byte)1, 32).ToArray(), time).Validate(token, SignedTokens.LinkKind));
+        time.Now += TimeSpan.FromMinutes(31);
+        Assert.Null(tokens.Validate(token, SignedTokens.LinkKind));
+
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        var forged = $"/snapshot?t={Uri.EscapeDataString(token)}"; // signed with another key
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(forged)).StatusCode);
+    }
+
+    [Fact]
+    public void PasswordHasher_RoundTripsAndRejectsOthers()
+    {
+        var hash = PasswordHasher.Hash("secret", 1000);
+        Assert.True(PasswordHasher.Verify("secret", hash));
+        Assert.False(PasswordHasher.Verify("Secret", hash));
+        Assert.False(PasswordHasher.Verify("secret", "plain-text"));
+        Assert.NotEqual(hash, PasswordHasher.Hash("secret", 1000)); // salted
+    }
+
+    private sealed class MutableTime : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UnixEpoch.AddYears(56);
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+}

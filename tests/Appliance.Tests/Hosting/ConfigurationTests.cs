@@ -1,0 +1,69 @@
+using Appliance.Hosting;
+using Appliance.Tests.Infrastructure;
+
+namespace Appliance.Tests.Hosting;
+
+public sealed class ConfigurationTests
+{
+    [Theory]
+    [InlineData("--Camera:Fps=0", "Camera:Fps")]
+    [InlineData("--Camera:Fps=fast", "Camera:Fps")]
+    [InlineData("--Camera:Source=webcam", "Camera:Source")]
+    [InlineData("--Camera:Source=file", "Camera:File")]
+    [InlineData("--Web:PasswordHash=plain", "Web:PasswordHash")]
+    public async Task BuildApp_BadSetting_ThrowsNamingTheKey(string setting, string key)
+    {
+        var ex = await Assert.ThrowsAsync<ConfigurationException>(() => ApplianceServer.StartAsync(setting));
+        Assert.Contains(key, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Process_BadSetting_ExitsWith78AndNamesKey()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Appliance.dll");
+        var result = await ExternalProcess.RunAsync("dotnet", [dll, "--Camera:Fps=0", "--urls=http://127.0.0.1:0"], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string> { [ApplianceConfiguration.ConfigDirectoryVariable] = Directory.CreateTempSubdirectory().FullName });
+
+        Assert.Equal(ExitCodes.ConfigurationError, result.ExitCode);
+        Assert.Contains("Camera:Fps must be between 1 and 120 (got 0)", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Process_BrokenSettingsFile_ExitsWith78AndNamesFile()
+    {
+        var etc = Directory.CreateTempSubdirectory().FullName;
+        await File.WriteAllTextAsync(Path.Combine(etc, "appliance.json"), "{ \"Camera\": { \"Fps\": 10, } oops");
+        var dll = Path.Combine(AppContext.BaseDirectory, "Appliance.dll");
+        var result = await ExternalProcess.RunAsync("dotnet", [dll, "--urls=http://127.0.0.1:0"], TimeSpan.FromSeconds(60),
+            new Dictionary<string, string> { [ApplianceConfiguration.ConfigDirectoryVariable] = etc });
+
+        Assert.Equal(ExitCodes.ConfigurationError, result.ExitCode);
+        Assert.Contains("appliance.json", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SettingsFile_And_EnvironmentAndCommandLine_AreLayered()
+    {
+        var etc = Environment.GetEnvironmentVariable(ApplianceConfiguration.ConfigDirectoryVariable)!;
+        await using var server = await ApplianceServer.StartAsync("--Camera:Fps=12");
+        Assert.Equal(12, server.GetRequiredService<Camera.CameraOptions>().Fps);
+        Assert.StartsWith(Path.GetTempPath(), etc, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HashPassword_Verb_PrintsAHashTheAppAccepts()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Appliance.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(dll);
+        start.ArgumentList.Add("hash-password");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        await process.StandardInput.WriteLineAsync("s3cret");
+        process.StandardInput.Close();
+        var output = (await process.StandardOutput.ReadToEndAsync()).Trim();
+        await process.WaitForExitAsync();
+
+        Assert.Equal(0, process.ExitCode);
+        Assert.True(Appliance.Auth.PasswordHasher.Verify("s3cret", output), output);
+    }
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Appliance.Tests.Infrastructure;
+using Camera.Jpeg;
+
+namespace Appliance.Tests.Streaming;
+
+public sealed class StreamTests
+{
+    [Fact]
+    public async Task Stream_Ffmpeg_Decodes30ConsecutiveFrames()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        var result = await ExternalProcess.RunAsync(ExternalProcess.Require("ffmpeg"),
+            ["-hide_banner", "-loglevel", "error", "-i", new Uri(server.BaseAddress, "/stream").ToString(), "-frames:v", "30", "-f", "framemd5", "-"],
+            TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var frames = result.Stdout.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')).ToArray();
+        Assert.Equal(30, frames.Length);
+        // 320x240 4:2:0 decodes to 115200 bytes per frame; the moving pattern makes the frames differ.
+        Assert.All(frames, f => Assert.Contains(" 115200, ", f, StringComparison.Ordinal));
+        Assert.True(frames.Select(f => f.Split(',')[^1]).Distinct().Count() > 10);
+    }
+
+    [Fact]
+    public async Task Snapshot_Ffprobe_SeesConfiguredResolution()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Camera:Width=640", "--Camera:Height=360");
+        var result = await ExternalProcess.RunAsync(ExternalProcess.Require("ffprobe"),
+            ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", new Uri(server.BaseAddress, "/snapshot").ToString()],
+            TimeSpan.FromSeconds(30));
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Equal("mjpeg,640,360", result.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task Snapshot_IsFreshJpegWithHeaders()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Camera:IdleFps=1");
+        using var client = server.CreateClient();
+        await Task.Delay(1500); // idle capture: the newest frame is older than one interval at 30 fps
+
+        var response = await client.GetAsync("/snapshot");
+        var body = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(body.Length, response.Content.Headers.ContentLength);
+        var stamp = double.Parse(response.Headers.GetValues("X-Timestamp").Single(), CultureInfo.InvariantCulture);
+        var age = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 - stamp;
+        Assert.InRange(age, -0.05, 1.0 / 30 + 0.25); // one interval plus transfer
+        using var decoder = new JpegDecoder();
+        decoder.DecodeRgb(body, out var w, out var h);
+        Assert.Equal((320, 240), (w, h));
+    }
+
+    [Fact]
+    public async Task Stream_Parts_HaveHeadersAndNextBoundaryRightAfterFrame()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        // At one frame a second, a boundary held back until the next frame would arrive about a second late.
+        using var response = await client.GetAsync("/stream?fps=1", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("multipart/x-mixed-replace", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        await using var body = await response.Content.ReadAsStreamAsync();
+
+        var reader = new MultipartReader(body);
+        for (var i = 0; i < 3; i++)
+        {
+            var part = await reader.ReadPartAsync();
+            Assert.Equal("image/jpeg", part.Headers["Content-Type"]);
+            Assert.Equal(part.Body.Length, int.Parse(part.Headers["Content-Length"], CultureInfo.InvariantCulture));
+            Assert.True(part.Headers.ContainsKey("X-Timestamp"));
+            Assert.Null(JpegMarkers.Validate(part.Body));
+            Assert.True(part.TrailerWait < TimeSpan.FromMilliseconds(400), $"the next boundary came {part.TrailerWait.TotalMilliseconds} ms after the frame");
+        }
+    }
+
+    [Fact]
+    public async Task Stream_FpsCap_LimitsThatViewerOnly()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        var capped = CountFramesAsync(client, "/stream?fps=5", TimeSpan.FromSeconds(2));
+        var full = CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2));
+        await Task.WhenAll(capped, full);
+
+        Assert.InRange(await capped, 8, 12);
+        Assert.True(await full >= 45, $"full-rate viewer got {await full} frames in 2 s");
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("abc")]
+    [InlineData("1000")]
+    public async Task Stream_BadFps_Is400(string fps)
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        var response = await client.GetAsync($"/stream?fps={fps}");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("fps", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_ViewerThatStopsReading_SkipsFramesAndDoesNotSlowOthers()
+    {
+        // Large frames so the stalled viewer's socket buffers (several MB on loopback) fill within seconds.
+        await using var server = await ApplianceServer.StartAsync("--Camera:Width=1920", "--Camera:Height=1080", "--Camera:Quality=100");
+        using var stalled = new TcpClient();
+        stalled.ReceiveBufferSize = 4096;
+        await stalled.ConnectAsync(IPAddress.Loopback, server.BaseAddress.Port);
+        await stalled.GetStream().WriteAsync(Encoding.ASCII.GetBytes("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+
+        using var client = server.CreateClient();
+        JsonNode stalledViewer;
+        var until = DateTime.UtcNow.AddSeconds(20);
+        do
+        {
+            await Task.Delay(250);
+            var viewers = JsonNode.Parse(await client.GetStringAsync("/api/status"))!["viewerDetails"]!.AsArray();
+            stalledViewer = Assert.Single(viewers)!;
+            Assert.True(DateTime.UtcNow < until, $"the stalled viewer never stalled: {stalledViewer.ToJsonString()}");
+        }
+        while ((long)stalledViewer["framesDropped"]! < 10);
+
+        var sentWhenStalled = (long)stalledViewer["framesSent"]!;
+        var frames = await CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2));
+        Assert.True(frames >= 45, $"reading viewer got only {frames} frames in 2 s next to a stalled one");
+
+        // The stalled one is still connected, and got at most the one frame that was being written when it stalled.
+        var after = JsonNode.Parse(await client.GetStringAsync("/api/status"))!["viewerDetails"]!.AsArray().First(v => (long)v!["id"]! == (long)stalledViewer["id"]!)!;
+        Assert.InRange((long)after["framesSent"]!, sentWhenStalled, sentWhenStalled + 1);
+    }
+
+    [Fact]
+    public async Task Status_ReportsSourceResolutionFpsAndViewers()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        using var viewer = await client.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        await Task.Delay(2500); // delivered fps is measured over the last two seconds
+
+        var status = JsonNode.Parse(await client.GetStringAsync("/api/status"))!;
+        Assert.Equal("synthetic", (string?)status["source"]);
+        Assert.Equal("320x240", (string?)status["resolution"]);
+        Assert.Equal(30, (int)status["configuredFps"]!);
+        Assert.InRange((double)status["deliveredFps"]!, 20, 40);
+        Assert.Equal(1, (int)status["viewers"]!);
+        Assert.True((double)status["uptimeSeconds"]! >= 0);
+        Assert.Equal("live", (string?)status["state"]);
+    }
+
+    [Fact]
+    public async Task Healthz_FramesFlowing_Is200()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        await Task.Delay(300);
+        var response = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Healthz_CameraUnavailable_Is503WithReason()
+    {
+        // An rpicam command that dies at once: the source is unavailable and keeps being retried.
+        await using var server = await ApplianceServer.StartAsync("--Camera:Source=rpicam", "--Camera:Command=echo no camera here >&2; exit 1");
+        using var client = server.CreateClient();
+        await Task.Delay(1500);
+        var response = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("exit code 1", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var snapshot = await client.GetAsync("/snapshot");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, snapshot.StatusCode);
+    }
+
+    private static async Task<int> CountFramesAsync(HttpClient client, string path, TimeSpan duration)
+    {
+        using var cts = new CancellationTokenSource(duration);
+        using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var reader = new MultipartReader(body);
+        var count = 0;
+        try
+        {
+            while (true)
+            {
+                await reader.ReadPartAsync(cts.Token);
+                count++;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return count;
+    }
+}

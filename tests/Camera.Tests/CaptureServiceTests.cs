@@ -1,0 +1,128 @@
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Camera.Tests;
+
+public sealed class CaptureServiceTests
+{
+    /// <summary>A scripted device: fails to open, delivers, or dies after some frames.</summary>
+    private sealed class ScriptedSource(string name, string? openError = null, int dieAfter = int.MaxValue, bool selfPaced = false) : FrameSource
+    {
+        private int _delivered;
+
+        public int Opens { get; private set; }
+
+        public override string Name => name;
+
+        public override bool IsSelfPaced => selfPaced;
+
+        public override void Open(CancellationToken cancellationToken)
+        {
+            Opens++;
+            if (openError is not null)
+            {
+                throw new FrameSourceException(openError);
+            }
+
+            _delivered = 0;
+            Width = 32;
+            Height = 24;
+        }
+
+        public override Frame? ReadFrame(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            if (_delivered++ >= dieAfter)
+            {
+                throw new FrameSourceException($"{name} unplugged");
+            }
+
+            if (selfPaced)
+            {
+                Thread.Sleep(10);
+            }
+
+            return Frame.Create(TestJpegs.Make(32, 24), 32, 24, DateTimeOffset.UtcNow);
+        }
+    }
+
+    private static CaptureService Create(CameraOptions options, FrameHub hub, params FrameSourceFactory[] factories) =>
+        new(options, hub, factories, NullLogger<CaptureService>.Instance);
+
+    private static async Task WaitUntil(Func<bool> condition, int seconds = 10)
+    {
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < until, "condition not reached in time");
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task Auto_FirstCandidatesFail_UsesNextAndRecordsWhy()
+    {
+        using var hub = new FrameHub();
+        var broken = new ScriptedSource("rpicam", openError: "rpicam-vid is not installed");
+        using var capture = Create(new CameraOptions { Source = "auto", Fps = 30 }, hub,
+            new FrameSourceFactory("rpicam", 20, _ => broken),
+            new FrameSourceFactory("synthetic", 100, _ => new ScriptedSource("synthetic")));
+        capture.Start();
+        await WaitUntil(() => hub.FramesPublished > 0);
+
+        var status = capture.Status;
+        Assert.Equal("synthetic", status.Source);
+        Assert.Contains(status.Skipped, s => s.Name == "rpicam" && s.Reason.Contains("not installed", StringComparison.Ordinal));
+        Assert.Contains(status.Skipped, s => s.Name == "v4l2");
+    }
+
+    [Fact]
+    public async Task Run_SourceDies_StatusSaysSoAndItIsReopened()
+    {
+        using var hub = new FrameHub();
+        var source = new ScriptedSource("file", dieAfter: 3);
+        using var capture = Create(new CameraOptions { Source = "file", Fps = 50, IdleFps = 50 }, hub, new FrameSourceFactory("file", null, _ => source));
+        capture.Start();
+
+        await WaitUntil(() => capture.Status.State == CaptureState.Unavailable);
+        Assert.Contains("unplugged", capture.Status.Problem, StringComparison.Ordinal);
+        await WaitUntil(() => source.Opens >= 2 && capture.Status.State is CaptureState.Live or CaptureState.Idle);
+    }
+
+    [Fact]
+    public async Task Run_NobodyWatching_SlowsToIdleFps_AndAViewerRestoresFullRate()
+    {
+        using var hub = new FrameHub();
+        using var capture = Create(new CameraOptions { Source = "synthetic", Fps = 50, IdleFps = 2 }, hub,
+            new FrameSourceFactory("synthetic", 100, _ => new ScriptedSource("synthetic")));
+        capture.Start();
+        await WaitUntil(() => hub.FramesPublished > 0);
+
+        var before = hub.FramesPublished;
+        await Task.Delay(1000);
+        var idleFrames = hub.FramesPublished - before;
+        Assert.InRange(idleFrames, 1, 4);
+
+        using (hub.RegisterViewer())
+        {
+            before = hub.FramesPublished;
+            await Task.Delay(1000);
+            Assert.True(hub.FramesPublished - before >= 20, $"only {hub.FramesPublished - before} frames with a viewer");
+        }
+    }
+
+    [Fact]
+    public async Task Run_IdleFpsZero_PausesUntilAViewerArrives()
+    {
+        using var hub = new FrameHub();
+        using var capture = Create(new CameraOptions { Source = "synthetic", Fps = 30, IdleFps = 0 }, hub,
+            new FrameSourceFactory("synthetic", 100, _ => new ScriptedSource("synthetic")));
+        capture.Start();
+        await Task.Delay(700);
+        var paused = hub.FramesPublished;
+        await Task.Delay(700);
+        Assert.Equal(paused, hub.FramesPublished);
+
+        using var viewer = hub.RegisterViewer();
+        await WaitUntil(() => hub.FramesPublished > paused + 5);
+        Assert.True(capture.SinceHeartbeat < TimeSpan.FromSeconds(2));
+    }
+}
