@@ -1,0 +1,53 @@
+using System.Text.Json.Nodes;
+using Appliance.Tests.Infrastructure;
+
+namespace Appliance.Tests.Browser;
+
+/// <summary>Debian's headless Chromium, driven by playwright-core (tests/browser/live-page.mjs), against the real page.</summary>
+public sealed class LivePageTests
+{
+    private static async Task<JsonNode> RunPageScriptAsync(Uri url)
+    {
+        var browserDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "browser"));
+        Assert.True(Directory.Exists(Path.Combine(browserDir, "node_modules", "playwright-core")),
+            "playwright-core is not installed in tests/browser; run tests/setup.sh (the README's test command does).");
+        var output = Directory.CreateTempSubdirectory("live-page-").FullName;
+        var result = await ExternalProcess.RunAsync(ExternalProcess.Require("node"), [Path.Combine(browserDir, "live-page.mjs"), url.ToString(), output],
+            TimeSpan.FromSeconds(90), workingDirectory: browserDir);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        return JsonNode.Parse(result.Stdout.Trim().Split('\n')[^1])!;
+    }
+
+    [Fact]
+    public async Task Page_InChromium_ShowsLiveNonBlankPictureThatChanges_AndClosesStreamWhenHidden()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Camera:Width=640", "--Camera:Height=360");
+        var verdict = await RunPageScriptAsync(server.BaseAddress);
+
+        Assert.True((bool)verdict["ok"]!, verdict.ToJsonString());
+        foreach (var shot in new[] { verdict["first"]!, verdict["second"]! })
+        {
+            Assert.Equal(640, (int)shot["width"]!);
+            Assert.Equal(360, (int)shot["height"]!);
+            Assert.True((double)shot["spread"]! > 100, $"the picture looks blank: {shot.ToJsonString()}");
+            Assert.Equal("live stream", (string?)shot["mode"]);
+        }
+
+        Assert.True((bool)verdict["screenshotsDiffer"]!, "two screenshots a second apart are identical: the picture is not live");
+        Assert.Empty(verdict["consoleErrors"]!.AsArray());
+        Assert.Equal("paused (tab hidden)", (string?)verdict["modeWhenHidden"]);
+        Assert.Equal(0, server.GetRequiredService<Appliance.Streaming.ViewerTracker>().Count);
+    }
+
+    [Fact]
+    public async Task Page_ThroughSignedLink_WorksForRemoteViewerInChromium()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Web:TrustLoopback=false", "--Web:Password=pw", "--Camera:Width=640", "--Camera:Height=360");
+        var link = server.GetRequiredService<Appliance.Auth.LinkSigner>().Sign("/", TimeSpan.FromMinutes(5));
+        var verdict = await RunPageScriptAsync(new Uri(server.BaseAddress, link));
+
+        Assert.True((bool)verdict["ok"]!, verdict.ToJsonString());
+        Assert.True((bool)verdict["screenshotsDiffer"]!);
+        Assert.Empty(verdict["consoleErrors"]!.AsArray());
+    }
+}

@@ -1,0 +1,64 @@
+// Loads the appliance's page in headless Chromium, waits for the live picture, takes two screenshots a second
+// apart and prints a JSON verdict: each shows a non-blank image and the two differ.
+// Usage: node live-page.mjs URL OUTDIR
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [url, outDir] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const result = { url };
+try {
+  const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20000 });
+  await page.waitForFunction(() => document.getElementById('live').naturalWidth > 0, null, { timeout: 20000 });
+
+  // What the <img> shows, measured in the page: size, brightness spread (blank = no spread).
+  const measure = () => page.evaluate(() => {
+    const img = document.getElementById('live');
+    const canvas = document.createElement('canvas');
+    canvas.width = 64; canvas.height = 36;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0, 64, 36);
+    const data = ctx.getImageData(0, 0, 64, 36).data;
+    let min = 255, max = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const y = (data[i] + data[i + 1] + data[i + 2]) / 3;
+      min = Math.min(min, y); max = Math.max(max, y);
+    }
+    return { width: img.naturalWidth, height: img.naturalHeight, spread: max - min, mode: document.getElementById('mode').textContent,
+      state: document.getElementById('state').textContent };
+  });
+
+  const first = await page.locator('#live').screenshot();
+  result.first = await measure();
+  await page.waitForTimeout(1000);
+  const second = await page.locator('#live').screenshot();
+  result.second = await measure();
+  writeFileSync(join(outDir, 'first.png'), first);
+  writeFileSync(join(outDir, 'second.png'), second);
+  result.screenshotsDiffer = Buffer.compare(first, second) !== 0;
+  result.consoleErrors = consoleErrors;
+
+  // Hide the tab: the page must close the stream (the appliance's viewer count drops to zero).
+  await page.evaluate(() => {
+    Object.defineProperty(document, 'hidden', { value: true, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.waitForTimeout(1500);
+  result.modeWhenHidden = await page.evaluate(() => document.getElementById('mode').textContent);
+  result.ok = true;
+} catch (e) {
+  result.ok = false;
+  result.error = String(e);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
