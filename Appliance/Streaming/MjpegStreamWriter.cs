@@ -20,8 +20,35 @@ internal static class MjpegStreamWriter
 
     public static void WriteFirstBoundary(PipeWriter writer) => writer.Write(FirstBoundary);
 
-    /// <summary>Part headers, the JPEG and the following boundary; the caller flushes.</summary>
-    public static void WritePart(PipeWriter writer, Frame frame)
+    /// <summary>
+    /// Bytes written between flushes. With a small response buffer this bounds what one viewer holds in the server's
+    /// buffers to about two slices, however large the frame (a 720p camera frame is 100 KB or more).
+    /// </summary>
+    public const int SliceLength = 8 * 1024;
+
+    /// <summary>Writes a part (headers, the JPEG, then the next boundary at once), flushing after every slice.</summary>
+    public static async ValueTask<bool> WritePartAsync(PipeWriter writer, Frame frame, CancellationToken cancellationToken)
+    {
+        WritePartHeaders(writer, frame);
+        var jpeg = frame.Jpeg;
+        while (jpeg.Length > SliceLength)
+        {
+            writer.Write(jpeg.Span[..SliceLength]);
+            jpeg = jpeg[SliceLength..];
+            var flush = await writer.FlushAsync(cancellationToken);
+            if (flush.IsCompleted || flush.IsCanceled)
+            {
+                return false;
+            }
+        }
+
+        writer.Write(jpeg.Span);
+        writer.Write(NextBoundary);
+        var last = await writer.FlushAsync(cancellationToken);
+        return !(last.IsCompleted || last.IsCanceled);
+    }
+
+    private static void WritePartHeaders(PipeWriter writer, Frame frame)
     {
         var headers = writer.GetSpan(160);
         var written = 0;
@@ -37,8 +64,6 @@ internal static class MjpegStreamWriter
         written += n;
         written += Copy("\r\n\r\n"u8, headers[written..]);
         writer.Advance(written);
-        writer.Write(frame.Jpeg.Span);
-        writer.Write(NextBoundary);
     }
 
     private static int Copy(ReadOnlySpan<byte> source, Span<byte> destination)

@@ -12,6 +12,10 @@ public static class StreamingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<ViewerTracker>();
+
+        // Small per-connection output buffers: with the stream's sliced writes, a viewer never holds more than about
+        // two slices in the server, and a stalled one stops being written to at once.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxResponseBufferSize = 2 * MjpegStreamWriter.SliceLength);
         return builder;
     }
 
@@ -57,20 +61,20 @@ public static class StreamingExtensions
             while (!token.IsCancellationRequested)
             {
                 var frame = await hub.NextAsync(lastSequence, token);
+                bool open;
                 try
                 {
                     lastSequence = frame.Sequence;
-                    MjpegStreamWriter.WritePart(writer, frame);
                     viewer.Sent(frame.Sequence);
+                    open = await MjpegStreamWriter.WritePartAsync(writer, frame, token);
                 }
                 finally
                 {
-                    // The pipe holds its own copy now; a stalled viewer keeps at most this one frame's bytes.
+                    // A viewer that stops reading keeps at most this one frame.
                     frame.Release();
                 }
 
-                var flush = await writer.FlushAsync(token);
-                if (flush.IsCompleted || flush.IsCanceled)
+                if (!open)
                 {
                     break;
                 }
