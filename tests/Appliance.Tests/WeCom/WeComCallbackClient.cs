@@ -63,6 +63,9 @@ public sealed class WeComCallbackClient(HttpClient http)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var outer = CallbackXml.ReadFields(await response.Content.ReadAsStringAsync(), 1 << 20);
         Crypto.VerifySignature(outer["MsgSignature"], outer["TimeStamp"], outer["Nonce"], outer["Encrypt"]);
-        return CallbackXml.ReadFields(Crypto.Decrypt(outer["Encrypt"]), 1 << 20);
+        var plain = Crypto.Decrypt(outer["Encrypt"]);
+        var fields = CallbackXml.ReadFields(plain, 1 << 20);
+        fields["_xml"] = plain;
+        return fields;
     }
 }
