@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 // WeCom callback load: N distinct, freshly encrypted and signed "help" messages (distinct MsgIds, so no dedupe
 // shortcut) posted to the whole appliance on loopback with C connections; each answer is a passive reply
 // (decrypt, parse, dispatch, encrypt). Prints callbacks/s and latency percentiles. Bounded in count.
-//   dotnet run -c Release --project tests/LoadHarness -- [requests=20000] [concurrency=32]
+//   dotnet run -c Release --project tests/WeComLoad -- [requests=20000] [concurrency=32]
 var requests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
 var concurrency = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 32;
 const string Token = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
