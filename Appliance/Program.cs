@@ -4,6 +4,7 @@ using Appliance.Hosting;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Web;
+using Appliance.WeCom;
 
 namespace Appliance;
 
@@ -44,6 +45,7 @@ public static class Program
         builder.AddWebAuth();
         builder.AddStreaming();
         builder.AddStatus();
+        builder.AddWeCom();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -52,6 +54,7 @@ public static class Program
         app.MapWebPage();
         app.MapStreaming();
         app.MapStatus();
+        app.MapWeCom();
         return app;
     }
 }

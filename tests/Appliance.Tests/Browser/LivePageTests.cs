@@ -4,6 +4,7 @@ using Appliance.Tests.Infrastructure;
 namespace Appliance.Tests.Browser;
 
 /// <summary>Debian's headless Chromium, driven by playwright-core (tests/browser/live-page.mjs), against the real page.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class LivePageTests
 {
     private static async Task<JsonNode> RunPageScriptAsync(Uri url)

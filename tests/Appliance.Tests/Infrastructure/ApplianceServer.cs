@@ -41,11 +41,14 @@ public sealed class ApplianceServer : IAsyncDisposable
     public static readonly string[] DefaultSettings =
         ["--Camera:Source=synthetic", "--Camera:Width=320", "--Camera:Height=240", "--Camera:Fps=30"];
 
-    public static async Task<ApplianceServer> StartAsync(params string[] settings)
+    public static Task<ApplianceServer> StartAsync(params string[] settings) => StartAsync(null, settings);
+
+    /// <summary>As above, with <paramref name="customize"/> run on the builder first (extra services for a test).</summary>
+    public static async Task<ApplianceServer> StartAsync(Action<WebApplicationBuilder>? customize, params string[] settings)
     {
         var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
         string[] args = ["--urls=http://127.0.0.1:0", $"--State:Directory={state}", "--Logging:LogLevel:Default=Warning", .. DefaultSettings, .. settings];
-        var app = Program.BuildApp(args);
+        var app = Program.BuildApp(args, customize);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new ApplianceServer(app, state, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));

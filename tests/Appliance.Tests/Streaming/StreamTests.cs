@@ -8,6 +8,7 @@ using Camera.Jpeg;
 
 namespace Appliance.Tests.Streaming;
 
+[Collection(TimingSensitive.Name)]
 public sealed class StreamTests
 {
     [Fact]

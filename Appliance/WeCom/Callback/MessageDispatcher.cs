@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using Appliance.WeCom.Api;
+using Appliance.WeCom.Commands;
+
+namespace Appliance.WeCom.Callback;
+
+/// <summary>
+/// Runs each callback message once (WeCom retries the same MsgId up to 3 times when it has no 200 within 5 s) and
+/// decides how the answer travels: a passive reply when ready within WeCom:PassiveReplyBudget, otherwise an empty
+/// 200 now, a short "working on it" text and the answer through message/send when ready.
+/// </summary>
+public sealed partial class MessageDispatcher(
+    WeComOptions options, WeComCommandRegistry commands, WeComMessenger messenger, WeComMetrics metrics,
+    TimeProvider time, ILogger<MessageDispatcher> logger)
+{
+    private const int MaxRemembered = 50_000;
+    private readonly ConcurrentDictionary<string, Work> _seen = new(StringComparer.Ordinal);
+    private long _nextSweep;
+
+    /// <summary>Commands actually run (not counting duplicates), for tests and status.</summary>
+    public long Executions => Interlocked.Read(ref _executions);
+
+    private long _executions;
+
+    /// <summary>The passive reply, or null for an empty 200. <paramref name="deadline"/> is when the budget ends.</summary>
+    public async Task<WeComMessage?> HandleAsync(InboundMessage message, long deadline)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        Sweep();
+        var now = time.GetUtcNow();
+        var fresh = new Work(now + options.DedupeWindow);
+        var work = _seen.GetOrAdd(message.DedupeKey, fresh);
+        if (ReferenceEquals(work, fresh))
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    work.Completion.TrySetResult(await ExecuteAsync(message));
+                }
+                catch (Exception ex)
+                {
+                    work.Completion.TrySetException(ex);
+                }
+            });
+        }
+        else
+        {
+            metrics.Duplicate();
+            LogDuplicate(logger, message.DedupeKey, message.FromUserName);
+            if (work.Deferred)
+            {
+                return null;
+            }
+        }
+
+        var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
+        var task = work.Completion.Task;
+        if (!task.IsCompleted && remaining > TimeSpan.Zero)
+        {
+            try
+            {
+                await task.WaitAsync(remaining, time);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+
+        if (task.IsCompleted && !work.Deferred)
+        {
+            var answer = task.Result;
+            if (answer is null)
+            {
+                return null;
+            }
+
+            if (answer.CanReplyPassively)
+            {
+                metrics.Passive();
+                return answer;
+            }
+
+            // textcard, markdown: not a passive-reply type, so it goes through message/send at once.
+            if (work.TryDefer())
+            {
+                metrics.Pushed();
+                _ = messenger.SendAsync(message.FromUserName, answer);
+            }
+
+            return null;
+        }
+
+        if (work.TryDefer())
+        {
+            LogDeferred(logger, message.FromUserName, options.PassiveReplyBudget.TotalSeconds);
+            metrics.Pushed();
+            _ = PushLaterAsync(message.FromUserName, task);
+        }
+
+        return null;
+    }
+
+    private async Task PushLaterAsync(string user, Task<WeComMessage?> task)
+    {
+        await messenger.SendAsync(user, new TextMessage("正在处理，请稍候… Working on it…"));
+        var answer = await task;
+        if (answer is not null)
+        {
+            await messenger.SendAsync(user, answer);
+        }
+    }
+
+    private async Task<WeComMessage?> ExecuteAsync(InboundMessage message)
+    {
+        Interlocked.Increment(ref _executions);
+        var user = message.FromUserName;
+        if (!options.IsAllowed(user))
+        {
+            metrics.Refused();
+            LogRefused(logger, user, message.MsgType);
+            return message.MsgType == "event" && message.Event is not ("enter_agent" or "click")
+                ? null
+                : new TextMessage("抱歉，您没有使用此应用的权限。Sorry, this camera only answers members of the household. Ask an admin to add you.");
+        }
+
+        var isAdmin = options.IsAdmin(user);
+        string text;
+        switch (message.MsgType)
+        {
+            case "text":
+                text = message.Content;
+                break;
+            case "event" when message.Event == "click":
+                text = message.EventKey;
+                break;
+            case "event" when message.Event == "enter_agent":
+                return new TextMessage(commands.HelpText(isAdmin));
+            case "event":
+                return null;
+            default:
+                return new TextMessage("我只听得懂文字命令。I understand text commands.\n" + commands.HelpText(isAdmin));
+        }
+
+        if (commands.Resolve(text) is not { } resolved)
+        {
+            return new TextMessage(commands.HelpText(isAdmin));
+        }
+
+        var (command, arguments) = resolved;
+        if (command.Access == WeComCommandAccess.Admin && !isAdmin)
+        {
+            LogNotAdmin(logger, user, command.Names[0]);
+            return new TextMessage($"抱歉，只有管理员可以使用“{command.Names[0]}”。Sorry, only admins may use {command.Names[^1]}.");
+        }
+
+        try
+        {
+            metrics.Command();
+            LogCommand(logger, user, command.Names[0]);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2), time);
+            return await command.ExecuteAsync(new WeComCommandContext(user, isAdmin, arguments, message), timeout.Token);
+        }
+        catch (Exception ex)
+        {
+            LogCommandFailed(logger, command.Names[0], user, ex);
+            return new TextMessage($"“{command.Names[0]}”失败了 failed: {ex.Message}");
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = time.GetTimestamp();
+        var next = Interlocked.Read(ref _nextSweep);
+        if ((now < next && _seen.Count < MaxRemembered) || Interlocked.CompareExchange(ref _nextSweep, now + time.TimestampFrequency * 10, next) != next)
+        {
+            return;
+        }
+
+        var cutoff = time.GetUtcNow();
+        foreach (var (key, work) in _seen)
+        {
+            if (work.Expires <= cutoff && work.Completion.Task.IsCompleted)
+            {
+                _seen.TryRemove(key, out _);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WeCom duplicate {Key} from {User}: answered without running it again")]
+    private static partial void LogDuplicate(ILogger logger, string key, string user);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WeCom answer for {User} not ready within {Budget} s: empty 200 now, message/send later")]
+    private static partial void LogDeferred(ILogger logger, string user, double budget);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom message from {User} ({MsgType}) refused: not on WeCom:AllowedUsers")]
+    private static partial void LogRefused(ILogger logger, string user, string msgType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom user {User} tried admin command {Command}")]
+    private static partial void LogNotAdmin(ILogger logger, string user, string command);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "WeCom {User}: {Command}")]
+    private static partial void LogCommand(ILogger logger, string user, string command);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "WeCom command {Command} for {User} failed")]
+    private static partial void LogCommandFailed(ILogger logger, string command, string user, Exception ex);
+
+    private sealed class Work(DateTimeOffset expires)
+    {
+        private int _deferred;
+
+        public DateTimeOffset Expires { get; } = expires;
+
+        public TaskCompletionSource<WeComMessage?> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Deferred => Volatile.Read(ref _deferred) != 0;
+
+        /// <summary>True for exactly one caller: the one who hands the answer to message/send.</summary>
+        public bool TryDefer() => Interlocked.Exchange(ref _deferred, 1) == 0;
+    }
+}

@@ -1,0 +1,149 @@
+namespace Appliance.WeCom;
+
+/// <summary>The <c>WeCom</c> section: the household's self-built WeCom app (企业微信自建应用).</summary>
+public sealed class WeComOptions
+{
+    public const string SectionName = "WeCom";
+
+    /// <summary>The CorpID (企业ID); also the receiveid inside every encrypted callback.</summary>
+    public string CorpId { get; set; } = "";
+
+    /// <summary>The app's AgentId.</summary>
+    public int AgentId { get; set; }
+
+    /// <summary>The app's Secret, for gettoken. Keep it in the root-only secrets.json.</summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>The callback Token (signature key) from the app's "接收消息" settings.</summary>
+    public string Token { get; set; } = "";
+
+    /// <summary>The callback EncodingAESKey: 43 characters, base64 of the 32-byte AES key without the trailing '='.</summary>
+    public string EncodingAesKey { get; set; } = "";
+
+    /// <summary>Where the server APIs live.</summary>
+    public string ApiBaseUrl { get; set; } = "https://qyapi.weixin.qq.com";
+
+    /// <summary>UserIDs allowed to use the app; empty means nobody. Admins are always allowed.</summary>
+    public string[] AllowedUsers { get; set; } = [];
+
+    /// <summary>UserIDs who may also switch outputs (开/关/脉冲).</summary>
+    public string[] Admins { get; set; } = [];
+
+    /// <summary>Callbacks whose timestamp is further than this from now are refused (replay protection).</summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>An answer ready within this time goes back as a passive reply; later ones go through message/send.</summary>
+    public TimeSpan PassiveReplyBudget { get; set; } = TimeSpan.FromSeconds(3.5);
+
+    /// <summary>How long a handled message is remembered so WeCom's retries do not run it again.</summary>
+    public TimeSpan DedupeWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Largest callback body accepted, in bytes (real callbacks are a few KB).</summary>
+    public int MaxBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How long a 直播/live link works.</summary>
+    public TimeSpan LinkLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>The appliance's address as seen from the family's phones (https://cam.example.org); empty uses the relay's when configured.</summary>
+    public string PublicBaseUrl { get; set; } = "";
+
+    /// <summary>App messages per member per minute (WeCom drops the excess silently); extra messages are queued and merged.</summary>
+    public int MessagesPerMemberPerMinute { get; set; } = 30;
+
+    /// <summary>At most one alert per member per this interval; alerts in between are merged into the next one.</summary>
+    public TimeSpan AlertInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The ffmpeg used for 录像/video clips; a bare name is looked up in PATH.</summary>
+    public string FfmpegPath { get; set; } = "ffmpeg";
+
+    /// <summary>Largest file media/get downloads, in bytes.</summary>
+    public long MaxDownloadBytes { get; set; } = 20L * 1024 * 1024;
+
+    /// <summary>Output names of the simulated output set used until a GPIO configuration provides real ones.</summary>
+    public string[] SimulatedOutputs { get; set; } = ["light", "door"];
+
+    /// <summary>True when the callback can work: CorpId, Token and EncodingAesKey are set.</summary>
+    public bool IsConfigured => CorpId.Length > 0 && Token.Length > 0 && EncodingAesKey.Length > 0;
+
+    public bool IsAllowed(string user) => IsAdmin(user) || AllowedUsers.Contains(user, StringComparer.Ordinal);
+
+    public bool IsAdmin(string user) => Admins.Contains(user, StringComparer.Ordinal);
+
+    /// <summary>Every problem with these settings, each naming its key; empty when valid.</summary>
+    public IEnumerable<string> Validate()
+    {
+        var any = CorpId.Length > 0 || Token.Length > 0 || EncodingAesKey.Length > 0 || Secret.Length > 0;
+        if (any)
+        {
+            if (CorpId.Length == 0)
+            {
+                yield return "WeCom:CorpId is required when other WeCom settings are set.";
+            }
+
+            if (Token.Length == 0)
+            {
+                yield return "WeCom:Token is required when other WeCom settings are set.";
+            }
+
+            if (EncodingAesKey.Length == 0)
+            {
+                yield return "WeCom:EncodingAesKey is required when other WeCom settings are set.";
+            }
+        }
+
+        if (EncodingAesKey.Length > 0 && !Crypto.WeComCrypto.IsValidKey(EncodingAesKey))
+        {
+            yield return "WeCom:EncodingAesKey must be the 43-character key from the WeCom admin console.";
+        }
+
+        if (!Uri.TryCreate(ApiBaseUrl, UriKind.Absolute, out var api) || (api.Scheme != Uri.UriSchemeHttps && api.Scheme != Uri.UriSchemeHttp))
+        {
+            yield return $"WeCom:ApiBaseUrl must be an absolute http(s) URL (got '{ApiBaseUrl}').";
+        }
+
+        if (PublicBaseUrl.Length > 0 && !Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out _))
+        {
+            yield return $"WeCom:PublicBaseUrl must be an absolute URL (got '{PublicBaseUrl}').";
+        }
+
+        if (MaxClockSkew <= TimeSpan.Zero)
+        {
+            yield return $"WeCom:MaxClockSkew must be positive (got {MaxClockSkew}).";
+        }
+
+        if (PassiveReplyBudget <= TimeSpan.Zero || PassiveReplyBudget >= TimeSpan.FromSeconds(5))
+        {
+            yield return $"WeCom:PassiveReplyBudget must be between 0 and 5 seconds, WeCom's deadline (got {PassiveReplyBudget}).";
+        }
+
+        if (DedupeWindow < TimeSpan.FromMinutes(1))
+        {
+            yield return $"WeCom:DedupeWindow must be at least 00:01:00 to cover WeCom's retries (got {DedupeWindow}).";
+        }
+
+        if (MaxBodyBytes is < 1024 or > 1024 * 1024)
+        {
+            yield return $"WeCom:MaxBodyBytes must be between 1024 and 1048576 (got {MaxBodyBytes}).";
+        }
+
+        if (LinkLifetime <= TimeSpan.Zero)
+        {
+            yield return $"WeCom:LinkLifetime must be positive (got {LinkLifetime}).";
+        }
+
+        if (MessagesPerMemberPerMinute is < 1 or > 30)
+        {
+            yield return $"WeCom:MessagesPerMemberPerMinute must be between 1 and 30 (got {MessagesPerMemberPerMinute}).";
+        }
+
+        if (AlertInterval < TimeSpan.Zero)
+        {
+            yield return $"WeCom:AlertInterval must not be negative (got {AlertInterval}).";
+        }
+
+        if (MaxDownloadBytes < 1)
+        {
+            yield return $"WeCom:MaxDownloadBytes must be positive (got {MaxDownloadBytes}).";
+        }
+    }
+}

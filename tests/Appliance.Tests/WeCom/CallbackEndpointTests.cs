@@ -1,0 +1,257 @@
+using System.Net;
+using System.Text;
+using Appliance.Tests.Infrastructure;
+using Appliance.WeCom.Callback;
+
+namespace Appliance.Tests.WeCom;
+
+public sealed class CallbackEndpointTests
+{
+    [Fact]
+    public async Task Callback_NotConfigured_Answers404AndAppletRuns()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var http = server.CreateClient();
+
+        var get = await http.GetAsync("/wecom/callback?msg_signature=a&timestamp=1&nonce=2&echostr=x");
+        var post = await http.PostAsync("/wecom/callback", new StringContent("<xml/>"));
+        var status = await http.GetAsync("/api/status");
+
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, post.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, status.StatusCode);
+    }
+
+    [Fact]
+    public async Task Get_UrlVerification_AnswersPlainEchoWithoutQuotesOrNewline()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var timestamp = FakeWeComServer.Unix(DateTimeOffset.UtcNow);
+        var echostr = client.Crypto.Encrypt("1288432023552776189");
+        var signature = client.Crypto.Signature(timestamp, "47744683", echostr);
+        using var http = server.CreateClient();
+
+        var response = await http.GetAsync($"/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=47744683&echostr={Uri.EscapeDataString(echostr)}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("1288432023552776189", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Post_HelpFromAllowedUser_EncryptedPassiveTextReply()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "help", WeComCallbackClient.NextMsgId())));
+
+        Assert.Equal("alice", reply["ToUserName"]);
+        Assert.Equal(FakeWeComServer.CorpId, reply["FromUserName"]);
+        Assert.Equal("text", reply["MsgType"]);
+        Assert.Contains("拍照 / photo", reply["Content"], StringComparison.Ordinal);
+        Assert.DoesNotContain("开 / on", reply["Content"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Post_UnknownTextFromAdmin_HelpIncludesAdminCommands()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "what is this", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("开 / on", reply["Content"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Post_EnterAgentEvent_AnswersHelp()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.EventXml("alice", "enter_agent", DateTimeOffset.UtcNow.ToUnixTimeSeconds())));
+
+        Assert.Contains("帮助 / help", reply["Content"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Post_UserNotAllowed_PoliteRefusalLoggedAndNothingRuns()
+    {
+        var logs = new CapturingLoggerProvider();
+        var counting = new CountingCommand();
+        await using var server = await ApplianceServer.StartAsync(b => { logs.Install(b); CountingCommand.Register(counting)(b); }, WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("stranger", "count", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("Sorry", reply["Content"], StringComparison.Ordinal);
+        Assert.Equal(0, counting.Runs);
+        Assert.Contains(logs.Lines, l => l.Contains("stranger", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Post_AdminCommandFromFamily_RefusedAndOutputUnchanged()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var outputs = server.GetRequiredService<Appliance.WeCom.Commands.IOutputSwitch>();
+
+        var refused = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "on light", WeComCallbackClient.NextMsgId())));
+        Assert.False(outputs.GetState("light"));
+        var done = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "开 light", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("only admins", refused["Content"], StringComparison.Ordinal);
+        Assert.Contains("light", done["Content"], StringComparison.Ordinal);
+        Assert.True(outputs.GetState("light"));
+    }
+
+    public static TheoryData<string> HostileCases => new()
+    {
+        "wrong-signature", "stale-timestamp", "future-timestamp", "xxe", "billion-laughs", "ten-megabytes", "truncated-base64",
+        "wrong-corpid", "garbage-xml", "missing-query", "inner-xxe", "empty-body",
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileCases))]
+    public async Task Post_HostileInput_4xxRunsNothingServiceHealthy(string hostile)
+    {
+        var counting = new CountingCommand();
+        await using var server = await ApplianceServer.StartAsync(CountingCommand.Register(counting), WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var plain = WeComCallbackClient.TextXml("alice", "count", WeComCallbackClient.NextMsgId());
+        var (query, body) = client.Envelope(plain);
+
+        switch (hostile)
+        {
+            case "wrong-signature":
+                query = query.Replace("msg_signature=", "msg_signature=0", StringComparison.Ordinal)[..^1];
+                break;
+            case "stale-timestamp":
+                (query, body) = client.Envelope(plain, DateTimeOffset.UtcNow.AddMinutes(-6));
+                break;
+            case "future-timestamp":
+                (query, body) = client.Envelope(plain, DateTimeOffset.UtcNow.AddHours(2));
+                break;
+            case "xxe":
+                body = "<?xml version=\"1.0\"?><!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><Encrypt>&x;</Encrypt></xml>";
+                break;
+            case "billion-laughs":
+                body = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\"><!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\"><!ENTITY lol4 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\"><!ENTITY lol5 \"&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;\"><!ENTITY lol6 \"&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;\"><!ENTITY lol7 \"&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;\"><!ENTITY lol8 \"&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;\"><!ENTITY lol9 \"&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;\">]><xml><Encrypt>&lol9;</Encrypt></xml>";
+                break;
+            case "ten-megabytes":
+                body = "<xml><Encrypt>" + new string('A', 10 * 1024 * 1024) + "</Encrypt></xml>";
+                break;
+            case "truncated-base64":
+                {
+                    var encrypt = client.Crypto.Encrypt(plain);
+                    (query, body) = client.Envelope(plain, encryptOverride: encrypt[..^5]);
+                    break;
+                }
+
+            case "wrong-corpid":
+                {
+                    var other = new Appliance.WeCom.Crypto.WeComCrypto(WeComCallbackClient.Token, WeComCallbackClient.AesKey, "wwOTHERCORP000000");
+                    (query, body) = client.Envelope(plain, encryptOverride: other.Encrypt(plain));
+                    break;
+                }
+
+            case "garbage-xml":
+                body = "<xml><Encrypt>abc</Encr";
+                break;
+            case "missing-query":
+                query = "";
+                break;
+            case "inner-xxe":
+                {
+                    var inner = "<!DOCTYPE xml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><xml><FromUserName>alice</FromUserName><MsgType>text</MsgType><Content>&x;</Content><MsgId>1</MsgId></xml>";
+                    (query, body) = client.Envelope(inner);
+                    break;
+                }
+
+            case "empty-body":
+                body = "";
+                break;
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.PostRawAsync(query, body);
+        }
+        catch (HttpRequestException) when (hostile == "ten-megabytes")
+        {
+            // The server may close the connection while a client is still pushing an oversized body; that also
+            // refuses it. What matters is below: nothing ran and the service still answers.
+            response = new HttpResponseMessage(HttpStatusCode.RequestEntityTooLarge);
+        }
+
+        Assert.InRange((int)response.StatusCode, 400, 499);
+        Assert.Equal(0, counting.Runs);
+        var metrics = server.GetRequiredService<WeComMetrics>();
+        Assert.True(metrics.Rejected >= 1);
+
+        // Still healthy: a genuine message is answered.
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "count ok", WeComCallbackClient.NextMsgId())));
+        Assert.Equal("run 1 ok", reply["Content"]);
+    }
+
+    [Fact]
+    public async Task Post_SameMsgIdTwice_RunsOnceAndAnswersBoth()
+    {
+        var counting = new CountingCommand();
+        await using var server = await ApplianceServer.StartAsync(CountingCommand.Register(counting), WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var plain = WeComCallbackClient.TextXml("alice", "count", WeComCallbackClient.NextMsgId());
+
+        var first = await client.ReadReplyAsync(await client.PostAsync(plain));
+        var retry = await client.ReadReplyAsync(await client.PostAsync(plain));
+
+        Assert.Equal(1, counting.Runs);
+        Assert.Equal(first["Content"], retry["Content"]);
+    }
+
+    [Fact]
+    public async Task Post_RetryWhileFirstInProgress_WaitsForItInsteadOfRunningAgain()
+    {
+        var counting = new CountingCommand { Duration = TimeSpan.FromMilliseconds(800) };
+        await using var server = await ApplianceServer.StartAsync(CountingCommand.Register(counting), WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var plain = WeComCallbackClient.TextXml("alice", "count", WeComCallbackClient.NextMsgId());
+
+        var first = client.PostAsync(plain);
+        await Task.Delay(200);
+        var retry = client.PostAsync(plain);
+        var answers = await Task.WhenAll(first, retry);
+
+        Assert.Equal(1, counting.Runs);
+        Assert.Equal("run 1 ", (await client.ReadReplyAsync(answers[0]))["Content"]);
+        Assert.Equal("run 1 ", (await client.ReadReplyAsync(answers[1]))["Content"]);
+    }
+
+    [Fact]
+    public async Task Post_SameEventTwice_DedupedByUserTimeAndEvent()
+    {
+        var counting = new CountingCommand();
+        await using var server = await ApplianceServer.StartAsync(CountingCommand.Register(counting), WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.EventXml("alice", "click", created, "count")));
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.EventXml("alice", "click", created, "count")));
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.EventXml("alice", "click", created + 1, "count")));
+
+        Assert.Equal(2, counting.Runs);
+    }
+
+    [Fact]
+    public async Task Post_OversizedReplyText_TruncatedTo2048Bytes()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "count " + new string('长', 1000), WeComCallbackClient.NextMsgId())));
+
+        Assert.True(Encoding.UTF8.GetByteCount(reply["Content"]) <= 2048);
+    }
+}

@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Tests.WeCom;
+
+/// <summary>One recorded API call.</summary>
+public sealed record FakeCall(string Api, IReadOnlyDictionary<string, string> Query, string ContentType, byte[] Body, FakeUpload? Upload);
+
+/// <summary>The "media" part of a media/upload call as the fake parsed it.</summary>
+public sealed record FakeUpload(string FieldName, string FileName, string ContentType, string ContentDisposition, byte[] Bytes);
+
+/// <summary>
+/// WeCom's server APIs as a real Kestrel app on 127.0.0.1:0: gettoken, media/upload, media/get, message/send. It
+/// records every call and injects the documented failures: expired or invalidated tokens, busy (-1), 60020, delays,
+/// oversized media.
+/// </summary>
+public sealed class FakeWeComServer : IAsyncDisposable
+{
+    public const string CorpId = "ww1436e0e65a779aee";
+    public const string Secret = "fake-secret-9f8e7d";
+
+    private readonly WebApplication _app;
+    private readonly ConcurrentDictionary<string, byte> _validTokens = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _nextErrors = new();
+    private readonly ConcurrentDictionary<string, byte[]> _media = new();
+    private int _tokenCounter;
+    private int _mediaCounter;
+
+    private FakeWeComServer(WebApplication app) => _app = app;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public ConcurrentQueue<FakeCall> Calls { get; } = new();
+
+    /// <summary>How long gettoken takes (widens the window for token races).</summary>
+    public TimeSpan TokenDelay { get; set; }
+
+    public TimeSpan UploadDelay { get; set; }
+
+    public int ExpiresIn { get; set; } = 7200;
+
+    public IEnumerable<FakeCall> CallsTo(string api) => Calls.Where(c => c.Api == api);
+
+    /// <summary>The next call of <paramref name="api"/> answers <paramref name="errcode"/> instead (queue several for several calls).</summary>
+    public void FailNext(string api, int errcode, int times = 1)
+    {
+        var queue = _nextErrors.GetOrAdd(api, _ => new ConcurrentQueue<int>());
+        for (var i = 0; i < times; i++)
+        {
+            queue.Enqueue(errcode);
+        }
+    }
+
+    /// <summary>WeCom forgets every issued token (as when another client fetched a new one): the next API call gets 40014.</summary>
+    public void InvalidateAllTokens() => _validTokens.Clear();
+
+    public void AddMedia(string mediaId, byte[] bytes) => _media[mediaId] = bytes;
+
+    public static async Task<FakeWeComServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var fake = new FakeWeComServer(app);
+        app.MapGet("/cgi-bin/gettoken", (Delegate)fake.GetTokenAsync);
+        app.MapPost("/cgi-bin/media/upload", (Delegate)fake.UploadAsync);
+        app.MapGet("/cgi-bin/media/get", (Delegate)fake.GetMediaAsync);
+        app.MapPost("/cgi-bin/message/send", (Delegate)fake.SendAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        fake.BaseAddress = new Uri(address);
+        return fake;
+    }
+
+    private static Dictionary<string, string> Query(HttpContext context) =>
+        context.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
+
+    private static IResult Error(int code, string message) =>
+        Results.Text(new JsonObject { ["errcode"] = code, ["errmsg"] = message + ", hint: [fake]" }.ToJsonString(), "application/json");
+
+    private bool TryInjected(string api, out IResult result)
+    {
+        if (_nextErrors.TryGetValue(api, out var queue) && queue.TryDequeue(out var code))
+        {
+            result = Error(code, code switch
+            {
+                -1 => "system busy",
+                60020 => "not allow to access from your ip",
+                42001 => "access_token expired",
+                40014 => "invalid access_token",
+                _ => "injected",
+            });
+            if (code is 42001 or 40014)
+            {
+                _validTokens.Clear();
+            }
+
+            return true;
+        }
+
+        result = Results.Empty;
+        return false;
+    }
+
+    private bool TokenInvalid(HttpContext context, out IResult result)
+    {
+        var token = context.Request.Query["access_token"].ToString();
+        if (!_validTokens.ContainsKey(token))
+        {
+            result = Error(40014, "invalid access_token");
+            return true;
+        }
+
+        result = Results.Empty;
+        return false;
+    }
+
+    private async Task<IResult> GetTokenAsync(HttpContext context)
+    {
+        var query = Query(context);
+        Calls.Enqueue(new FakeCall("gettoken", query, "", [], null));
+        if (TokenDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(TokenDelay);
+        }
+
+        if (TryInjected("gettoken", out var injected))
+        {
+            return injected;
+        }
+
+        if (query.GetValueOrDefault("corpid") != CorpId || query.GetValueOrDefault("corpsecret") != Secret)
+        {
+            return Error(40001, "invalid credential");
+        }
+
+        var token = $"fake-token-{Interlocked.Increment(ref _tokenCounter)}-{Guid.NewGuid():N}";
+        _validTokens[token] = 0;
+        return Results.Text(new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["access_token"] = token, ["expires_in"] = ExpiresIn }.ToJsonString(), "application/json");
+    }
+
+    private async Task<IResult> UploadAsync(HttpContext context)
+    {
+        var query = Query(context);
+        var contentType = context.Request.ContentType ?? "";
+        FakeUpload? upload = null;
+        if (context.Request.HasFormContentType)
+        {
+            var form = await context.Request.ReadFormAsync();
+            if (form.Files.Count == 1)
+            {
+                var file = form.Files[0];
+                using var memory = new MemoryStream();
+                await file.CopyToAsync(memory);
+                upload = new FakeUpload(file.Name, file.FileName, file.ContentType, file.ContentDisposition, memory.ToArray());
+            }
+        }
+
+        Calls.Enqueue(new FakeCall("media/upload", query, contentType, [], upload));
+        if (UploadDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(UploadDelay);
+        }
+
+        if (TryInjected("media/upload", out var injected) || TokenInvalid(context, out injected))
+        {
+            return injected;
+        }
+
+        if (upload is null || upload.FieldName != "media")
+        {
+            return Error(41001, "media data missing");
+        }
+
+        var id = $"media-{Interlocked.Increment(ref _mediaCounter)}";
+        _media[id] = upload.Bytes;
+        return Results.Text(new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["type"] = query.GetValueOrDefault("type"), ["media_id"] = id, ["created_at"] = "1380000000" }.ToJsonString(), "application/json");
+    }
+
+    private IResult GetMediaAsync(HttpContext context)
+    {
+        var query = Query(context);
+        Calls.Enqueue(new FakeCall("media/get", query, "", [], null));
+        if (TryInjected("media/get", out var injected) || TokenInvalid(context, out injected))
+        {
+            return injected;
+        }
+
+        return _media.TryGetValue(query.GetValueOrDefault("media_id") ?? "", out var bytes)
+            ? Results.File(bytes, "image/jpeg", "media.jpg")
+            : Error(40007, "invalid media_id");
+    }
+
+    private async Task<IResult> SendAsync(HttpContext context)
+    {
+        var query = Query(context);
+        using var memory = new MemoryStream();
+        await context.Request.Body.CopyToAsync(memory);
+        Calls.Enqueue(new FakeCall("message/send", query, context.Request.ContentType ?? "", memory.ToArray(), null));
+        if (TryInjected("message/send", out var injected) || TokenInvalid(context, out injected))
+        {
+            return injected;
+        }
+
+        return Results.Text(new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["invaliduser"] = "" }.ToJsonString(), "application/json");
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds (bounded); false when it never did.</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return condition();
+    }
+
+    public static JsonElement Json(FakeCall call) => JsonDocument.Parse(call.Body).RootElement;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    public static string Unix(DateTimeOffset time) => time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,323 @@
+using System.Net;
+using System.Text.Json;
+using Appliance.Tests.Infrastructure;
+using Appliance.WeCom.Api;
+using Camera.Jpeg;
+
+namespace Appliance.Tests.WeCom;
+
+/// <summary>End to end against the fake WeCom API server on loopback.</summary>
+public sealed class WeComApiTests
+{
+    [Fact]
+    public async Task Photo_AllowedUser_UploadsValidJpegAndRepliesWithItsMediaId()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "拍照", WeComCallbackClient.NextMsgId())));
+
+        var upload = Assert.Single(api.CallsTo("media/upload"));
+        Assert.Equal("image", upload.Query["type"]);
+        Assert.StartsWith("multipart/form-data; boundary=", upload.ContentType, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"", upload.ContentType, StringComparison.Ordinal);
+        Assert.Equal("media", upload.Upload!.FieldName);
+        Assert.Equal("image/jpeg", upload.Upload.ContentType);
+        Assert.Contains($"filelength={upload.Upload.Bytes.Length}", upload.Upload.ContentDisposition, StringComparison.Ordinal);
+        var (width, height) = JpegDecoderProbe(upload.Upload.Bytes);
+        Assert.Equal((320, 240), (width, height));
+        Assert.Equal("image", reply["MsgType"]);
+        Assert.Contains("<Image><MediaId><![CDATA[media-1]]></MediaId></Image>", reply["_xml"], StringComparison.Ordinal);
+    }
+
+    private static (int Width, int Height) JpegDecoderProbe(byte[] jpeg)
+    {
+        // A full decode through libturbojpeg: a truncated or corrupt JPEG fails here.
+        using var decoder = new JpegDecoder();
+        var rgb = decoder.DecodeRgb(jpeg, out var width, out var height);
+        Assert.Equal(width * height * 3, rgb.Length);
+        return (width, height);
+    }
+
+    [Fact]
+    public async Task Photo_SlowUpload_EmptyOkWithinBudgetThenWorkingTextAndImageBySend()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.UploadDelay = TimeSpan.FromSeconds(2);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:PassiveReplyBudget=00:00:00.5"));
+        var client = WeComCallbackClient.For(server);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var response = await client.PostAsync(WeComCallbackClient.TextXml("alice", "photo", WeComCallbackClient.NextMsgId()));
+        var answeredIn = started.Elapsed;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync());
+        Assert.InRange(answeredIn, TimeSpan.FromMilliseconds(400), TimeSpan.FromMilliseconds(1500));
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 2, TimeSpan.FromSeconds(10)));
+        var sends = api.CallsTo("message/send").Select(FakeWeComServer.Json).ToList();
+        Assert.Equal("text", sends[0].GetProperty("msgtype").GetString());
+        Assert.Equal("alice", sends[0].GetProperty("touser").GetString());
+        Assert.Equal("image", sends[1].GetProperty("msgtype").GetString());
+        Assert.Equal("media-1", sends[1].GetProperty("image").GetProperty("media_id").GetString());
+        Assert.Equal(WeComCallbackClient.AgentId, sends[1].GetProperty("agentid").GetInt32());
+    }
+
+    [Fact]
+    public async Task Photo_RetriedMsgId_UploadsOnce()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.UploadDelay = TimeSpan.FromSeconds(1);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:PassiveReplyBudget=00:00:00.3"));
+        var client = WeComCallbackClient.For(server);
+        var plain = WeComCallbackClient.TextXml("alice", "拍照", WeComCallbackClient.NextMsgId());
+
+        var first = await client.PostAsync(plain);
+        var second = await client.PostAsync(plain);
+        await Task.Delay(1500);
+        var third = await client.PostAsync(plain);
+
+        Assert.All([first, second, third], r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 2, TimeSpan.FromSeconds(10)));
+        await Task.Delay(300);
+        Assert.Single(api.CallsTo("media/upload"));
+        Assert.Equal(2, api.CallsTo("message/send").Count());
+    }
+
+    [Fact]
+    public async Task Token_FiftyConcurrentCallers_ExactlyOneGettoken()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.TokenDelay = TimeSpan.FromMilliseconds(300);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(() => client.SendAsync("alice", new TextMessage($"m{i}"), CancellationToken.None))));
+
+        Assert.All(results, r => Assert.True(r.IsSuccess, r.Error?.ToString()));
+        Assert.Single(api.CallsTo("gettoken"));
+        Assert.Equal(50, api.CallsTo("message/send").Count());
+    }
+
+    [Theory]
+    [InlineData(42001)]
+    [InlineData(40014)]
+    [InlineData(40001)]
+    public async Task Send_TokenRejectedMidFlight_RefetchesOnceAndSucceeds(int errcode)
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        Assert.True((await client.SendAsync("alice", new TextMessage("warm up"), CancellationToken.None)).IsSuccess);
+
+        api.FailNext("message/send", errcode);
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.SendAsync("alice", new TextMessage("x"), CancellationToken.None)));
+
+        Assert.All(results, r => Assert.True(r.IsSuccess, r.Error?.ToString()));
+        Assert.Equal(2, api.CallsTo("gettoken").Count());
+    }
+
+    [Fact]
+    public async Task Send_TokenRejectedTwice_TypedInvalidTokenError()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("message/send", 40014, times: 2);
+
+        var result = await client.SendAsync("alice", new TextMessage("x"), CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.InvalidToken, result.Error?.Kind);
+    }
+
+    [Fact]
+    public async Task Send_BusyTwice_RetriedWithBackoffAndSucceeds()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("message/send", -1, times: 2);
+        api.FailNext("gettoken", -1);
+
+        var result = await client.SendAsync("alice", new TextMessage("x"), CancellationToken.None);
+
+        Assert.True(result.IsSuccess, result.Error?.ToString());
+        Assert.Equal(2, api.CallsTo("gettoken").Count());
+        Assert.Equal(3, api.CallsTo("message/send").Count());
+    }
+
+    [Fact]
+    public async Task Send_BusyForever_TypedBusyErrorAfterThreeRetries()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("message/send", -1, times: 10);
+
+        var result = await client.SendAsync("alice", new TextMessage("x"), CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.Busy, result.Error?.Kind);
+        Assert.Equal(4, api.CallsTo("message/send").Count());
+    }
+
+    [Fact]
+    public async Task Upload_IpNotTrusted_TypedIpNotAllowedError()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("media/upload", 60020);
+
+        var result = await client.UploadMediaAsync(MediaType.Image, "a.jpg", "image/jpeg", new byte[100], CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.IpNotAllowed, result.Error?.Kind);
+        Assert.Contains("relay", result.Error!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Upload_OversizeImage_RefusedLocallyWithoutCall()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+
+        var result = await client.UploadMediaAsync(MediaType.Image, "a.jpg", "image/jpeg", new byte[(10 * 1024 * 1024) + 1], CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.MediaSize, result.Error?.Kind);
+        Assert.Empty(api.CallsTo("media/upload"));
+    }
+
+    [Fact]
+    public async Task GetMedia_OverSizeCap_StopsWithTypedErrorAndSmallOneStreams()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("big", new byte[200_000]);
+        api.AddMedia("small", [1, 2, 3, 4, 5, 6, 7]);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:MaxDownloadBytes=100000"));
+        var client = server.GetRequiredService<WeComApiClient>();
+
+        using var big = new MemoryStream();
+        var oversize = await client.GetMediaAsync("big", big, CancellationToken.None);
+        using var small = new MemoryStream();
+        var ok = await client.GetMediaAsync("small", small, CancellationToken.None);
+        using var none = new MemoryStream();
+        var missing = await client.GetMediaAsync("nope", none, CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.MediaSize, oversize.Error?.Kind);
+        Assert.True(ok.IsSuccess);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], small.ToArray());
+        Assert.Equal(40007, missing.Error?.ErrCode);
+    }
+
+    [Fact]
+    public async Task Token_CachedInStateDirectory_ReusedAfterRestartAndNeverLogged()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        var logs = new CapturingLoggerProvider();
+        var state = Directory.CreateTempSubdirectory("wecom-token-").FullName;
+        string[] settings = [.. WeComCallbackClient.Settings(api), $"--State:Directory={state}"];
+        await using (var first = await ApplianceServer.StartAsync(logs.Install, settings))
+        {
+            Assert.True((await first.GetRequiredService<WeComApiClient>().SendAsync("alice", new TextMessage("a"), CancellationToken.None)).IsSuccess);
+        }
+
+        await using (var second = await ApplianceServer.StartAsync(logs.Install, settings))
+        {
+            Assert.True((await second.GetRequiredService<WeComApiClient>().SendAsync("alice", new TextMessage("b"), CancellationToken.None)).IsSuccess);
+        }
+
+        Assert.Single(api.CallsTo("gettoken"));
+        var token = api.CallsTo("message/send").First().Query["access_token"];
+        Assert.Equal(token, api.CallsTo("message/send").Last().Query["access_token"]);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(state, "wecom-token.json")));
+        Assert.NotEmpty(logs.Lines);
+        Assert.DoesNotContain(logs.Lines, l => l.Contains(token, StringComparison.Ordinal) || l.Contains(FakeWeComServer.Secret, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Live_AllowedUser_TextcardWithSignedPublicLinkBySend()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:PublicBaseUrl=https://cam.example.org"));
+        var client = WeComCallbackClient.For(server);
+
+        var response = await client.PostAsync(WeComCallbackClient.TextXml("alice", "直播", WeComCallbackClient.NextMsgId()));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(), TimeSpan.FromSeconds(5)));
+        var card = FakeWeComServer.Json(api.CallsTo("message/send").Single());
+        Assert.Equal("textcard", card.GetProperty("msgtype").GetString());
+        var url = card.GetProperty("textcard").GetProperty("url").GetString()!;
+        Assert.StartsWith("https://cam.example.org/?t=", url, StringComparison.Ordinal);
+
+        // The link's token opens the page on the appliance without a login.
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = server.BaseAddress };
+        var page = await anonymous.GetAsync(new Uri(url).PathAndQuery);
+        Assert.True(page.StatusCode is HttpStatusCode.OK, page.StatusCode.ToString());
+    }
+
+    [Fact]
+    public async Task Video_TwoSeconds_UploadsMp4AndSendsVideo()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        var logs = new CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, WeComCallbackClient.Settings(api));
+        var client = WeComCallbackClient.For(server);
+
+        var response = await client.PostAsync(WeComCallbackClient.TextXml("alice", "录像2", WeComCallbackClient.NextMsgId()));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // A 2 s clip may be ready within the passive-reply budget or not: either way it arrives as a video.
+        if ((await response.Content.ReadAsStringAsync()).Length > 0)
+        {
+            var reply = await client.ReadReplyAsync(response);
+            Assert.Equal("video", reply["MsgType"]);
+        }
+        else
+        {
+            var sent = await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(c => FakeWeComServer.Json(c).GetProperty("msgtype").GetString() == "video"), TimeSpan.FromSeconds(30));
+            Assert.True(sent, string.Join("\n", logs.Lines.Where(l => l.Contains("WeCom", StringComparison.Ordinal) || l.Contains("ffmpeg", StringComparison.Ordinal))));
+        }
+
+        var upload = Assert.Single(api.CallsTo("media/upload"));
+        Assert.Equal("video", upload.Query["type"]);
+        Assert.Equal("ftyp", System.Text.Encoding.ASCII.GetString(upload.Upload!.Bytes, 4, 4));
+    }
+
+    [Fact]
+    public async Task Video_FfmpegAbsent_ClearTextAnswer()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:FfmpegPath=/nonexistent/ffmpeg"));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "video", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("ffmpeg", reply["Content"], StringComparison.Ordinal);
+        Assert.Empty(api.CallsTo("media/upload"));
+    }
+
+    [Fact]
+    public async Task Alerts_ToFamily_TextAndPhotoThenMergedWithinInterval()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
+        var alerts = server.GetRequiredService<Appliance.WeCom.Alerts.IAlertNotifier>();
+        var snapshot = await server.GetRequiredService<Appliance.Capture.SnapshotService>().GetFreshAsync(CancellationToken.None);
+
+        await alerts.NotifyAsync("motion at the door", snapshot);
+        var second = alerts.NotifyAsync("motion again");
+        var third = alerts.NotifyAsync("and again");
+        snapshot!.Release();
+        await Task.WhenAll(second, third).WaitAsync(TimeSpan.FromSeconds(10));
+
+        var sends = api.CallsTo("message/send").Select(FakeWeComServer.Json).ToList();
+        var toAlice = sends.Where(s => s.GetProperty("touser").GetString() == "alice").ToList();
+        Assert.Equal(3, toAlice.Count);
+        Assert.Equal("motion at the door", toAlice[0].GetProperty("text").GetProperty("content").GetString());
+        Assert.Equal("image", toAlice[1].GetProperty("msgtype").GetString());
+        Assert.Equal("motion again\n\nand again", toAlice[2].GetProperty("text").GetProperty("content").GetString());
+        Assert.Equal(3, sends.Count(s => s.GetProperty("touser").GetString() == "dad"));
+    }
+}
