@@ -1,6 +1,7 @@
 using Appliance.Auth;
 using Appliance.Capture;
 using Appliance.Hosting;
+using Appliance.Hosting.Systemd;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Web;
@@ -44,6 +45,7 @@ public static class Program
         builder.AddWebAuth();
         builder.AddStreaming();
         builder.AddStatus();
+        builder.AddSystemd();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
