@@ -29,6 +29,12 @@ public static class Program
             await Console.Error.WriteLineAsync(ex.Message);
             return ExitCodes.ConfigurationError;
         }
+        catch (InvalidDataException ex)
+        {
+            // A settings file that is not valid JSON: name the file and line, and do not restart in a loop.
+            await Console.Error.WriteLineAsync(Doctor.DoctorCommand.Messages(ex));
+            return ExitCodes.ConfigurationError;
+        }
 
         await app.RunAsync();
         return 0;
