@@ -1,6 +1,7 @@
 using Appliance.Auth;
 using Appliance.Capture;
 using Appliance.Hosting;
+using Appliance.Hosting.Systemd;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Web;
@@ -46,6 +47,7 @@ public static class Program
         builder.AddStreaming();
         builder.AddStatus();
         builder.AddWeCom();
+        builder.AddSystemd();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();

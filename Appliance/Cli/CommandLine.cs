@@ -12,6 +12,7 @@ public static class CommandLine
     private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Verbs = new(StringComparer.Ordinal)
     {
         ["hash-password"] = ("Reads a password from standard input and prints the hash for Web:PasswordHash.", HashPassword),
+        ["doctor"] = ("Checks settings, libraries, camera, GPIO, state directory and credentials; exit 1 when something is wrong.", Doctor.DoctorCommand.Run),
         ["help"] = ("Lists the sub-commands.", _ => PrintHelp()),
         ["--help"] = ("Lists the sub-commands.", _ => PrintHelp()),
     };

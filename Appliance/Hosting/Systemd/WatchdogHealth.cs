@@ -1,0 +1,26 @@
+using Camera;
+
+namespace Appliance.Hosting.Systemd;
+
+/// <summary>
+/// One condition the systemd watchdog depends on: WATCHDOG=1 is sent only while every registered check is healthy,
+/// so systemd restarts the appliance when one stays broken. Features add their own
+/// (<c>builder.Services.AddSingleton&lt;IWatchdogHealth, X&gt;()</c>), e.g. "tunnel connected or reconnecting".
+/// </summary>
+public interface IWatchdogHealth
+{
+    /// <summary>Null while healthy; otherwise what is wrong, for the STATUS= line and the log.</summary>
+    string? Problem();
+}
+
+/// <summary>Healthy while the capture loop keeps going round (a hung driver call stops its heartbeat).</summary>
+internal sealed class CaptureWatchdogHealth(CaptureService capture, SystemdOptions options) : IWatchdogHealth
+{
+    public string? Problem()
+    {
+        var since = capture.SinceHeartbeat;
+        return since <= options.CaptureStallLimit
+            ? null
+            : $"capture loop stuck for {since.TotalSeconds:0.0} s (limit Systemd:CaptureStallLimit {options.CaptureStallLimit.TotalSeconds:0} s)";
+    }
+}

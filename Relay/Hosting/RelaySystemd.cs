@@ -1,0 +1,62 @@
+using Appliance.Hosting.Systemd;
+
+namespace Relay.Hosting;
+
+/// <summary>
+/// Under systemd: journald-format logs, READY=1 once Kestrel listens, WATCHDOG=1 at half of WATCHDOG_USEC while
+/// the host's timers run, STOPPING=1 on shutdown. The protocol code is the appliance's (linked source file).
+/// </summary>
+internal static class RelaySystemd
+{
+    public static WebApplicationBuilder AddSystemd(this WebApplicationBuilder builder)
+    {
+        var environment = SystemdEnvironment.FromProcess();
+        if (environment.UnderJournal)
+        {
+            builder.Logging.AddSystemdConsole(o =>
+            {
+                o.IncludeScopes = false;
+                o.TimestampFormat = null;
+            });
+        }
+
+        if (environment.NotifySocket is { } socket)
+        {
+            builder.Services.AddSingleton(new SystemdNotifier(socket));
+            builder.Services.AddSingleton(environment);
+            builder.Services.AddHostedService<RelayNotifyService>();
+        }
+
+        return builder;
+    }
+}
+
+internal sealed class RelayNotifyService(SystemdNotifier notifier, SystemdEnvironment environment, IHostApplicationLifetime lifetime)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        using var onStopping = lifetime.ApplicationStopping.Register(() => notifier.Send("STOPPING=1\nSTATUS=Stopping"));
+        try
+        {
+            await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
+            notifier.Send("READY=1\nSTATUS=Serving");
+            if (environment.WatchdogTimeout is not { } timeout)
+            {
+                return;
+            }
+
+            using var timer = new PeriodicTimer(timeout / 2);
+            do
+            {
+                notifier.Send("WATCHDOG=1");
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Publish smoke test: publish-arm64.sh --rid linux-x64, install the tarball into a temporary prefix with
+# install.sh (twice: the second run is an upgrade that must keep settings), verify the installed unit, start the
+# installed binary with the synthetic camera on a loopback port under a fake systemd (a real NOTIFY_SOCKET,
+# JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with SIGTERM and require a clean exit within 5 s.
+# Then the same for the Relay, and the doctor on a broken settings file.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do { kill -KILL "$p" && wait "$p"; } 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
+
+"$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/tarballs" || fail "publish-arm64.sh failed"
+prefix="$work/root"
+for tarball in $(cat "$work/tarballs"); do
+  tar -C "$work" -xzf "$tarball"
+  dir="$work/$(basename "$tarball" .tar.gz)"
+  "$dir/install.sh" --prefix "$prefix" --no-apt --no-systemctl >/dev/null || fail "install.sh failed for $(basename "$tarball")"
+done
+
+# Layout and permissions.
+[ -x "$prefix/opt/appliance/Appliance" ] || fail "no $prefix/opt/appliance/Appliance"
+[ -x "$prefix/opt/relay/Relay" ] || fail "no relay binary"
+[ "$(stat -c %a "$prefix/etc/appliance/secrets.json")" = 640 ] || fail "secrets.json is not 0640"
+[ "$(stat -c %a "$prefix/etc/appliance")" = 750 ] || fail "/etc/appliance is not 0750"
+[ -d "$prefix/var/lib/appliance" ] || fail "no state directory"
+[ -f "$prefix/etc/systemd/system/appliance.service" ] || fail "no unit"
+echo "binary: $(stat -c %s "$prefix/opt/appliance/Appliance") bytes (appliance), $(stat -c %s "$prefix/opt/relay/Relay") bytes (relay)"
+
+# Upgrade: settings and state survive a second install.
+printf '{ "Camera": { "Quality": 70 } }\n' > "$prefix/etc/appliance/appliance.json"
+printf '{ "Web": { "Password": "kept" } }\n' > "$prefix/etc/appliance/secrets.json"
+touch "$prefix/var/lib/appliance/kept"
+"$work/appliance-linux-x64/install.sh" --prefix "$prefix" --no-apt --no-systemctl >/dev/null || fail "upgrade install failed"
+grep -q '"Quality": 70' "$prefix/etc/appliance/appliance.json" || fail "upgrade overwrote appliance.json"
+grep -q kept "$prefix/etc/appliance/secrets.json" || fail "upgrade overwrote secrets.json"
+[ -f "$prefix/var/lib/appliance/kept" ] || fail "upgrade lost state"
+
+# The installed unit verifies against the installed binary.
+sed "s|^ExecStart=/opt/appliance/Appliance|ExecStart=$prefix/opt/appliance/Appliance|" "$prefix/etc/systemd/system/appliance.service" > "$work/appliance.service"
+out="$(systemd-analyze verify --man=no "$work/appliance.service" 2>&1)" && [ -z "$out" ] || fail "verify: $out"
+
+# A fake systemd: a Unix datagram socket that logs every notify message.
+notify="$work/notify.sock"
+python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+while True:
+    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+' "$notify" >"$work/appliance.notify" &
+pids+=($!)
+for _ in $(seq 50); do [ -S "$notify" ] && break; sleep 0.1; done
+
+start_ns=$(date +%s%N)
+APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" NOTIFY_SOCKET="$notify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
+  "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic --Camera:Width=640 --Camera:Height=480 \
+  --State:Directory="$prefix/var/lib/appliance" >"$work/appliance.out" 2>&1 &
+app=$!; pids+=($app)
+url=""
+for _ in $(seq 100); do
+  url="$(sed -n 's/.*Now listening on: \(http:[^ ]*\).*/\1/p' "$work/appliance.out" | head -1)"
+  [ -n "$url" ] && break; kill -0 "$app" 2>/dev/null || fail "the appliance exited"; sleep 0.05
+done
+[ -n "$url" ] || fail "no listening address in the log"
+for _ in $(seq 100); do
+  code="$(curl -s -o "$work/snapshot.jpg" -w '%{http_code}' "$url/snapshot" || true)"
+  [ "$code" = 200 ] && break; sleep 0.05
+done
+[ "$code" = 200 ] || fail "/snapshot answered $code"
+echo "cold start to first snapshot: $(( ($(date +%s%N) - start_ns) / 1000000 )) ms"
+[ "$(head -c 2 "$work/snapshot.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "/snapshot is not a JPEG"
+[ "$(curl -s "$url/healthz")" = ok ] || fail "/healthz is not ok"
+for _ in $(seq 50); do grep -q 'READY=1' "$work/appliance.notify" && break; sleep 0.1; done
+grep -q 'READY=1' "$work/appliance.notify" || fail "no READY=1 on NOTIFY_SOCKET"
+for _ in $(seq 30); do grep -q 'WATCHDOG=1' "$work/appliance.notify" && break; sleep 0.1; done
+grep -q 'WATCHDOG=1' "$work/appliance.notify" || fail "no WATCHDOG=1 within 3 s (WATCHDOG_USEC=2 s)"
+grep -q '^<6>' "$work/appliance.out" || fail "logs are not in journald format"
+grep -v '^<[0-7]>' "$work/appliance.out" && fail "a log line without a priority prefix (multi-line entry?)"
+
+kill -TERM "$app"
+stop_ns=$(date +%s%N)
+for _ in $(seq 50); do kill -0 "$app" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$app" 2>/dev/null && fail "still running 5 s after SIGTERM"
+wait "$app" && rc=0 || rc=$?
+[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
+echo "SIGTERM to exit: $(( ($(date +%s%N) - stop_ns) / 1000000 )) ms"
+grep -q 'STOPPING=1' "$work/appliance.notify" || fail "no STOPPING=1"
+
+# The relay.
+RELAY_CONFIG_DIR="$work/none" "$prefix/opt/relay/Relay" --urls=http://127.0.0.1:0 >"$work/relay.out" 2>&1 &
+relay=$!; pids+=($relay)
+rurl=""
+for _ in $(seq 100); do
+  rurl="$(sed -n 's/.*Now listening on: \(http:[^ ]*\).*/\1/p' "$work/relay.out" | head -1)"; [ -n "$rurl" ] && break; sleep 0.05
+done
+[ "$(curl -s "$rurl/healthz")" = ok ] || fail "relay /healthz"
+kill -TERM "$relay"
+for _ in $(seq 50); do kill -0 "$relay" 2>/dev/null || break; sleep 0.1; done
+wait "$relay" && rc=0 || rc=$?
+[ "$rc" = 0 ] || fail "relay exit status $rc after SIGTERM"
+
+# The doctor on a broken settings file names it and exits non-zero; the service exits 78.
+printf '{ "Camera": { "Fps": 30 \n' > "$prefix/etc/appliance/appliance.json"
+APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" doctor --State:Directory="$prefix/var/lib/appliance" >"$work/doctor.out" 2>&1 && fail "doctor passed a broken file"
+grep -q "✗ Configuration: Failed to load configuration from file '$prefix/etc/appliance/appliance.json'" "$work/doctor.out" || fail "doctor did not name the file: $(cat "$work/doctor.out")"
+APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 >/dev/null 2>&1 && rc=0 || rc=$?
+[ "$rc" = 78 ] || fail "broken settings: exit status $rc, expected 78"
+echo "publish-smoke: ok"
