@@ -3,6 +3,7 @@ using Appliance.Capture;
 using Appliance.Hosting;
 using Appliance.Status;
 using Appliance.Streaming;
+using Appliance.Tunnel;
 using Appliance.Web;
 
 namespace Appliance;
@@ -44,14 +45,17 @@ public static class Program
         builder.AddWebAuth();
         builder.AddStreaming();
         builder.AddStatus();
+        builder.AddTunnel();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
 
+        app.UseTunnel();
         app.UseWebAuth();
         app.MapWebPage();
         app.MapStreaming();
         app.MapStatus();
+        app.MapTunnel();
         return app;
     }
 }
