@@ -83,7 +83,7 @@ public sealed partial class TunnelClient(
             var connectedAt = 0L;
             try
             {
-                var (stream, info) = await ConnectAsync(stoppingToken);
+                var (stream, info, socket) = await ConnectAsync(stoppingToken);
                 connectedAt = time.GetTimestamp();
                 ConnectedSince = time.GetUtcNow();
                 State = TunnelState.Connected;
@@ -93,7 +93,7 @@ public sealed partial class TunnelClient(
                 LogConnected(logger, options.BaseUri, options.Name);
                 try
                 {
-                    await transport.ServeAsync(stream, info, stoppingToken);
+                    await ServeUntilDeadAsync(stream, info, socket, stoppingToken);
                 }
                 finally
                 {
@@ -134,13 +134,33 @@ public sealed partial class TunnelClient(
         }
     }
 
-    private async Task<(CountingStream Stream, TunnelConnectionInfo Info)> ConnectAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Serves the session until Kestrel ends it or the WebSocket dies (its keepalive aborts it when pongs stop);
+    /// the second check ends a session whose HTTP/2 teardown would otherwise wait on the dead link.
+    /// </summary>
+    private async Task ServeUntilDeadAsync(CountingStream stream, TunnelConnectionInfo info, WebSocket socket, CancellationToken stoppingToken)
+    {
+        using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var serving = transport.ServeAsync(stream, info, socket.Abort, session.Token);
+        while (!serving.IsCompleted)
+        {
+            await Task.WhenAny(serving, Task.Delay(TimeSpan.FromMilliseconds(500), time, stoppingToken));
+            if (socket.State != WebSocketState.Open)
+            {
+                await session.CancelAsync();
+            }
+        }
+
+        await serving;
+    }
+
+    private async Task<(CountingStream Stream, TunnelConnectionInfo Info, WebSocket Socket)> ConnectAsync(CancellationToken stoppingToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         timeout.CancelAfter(options.ConnectTimeout);
         var (socket, nonce) = await dialer.OpenAsync(TunnelHandshake.ConnectPath, TunnelHandshake.ConnectPurpose, timeout.Token);
         var info = new TunnelConnectionInfo(TunnelHandshake.RelayKey(options.Secret, nonce), time.GetUtcNow());
-        return (new CountingStream(WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: true)), info);
+        return (new CountingStream(WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout)), info, socket);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tunnel to {Relay} is up as {Name}")]

@@ -30,6 +30,6 @@ public sealed class TunnelEgress(TunnelDialer dialer)
         timeout.CancelAfter(dialer.Options.ConnectTimeout);
         var path = FormattableString.Invariant($"{TunnelHandshake.EgressPath}?host={Uri.EscapeDataString(host)}&port={port}");
         var (socket, _) = await dialer.OpenAsync(path, TunnelHandshake.EgressPurpose(host, port), timeout.Token);
-        return WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: true);
+        return WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout);
     }
 }

@@ -20,7 +20,7 @@ public sealed class TunnelOptions
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long an unanswered ping may stay unanswered before the link counts as dead.</summary>
-    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(7);
 
     /// <summary>Limit for connecting and authenticating one attempt.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);

@@ -42,15 +42,22 @@ public sealed class TunnelConnectionListenerFactory : IConnectionListenerFactory
         ValueTask.FromResult<IConnectionListener>(new Listener(endpoint, _pending.Reader));
 
     /// <summary>Lets Kestrel serve <paramref name="stream"/>; completes when Kestrel is done with it or the stream fails.</summary>
-    internal async Task ServeAsync(Stream stream, TunnelConnectionInfo info, CancellationToken cancellationToken)
+    internal async Task ServeAsync(Stream stream, TunnelConnectionInfo info, Action abort, CancellationToken cancellationToken)
     {
-        var connection = new TunnelConnection(stream, info);
-        await using (connection)
+        var connection = new TunnelConnection(stream, info, abort);
+        try
         {
             await _pending.Writer.WriteAsync(connection, cancellationToken);
-            using var registration = cancellationToken.Register(static c => ((TunnelConnection)c!).Abort(), connection);
-            await connection.Closed;
         }
+        catch (OperationCanceledException)
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+
+        // Kestrel owns the connection now and disposes it when done; cancelling aborts it.
+        using var registration = cancellationToken.Register(static c => ((TunnelConnection)c!).Abort(), connection);
+        await connection.Closed;
     }
 
     private sealed class Listener(EndPoint endpoint, ChannelReader<TunnelConnection> pending) : IConnectionListener
@@ -91,13 +98,15 @@ public sealed class TunnelConnectionListenerFactory : IConnectionListenerFactory
 internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
 {
     private readonly Stream _stream;
+    private readonly Action _abort;
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
 
-    public TunnelConnection(Stream stream, TunnelConnectionInfo info)
+    public TunnelConnection(Stream stream, TunnelConnectionInfo info, Action abort)
     {
         _stream = stream;
+        _abort = abort;
         Input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
         Output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         Features.Set<ITunnelConnectionFeature>(info);
@@ -122,8 +131,9 @@ internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
 
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        // Disposing the stream closes the WebSocket; Kestrel's pending reads then end.
-        _stream.Dispose();
+        // Kestrel gave up on the connection (e.g. unanswered PING): abort the WebSocket at once; a polite close
+        // handshake would wait on the very link that is dead.
+        _abort();
         TrySignalClosed();
     }
 

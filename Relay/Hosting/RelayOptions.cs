@@ -43,7 +43,7 @@ public sealed class RelayOptions
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a ping may go unanswered before the tunnel counts as dead.</summary>
-    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(7);
 
     /// <summary>Failed tunnel logins allowed per address and name within <see cref="AuthFailureWindow"/>; more are refused unchecked.</summary>
     public int MaxAuthFailures { get; set; } = 10;

@@ -21,6 +21,9 @@ internal static class TunnelHandshake
     public const int NonceLength = 32;
     public const int MaxMessageLength = 1024;
 
+    /// <summary>How long closing a tunnel WebSocket politely may take before it is aborted (the link may be dead).</summary>
+    public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
+
     /// <summary>Header the relay puts on its own requests (MJPEG fan-out, snapshots); the value is <see cref="RelayKey"/>.</summary>
     public const string RelayKeyHeader = "X-Relay-Key";
 

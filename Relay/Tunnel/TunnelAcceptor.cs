@@ -13,7 +13,8 @@ namespace Relay.Tunnel;
 /// exists or not, after the same HMAC work, so a probe learns nothing.
 /// </summary>
 internal sealed partial class TunnelAcceptor(
-    RelayOptions options, TunnelRegistry registry, AuthFailureLimiter limiter, ClientAddress addresses, ILogger<TunnelAcceptor> logger)
+    RelayOptions options, TunnelRegistry registry, AuthFailureLimiter limiter, ClientAddress addresses, IHostApplicationLifetime lifetime,
+    ILogger<TunnelAcceptor> logger)
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly string DecoySecret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
@@ -92,7 +93,7 @@ internal sealed partial class TunnelAcceptor(
         }
 
         await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, context.RequestAborted);
-        var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: true);
+        var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout);
         var session = new TunnelSession(name, remote, stream, nonce, options.Appliances[name].Secret, options, TimeProvider.System);
         var previous = registry.Register(session);
         if (previous is not null)
@@ -102,11 +103,12 @@ internal sealed partial class TunnelAcceptor(
         }
 
         LogConnected(logger, name, remote);
-        using var probing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        // On shutdown, close tunnels at once so appliances start reconnecting (to the restarted relay) right away.
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
         var prober = ProbeLoopAsync(session, probing.Token);
         try
         {
-            await session.Ended.WaitAsync(context.RequestAborted);
+            await session.Ended.WaitAsync(probing.Token);
         }
         catch (OperationCanceledException)
         {

@@ -83,9 +83,9 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _ended.TrySetResult();
         Client.Dispose();
         await _stream.DisposeAsync();
-        _ended.TrySetResult();
     }
 
     /// <summary>Tells the session when the HTTP client drops its connection (ping timeout, the appliance closed).</summary>
@@ -129,8 +129,8 @@ internal sealed class TunnelSession : IAsyncDisposable
         {
             if (disposing)
             {
-                inner.Dispose();
                 disposed();
+                inner.Dispose();
             }
 
             base.Dispose(disposing);
@@ -138,8 +138,8 @@ internal sealed class TunnelSession : IAsyncDisposable
 
         public override async ValueTask DisposeAsync()
         {
-            await inner.DisposeAsync();
             disposed();
+            await inner.DisposeAsync();
             await base.DisposeAsync();
         }
     }
