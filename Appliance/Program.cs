@@ -4,6 +4,7 @@ using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
 using Appliance.Status;
 using Appliance.Streaming;
+using Appliance.Tunnel;
 using Appliance.Web;
 using Appliance.WeCom;
 
@@ -48,15 +49,18 @@ public static class Program
         builder.AddStatus();
         builder.AddWeCom();
         builder.AddSystemd();
+        builder.AddTunnel();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
 
+        app.UseTunnel();
         app.UseWebAuth();
         app.MapWebPage();
         app.MapStreaming();
         app.MapStatus();
         app.MapWeCom();
+        app.MapTunnel();
         return app;
     }
 }

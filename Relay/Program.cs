@@ -1,10 +1,15 @@
 using Relay.Hosting;
+using Relay.Proxy;
+using Relay.Streaming;
+using Relay.Tunnel;
+using Relay.WeCom;
+using TunnelProtocol;
 
 namespace Relay;
 
 /// <summary>
-/// The VPS side of the tunnel. Until the relay feature lands it only answers its health check, so the unit file,
-/// publish script and CI smoke test have a real program to work with.
+/// The VPS side of the tunnel: appliances dial in at <c>/_tunnel/connect</c>; visitors reach them at
+/// <c>https://RELAY/NAME/…</c>; <c>/status</c> and <c>/healthz</c> are the relay's own.
 /// </summary>
 public static class Program
 {
@@ -24,8 +29,14 @@ public static class Program
         {
             app = BuildApp(args);
         }
+        catch (InvalidOperationException ex) when (ex.Data.Contains("RelayConfiguration"))
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            return 78; // EX_CONFIG: systemd does not restart in a loop
+        }
         catch (InvalidDataException ex)
         {
+            // A settings file that is not valid JSON: name it, and do not restart in a loop.
             await Console.Error.WriteLineAsync($"{ex.Message} {ex.InnerException?.Message}");
             return 78;
         }
@@ -53,8 +64,114 @@ public static class Program
     {
         var builder = CreateBuilder(args);
         builder.AddSystemd();
+        var options = new RelayOptions();
+        List<string> errors = [];
+        try
+        {
+            builder.Configuration.GetSection(RelayOptions.SectionName).Bind(options);
+            errors.AddRange(options.Validate());
+        }
+        catch (InvalidOperationException ex)
+        {
+            errors.Add(ex.Message);
+        }
+
+        var stateDirectory = ResolveStateDirectory(options);
+        try
+        {
+            Directory.CreateDirectory(stateDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"Relay:StateDirectory '{stateDirectory}' cannot be created: {ex.Message}");
+        }
+
+        if (errors.Count > 0)
+        {
+            var exception = new InvalidOperationException("The relay cannot start:\n" + string.Concat(errors.Select(e => $"  - {e}\n")));
+            exception.Data["RelayConfiguration"] = true;
+            throw exception;
+        }
+
+        if (options.Tls.CertificatePath.Length > 0)
+        {
+            var certificate = new RelayCertificate(options.Tls);
+            _ = certificate.Current; // fail at start, not at the first visitor, when the files are wrong
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificateSelector = (_, _) => certificate.Current));
+        }
+
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null); // uploads stream through
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<TunnelRegistry>();
+        builder.Services.AddSingleton<AuthFailureLimiter>();
+        builder.Services.AddSingleton<ClientAddress>();
+        builder.Services.AddSingleton<TunnelAcceptor>();
+        builder.Services.AddSingleton<Forwarder>();
+        builder.Services.AddSingleton<StreamFanOuts>();
+        builder.Services.AddSingleton(new CallbackStore(Path.Combine(stateDirectory, "callbacks.db")));
+        builder.Services.AddSingleton<CallbackRelay>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CallbackRelay>());
+        builder.Services.AddSingleton<FrontDoor>();
+        builder.Services.AddSingleton<RelayStatus>();
+
         var app = builder.Build();
-        app.MapGet("/healthz", () => Results.Text("ok\n", "text/plain"));
+        app.UseWebSockets();
+        var front = app.Services.GetRequiredService<FrontDoor>();
+        var acceptor = app.Services.GetRequiredService<TunnelAcceptor>();
+        var status = app.Services.GetRequiredService<RelayStatus>();
+        app.Run(async context =>
+        {
+            var path = context.Request.Path.Value ?? "/";
+            if (path == "/" + TunnelHandshake.ConnectPath || path == "/" + TunnelHandshake.EgressPath)
+            {
+                await acceptor.AcceptAsync(context, egress: path == "/" + TunnelHandshake.EgressPath);
+            }
+            else if (front.Resolve(context.Request) is { } route)
+            {
+                await front.HandleAsync(context, route);
+            }
+            else if (path == "/healthz")
+            {
+                await context.Response.WriteAsync("ok\n");
+            }
+            else if (path == "/status")
+            {
+                await status.HandleAsync(context);
+            }
+            else
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                await context.Response.WriteAsync("Not found. Appliances are at /NAME/.\n");
+            }
+        });
         return app;
+    }
+
+    private static string ResolveStateDirectory(RelayOptions options)
+    {
+        if (options.StateDirectory.Length > 0)
+        {
+            return options.StateDirectory;
+        }
+
+        if (Environment.GetEnvironmentVariable("STATE_DIRECTORY") is { Length: > 0 } systemd)
+        {
+            return systemd.Split(':')[0];
+        }
+
+        const string system = "/var/lib/relay";
+        try
+        {
+            Directory.CreateDirectory(system);
+            var probe = Path.Combine(system, ".write-test");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+            return system;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state", "relay");
+        }
     }
 }

@@ -1,0 +1,117 @@
+namespace Relay.Hosting;
+
+/// <summary>The <c>Relay</c> section.</summary>
+public sealed class RelayOptions
+{
+    public const string SectionName = "Relay";
+
+    public static readonly string[] DefaultEgressAllowList = ["qyapi.weixin.qq.com", "api.weixin.qq.com"];
+
+    /// <summary>The appliances that may connect, by name (<c>Relay:Appliances:NAME:Secret</c> …).</summary>
+    public Dictionary<string, ApplianceEntry> Appliances { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long the shared MJPEG upstream stays open after its last viewer leaves.</summary>
+    public TimeSpan StreamLinger { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A cached stream frame younger than this answers <c>/NAME/snapshot</c> without asking the appliance.</summary>
+    public TimeSpan SnapshotMaxAge { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a WeCom callback may wait for the appliance before the relay answers 200 and stores it (WeCom gives up at 5 s).</summary>
+    public TimeSpan CallbackTimeout { get; set; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>Largest WeCom callback body accepted (bytes).</summary>
+    public int MaxCallbackBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Hosts (optionally <c>host:port</c>, default port 443) the appliance may reach through egress; default the two WeChat API hosts.</summary>
+    public string[]? EgressAllowList { get; set; }
+
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>User name for <c>/status</c> (HTTP Basic).</summary>
+    public string AdminUser { get; set; } = "admin";
+
+    /// <summary>Password for <c>/status</c>; without one <c>/status</c> answers 403.</summary>
+    public string AdminPassword { get; set; } = "";
+
+    /// <summary>Where the callback queue lives; default <c>$STATE_DIRECTORY</c>, /var/lib/relay or ~/.local/state/relay.</summary>
+    public string StateDirectory { get; set; } = "";
+
+    /// <summary>Believe X-Forwarded-For/Proto from a proxy on loopback (nginx or Caddy in front of the relay).</summary>
+    public bool TrustProxyHeaders { get; set; }
+
+    /// <summary>HTTP/2 and WebSocket ping interval on tunnels.</summary>
+    public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a ping may go unanswered before the tunnel counts as dead.</summary>
+    public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(7);
+
+    /// <summary>Failed tunnel logins allowed per address and name within <see cref="AuthFailureWindow"/>; more are refused unchecked.</summary>
+    public int MaxAuthFailures { get; set; } = 10;
+
+    public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    public IReadOnlyList<string> EffectiveEgressAllowList => EgressAllowList is { Length: > 0 } list ? list : DefaultEgressAllowList;
+
+    public IEnumerable<string> Validate()
+    {
+        var reserved = new[] { "_tunnel", "status", "healthz" };
+        foreach (var (name, entry) in Appliances)
+        {
+            if (!TunnelProtocol.TunnelHandshake.IsValidName(name) || reserved.Contains(name))
+            {
+                yield return $"Relay:Appliances:{name}: names are 1-63 lowercase letters, digits or '-', and not {string.Join(", ", reserved)}.";
+            }
+
+            if (entry.Secret.Length < 16)
+            {
+                yield return $"Relay:Appliances:{name}:Secret must be at least 16 characters.";
+            }
+        }
+
+        if (StreamLinger < TimeSpan.Zero)
+        {
+            yield return $"Relay:StreamLinger must not be negative (got {StreamLinger}).";
+        }
+
+        if (CallbackTimeout <= TimeSpan.Zero || CallbackTimeout >= TimeSpan.FromSeconds(5))
+        {
+            yield return $"Relay:CallbackTimeout must be between 0 and 5 s, WeCom's deadline (got {CallbackTimeout}).";
+        }
+
+        if (PingInterval <= TimeSpan.Zero || PingTimeout <= TimeSpan.Zero || PingInterval + PingTimeout > TimeSpan.FromSeconds(20))
+        {
+            yield return "Relay:PingInterval and Relay:PingTimeout must be positive and add up to at most 20 s.";
+        }
+
+        if ((Tls.CertificatePath.Length > 0) != (Tls.KeyPath.Length > 0))
+        {
+            yield return "Relay:Tls:CertificatePath and Relay:Tls:KeyPath go together.";
+        }
+
+        if (MaxAuthFailures < 1 || MaxCallbackBytes < 1024)
+        {
+            yield return "Relay:MaxAuthFailures must be at least 1 and Relay:MaxCallbackBytes at least 1024.";
+        }
+    }
+}
+
+/// <summary>One appliance the relay knows.</summary>
+public sealed class ApplianceEntry
+{
+    /// <summary>Shared secret, the same as the appliance's <c>Tunnel:Secret</c>.</summary>
+    public string Secret { get; set; } = "";
+
+    /// <summary>Host names that go to this appliance as a whole (no <c>/NAME</c> prefix), e.g. <c>cam.example.com</c>.</summary>
+    public string[]? Hosts { get; set; }
+
+    /// <summary>The WeCom callback Token (not the AES key); enables the signature check and store-and-forward.</summary>
+    public string WeComToken { get; set; } = "";
+}
+
+/// <summary>PEM files for HTTPS served by the relay itself (e.g. Let's Encrypt's fullchain.pem and privkey.pem).</summary>
+public sealed class TlsOptions
+{
+    public string CertificatePath { get; set; } = "";
+
+    public string KeyPath { get; set; } = "";
+}

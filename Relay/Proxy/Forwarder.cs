@@ -1,0 +1,163 @@
+using System.Buffers;
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Relay.Tunnel;
+using TunnelProtocol;
+
+namespace Relay.Proxy;
+
+/// <summary>Where a public request goes: which appliance, the path it sees, and the prefix it sits under.</summary>
+internal readonly record struct ApplianceRoute(string Name, string Path, string Prefix);
+
+/// <summary>
+/// Forwards one public request over the appliance's tunnel and streams the answer back as it comes (nothing is
+/// buffered, so MJPEG, long downloads and uploads flow). X-Forwarded-* are set by the relay, never taken from the
+/// visitor, and the relay's own headers are stripped.
+/// </summary>
+internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forwarder> logger)
+{
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
+        "Transfer-Encoding", "Upgrade", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
+        "X-Forwarded-Prefix", "X-Real-IP", TunnelHandshake.RelayKeyHeader, TunnelHandshake.ReplayHeader,
+    };
+
+    /// <summary>A request for the appliance carrying the visitor's headers and the relay's X-Forwarded-*.</summary>
+    public HttpRequestMessage CreateRequest(HttpContext context, ApplianceRoute route, string path, bool withBody)
+    {
+        var incoming = context.Request;
+        var request = TunnelSession.NewRequest(new HttpMethod(incoming.Method), path + incoming.QueryString.Value);
+        if (withBody && HasBody(context))
+        {
+            request.Content = new StreamContent(incoming.Body, 64 * 1024);
+        }
+
+        foreach (var (name, values) in incoming.Headers)
+        {
+            if (HopByHop.Contains(name) || name.StartsWith(':'))
+            {
+                continue;
+            }
+
+            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values) && request.Content is not null)
+            {
+                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+        }
+
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", addresses.Of(context));
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", addresses.SchemeOf(context));
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", incoming.Host.Value);
+        if (route.Prefix.Length > 0)
+        {
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", route.Prefix);
+        }
+
+        return request;
+    }
+
+    public async Task ForwardAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
+    {
+        using var request = CreateRequest(context, route, route.Path, withBody: true);
+        HttpResponseMessage response;
+        try
+        {
+            response = await session.Client.SendAsync(request, context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
+        {
+            LogForwardFailed(logger, route.Name, ex.Message);
+            await Pages.WriteUnavailableAsync(context, route.Name, "did not answer");
+            return;
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+
+        using (response)
+        {
+            await CopyResponseAsync(context, response);
+        }
+    }
+
+    /// <summary>Status, headers and the body, flushed as it arrives.</summary>
+    public static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response)
+    {
+        var outgoing = context.Response;
+        outgoing.StatusCode = (int)response.StatusCode;
+        CopyHeaders(response.Headers, outgoing.Headers);
+        CopyHeaders(response.Content.Headers, outgoing.Headers);
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var token = context.RequestAborted;
+        try
+        {
+            await outgoing.StartAsync(token);
+            await using var body = await response.Content.ReadAsStreamAsync(token);
+            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+            try
+            {
+                int read;
+                while ((read = await body.ReadAsync(buffer, token)) > 0)
+                {
+                    await outgoing.Body.WriteAsync(buffer.AsMemory(0, read), token);
+                    await outgoing.Body.FlushAsync(token);
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
+        {
+            // The visitor left, or the tunnel dropped mid-answer: end the response abruptly so it is not taken as complete.
+            context.Abort();
+        }
+    }
+
+    public static void CopyHeaders(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
+    {
+        foreach (var (name, values) in from)
+        {
+            if (!HopByHop.Contains(name))
+            {
+                to[name] = values.ToArray();
+            }
+        }
+    }
+
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? (context.Request.ContentLength > 0);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding to {Name} failed: {Reason}")]
+    private static partial void LogForwardFailed(ILogger logger, string name, string reason);
+}
+
+/// <summary>Pages the relay itself shows.</summary>
+internal static class Pages
+{
+    public static async Task WriteUnavailableAsync(HttpContext context, string name, string why)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = "10";
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentType = "text/html; charset=utf-8";
+        var safe = WebUtility.HtmlEncode(name);
+        await context.Response.WriteAsync($$"""
+            <!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <meta http-equiv="refresh" content="10"><title>{{safe}} is offline</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em;color:#333}</style></head>
+            <body><h1>{{safe}} is offline</h1><p>The camera at home {{why}}. It reconnects by itself when its
+            internet connection is back; this page retries every 10 seconds.</p>
+            <p lang="zh">设备暂时离线，网络恢复后会自动重连；本页每 10 秒重试。</p></body></html>
+            """);
+    }
+}

@@ -1,0 +1,396 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Relay.Hosting;
+using Relay.Tunnel;
+using TunnelProtocol;
+
+namespace Relay.Streaming;
+
+/// <summary>One MJPEG part as the relay re-sends it: headers, JPEG and the next boundary, shared by all viewers.</summary>
+internal sealed record RelayedFrame(long Sequence, byte[] Part, int JpegOffset, int JpegLength, long ReceivedAt, string? Timestamp);
+
+/// <summary>
+/// The relay's copy of one appliance's stream: a single upstream <c>/stream</c> request however many viewers watch,
+/// the newest frame kept for each to take (a viewer that stalls skips to the newest, never queues, never slows the
+/// others), closed <c>Relay:StreamLinger</c> after the last viewer leaves.
+/// </summary>
+internal sealed partial class StreamFanOut : IDisposable
+{
+    public const string Boundary = "frame";
+    public const string ContentType = "multipart/x-mixed-replace; boundary=" + Boundary;
+    private const int MaxPartBytes = 16 * 1024 * 1024;
+
+    private readonly Lock _gate = new();
+    private readonly string _name;
+    private readonly TunnelRegistry _registry;
+    private readonly RelayOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private RelayedFrame? _latest;
+    private TaskCompletionSource _next = NewSignal();
+    private int _viewers;
+    private CancellationTokenSource? _upstream;
+    private ITimer? _linger;
+    private long _framesReceived;
+    private long _upstreamStarts;
+
+    public StreamFanOut(string name, TunnelRegistry registry, RelayOptions options, TimeProvider time, ILogger logger)
+    {
+        _name = name;
+        _registry = registry;
+        _options = options;
+        _time = time;
+        _logger = logger;
+    }
+
+    public int Viewers => Volatile.Read(ref _viewers);
+
+    public bool UpstreamOpen
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _upstream is not null;
+            }
+        }
+    }
+
+    public long FramesReceived => Interlocked.Read(ref _framesReceived);
+
+    /// <summary>How many times an upstream request was started (1 for any number of simultaneous viewers).</summary>
+    public long UpstreamStarts => Interlocked.Read(ref _upstreamStarts);
+
+    /// <summary>The newest frame when it is younger than <paramref name="maxAge"/>.</summary>
+    public RelayedFrame? FreshFrame(TimeSpan maxAge)
+    {
+        var frame = Volatile.Read(ref _latest);
+        return frame is not null && _time.GetElapsedTime(frame.ReceivedAt) <= maxAge ? frame : null;
+    }
+
+    /// <summary>Registers a viewer (starting the upstream if needed); dispose to leave.</summary>
+    public IDisposable AddViewer()
+    {
+        lock (_gate)
+        {
+            _viewers++;
+            _linger?.Dispose();
+            _linger = null;
+            if (_upstream is null)
+            {
+                _upstream = new CancellationTokenSource();
+                Interlocked.Increment(ref _upstreamStarts);
+                _ = RunUpstreamAsync(_upstream.Token);
+            }
+        }
+
+        return new Leave(this);
+    }
+
+    public async ValueTask<RelayedFrame> NextAsync(long afterSequence, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_gate)
+            {
+                if (_latest is { } frame && frame.Sequence > afterSequence)
+                {
+                    return frame;
+                }
+
+                wait = _next.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void RemoveViewer()
+    {
+        lock (_gate)
+        {
+            if (--_viewers > 0 || _upstream is null)
+            {
+                return;
+            }
+
+            _linger?.Dispose();
+            _linger = _time.CreateTimer(_ => StopIfIdle(), null, _options.StreamLinger, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void StopIfIdle()
+    {
+        CancellationTokenSource? upstream;
+        lock (_gate)
+        {
+            if (_viewers > 0)
+            {
+                return;
+            }
+
+            upstream = _upstream;
+            _upstream = null;
+            _linger?.Dispose();
+            _linger = null;
+        }
+
+        if (upstream is not null)
+        {
+            LogUpstreamClosed(_logger, _name);
+            upstream.Cancel();
+            upstream.Dispose();
+        }
+    }
+
+    private async Task RunUpstreamAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var session = _registry.Get(_name);
+            try
+            {
+                if (session is null)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken);
+                    continue;
+                }
+
+                using var request = TunnelSession.NewRequest(HttpMethod.Get, "/stream");
+                request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
+                using var response = await session.Client.SendAsync(request, cancellationToken);
+                if (!response.IsSuccessStatusCode)
+                {
+                    LogUpstreamRefused(_logger, _name, (int)response.StatusCode);
+                    await Task.Delay(TimeSpan.FromSeconds(2), _time, cancellationToken);
+                    continue;
+                }
+
+                LogUpstreamOpened(_logger, _name);
+                var boundary = BoundaryOf(response.Content.Headers.ContentType?.ToString()) ?? Boundary;
+                await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+                await ReadPartsAsync(PipeReader.Create(body), boundary, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or InvalidDataException or OperationCanceledException)
+            {
+                LogUpstreamFailed(_logger, _name, ex.Message);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), _time, cancellationToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads parts (boundary line, headers with Content-Length, body) and publishes each JPEG.</summary>
+    private async Task ReadPartsAsync(PipeReader reader, string boundary, CancellationToken cancellationToken)
+    {
+        var delimiter = Encoding.ASCII.GetBytes("--" + boundary);
+        int? contentLength = null;
+        string? timestamp = null;
+        var state = 0; // 0: seeking boundary, 1: headers, 2: body
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                while (true)
+                {
+                    if (state == 0)
+                    {
+                        var seq = new SequenceReader<byte>(buffer);
+                        if (!seq.TryReadTo(out ReadOnlySequence<byte> _, delimiter) || !seq.TryReadTo(out ReadOnlySequence<byte> _, "\r\n"u8))
+                        {
+                            if (buffer.Length > MaxPartBytes)
+                            {
+                                throw new InvalidDataException("No MJPEG boundary in the upstream stream.");
+                            }
+
+                            break;
+                        }
+
+                        buffer = buffer.Slice(seq.Position);
+                        state = 1;
+                        contentLength = null;
+                        timestamp = null;
+                    }
+                    else if (state == 1)
+                    {
+                        var seq = new SequenceReader<byte>(buffer);
+                        if (!seq.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
+                        {
+                            if (buffer.Length > 8192)
+                            {
+                                throw new InvalidDataException("An MJPEG part header is too long.");
+                            }
+
+                            break;
+                        }
+
+                        buffer = buffer.Slice(seq.Position);
+                        if (line.Length == 0)
+                        {
+                            if (contentLength is null)
+                            {
+                                throw new InvalidDataException("An MJPEG part has no Content-Length.");
+                            }
+
+                            state = 2;
+                            continue;
+                        }
+
+                        var text = Encoding.ASCII.GetString(line);
+                        var colon = text.IndexOf(':', StringComparison.Ordinal);
+                        if (colon > 0)
+                        {
+                            var name = text[..colon].Trim();
+                            var value = text[(colon + 1)..].Trim();
+                            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
+                                && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length) && length is > 0 and <= MaxPartBytes)
+                            {
+                                contentLength = length;
+                            }
+                            else if (name.Equals("X-Timestamp", StringComparison.OrdinalIgnoreCase) && value.Length <= 32)
+                            {
+                                timestamp = value;
+                            }
+                        }
+                    }
+                    else
+                    {
+                        if (buffer.Length < contentLength!.Value)
+                        {
+                            break;
+                        }
+
+                        Publish(buffer.Slice(0, contentLength.Value), timestamp);
+                        buffer = buffer.Slice(contentLength.Value);
+                        state = 0;
+                    }
+                }
+
+                reader.AdvanceTo(buffer.Start, result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    private void Publish(ReadOnlySequence<byte> jpeg, string? timestamp)
+    {
+        // The part is built once and shared by every viewer: headers, JPEG, then the next boundary (Chromium paints
+        // a frame when the next part begins).
+        var header = new StringBuilder(128)
+            .Append("Content-Type: image/jpeg\r\nContent-Length: ").Append(jpeg.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        if (timestamp is not null)
+        {
+            header.Append("X-Timestamp: ").Append(timestamp).Append("\r\n");
+        }
+
+        header.Append("\r\n");
+        var headerBytes = Encoding.ASCII.GetBytes(header.ToString());
+        var trailer = "\r\n--frame\r\n"u8;
+        var part = GC.AllocateUninitializedArray<byte>(headerBytes.Length + (int)jpeg.Length + trailer.Length);
+        headerBytes.CopyTo(part, 0);
+        jpeg.CopyTo(part.AsSpan(headerBytes.Length));
+        trailer.CopyTo(part.AsSpan(headerBytes.Length + (int)jpeg.Length));
+        TaskCompletionSource signal;
+        lock (_gate)
+        {
+            var sequence = (_latest?.Sequence ?? 0) + 1;
+            _latest = new RelayedFrame(sequence, part, headerBytes.Length, (int)jpeg.Length, _time.GetTimestamp(), timestamp);
+            signal = _next;
+            _next = NewSignal();
+        }
+
+        Interlocked.Increment(ref _framesReceived);
+        signal.TrySetResult();
+    }
+
+    internal static string? BoundaryOf(string? contentType)
+    {
+        if (contentType is null)
+        {
+            return null;
+        }
+
+        var at = contentType.IndexOf("boundary=", StringComparison.OrdinalIgnoreCase);
+        return at < 0 ? null : contentType[(at + "boundary=".Length)..].Split(';')[0].Trim().Trim('"');
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _linger?.Dispose();
+            _upstream?.Cancel();
+            _upstream?.Dispose();
+            _upstream = null;
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private sealed class Leave(StreamFanOut owner) : IDisposable
+    {
+        private int _done;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                owner.RemoveViewer();
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stream upstream for {Name} opened")]
+    private static partial void LogUpstreamOpened(ILogger logger, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stream upstream for {Name} closed (no viewers)")]
+    private static partial void LogUpstreamClosed(ILogger logger, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream upstream for {Name} answered {Status}")]
+    private static partial void LogUpstreamRefused(ILogger logger, string name, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream upstream for {Name} failed: {Reason}")]
+    private static partial void LogUpstreamFailed(ILogger logger, string name, string reason);
+}
+
+/// <summary>One <see cref="StreamFanOut"/> per appliance, made on first use.</summary>
+internal sealed class StreamFanOuts(TunnelRegistry registry, RelayOptions options, TimeProvider time, ILogger<StreamFanOut> logger) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, StreamFanOut> _hubs = new(StringComparer.Ordinal);
+
+    public StreamFanOut For(string name) => _hubs.GetOrAdd(name, n => new StreamFanOut(n, registry, options, time, logger));
+
+    public StreamFanOut? Existing(string name) => _hubs.TryGetValue(name, out var hub) ? hub : null;
+
+    public void Dispose()
+    {
+        foreach (var hub in _hubs.Values)
+        {
+            hub.Dispose();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using Relay.Hosting;
+using TunnelProtocol;
+
+namespace Relay.Tunnel;
+
+/// <summary>
+/// Accepts appliances at <c>/_tunnel/connect</c> and egress streams at <c>/_tunnel/egress</c>. Anything that is not
+/// a WebSocket gets the same 404 as an unknown path; a failed login is closed with the same words whether the name
+/// exists or not, after the same HMAC work, so a probe learns nothing.
+/// </summary>
+internal sealed partial class TunnelAcceptor(
+    RelayOptions options, TunnelRegistry registry, AuthFailureLimiter limiter, ClientAddress addresses, IHostApplicationLifetime lifetime,
+    ILogger<TunnelAcceptor> logger)
+{
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+    private static readonly string DecoySecret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
+
+    public async Task AcceptAsync(HttpContext context, bool egress)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        var remote = addresses.Of(context);
+        string? host = null;
+        var port = 443;
+        if (egress)
+        {
+            host = context.Request.Query["host"].ToString();
+            var portText = context.Request.Query["port"].ToString();
+            if (host.Length == 0 || (portText.Length > 0 && !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port)) || port is < 1 or > 65535)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+        }
+
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = options.PingInterval,
+            KeepAliveTimeout = options.PingTimeout,
+        });
+        using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        handshakeTimeout.CancelAfter(HandshakeTimeout);
+        byte[] nonce;
+        string name;
+        try
+        {
+            nonce = TunnelHandshake.NewNonce();
+            await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Challenge(nonce), handshakeTimeout.Token);
+            var answer = await TunnelHandshake.ReceiveTextAsync(socket, handshakeTimeout.Token);
+            if (answer is null || !TunnelHandshake.TryParseAnswer(answer, out name, out var proof))
+            {
+                await RefuseAsync(socket, remote, "(malformed)", blockedNow: false);
+                return;
+            }
+
+            var safeName = TunnelHandshake.IsValidName(name) ? name : "(invalid)";
+            if (limiter.IsBlocked(remote, safeName))
+            {
+                LogBlocked(logger, remote, safeName);
+                await RefuseAsync(socket, remote, safeName, blockedNow: false);
+                return;
+            }
+
+            var known = options.Appliances.TryGetValue(name, out var entry);
+            var purpose = egress ? TunnelHandshake.EgressPurpose(host!, port) : TunnelHandshake.ConnectPurpose;
+            var expected = TunnelHandshake.Proof(known ? entry!.Secret : DecoySecret, purpose, name, nonce);
+            if (!CryptographicOperations.FixedTimeEquals(expected, proof) || !known)
+            {
+                await RefuseAsync(socket, remote, safeName, limiter.RecordFailure(remote, safeName));
+                return;
+            }
+
+            limiter.RecordSuccess(remote, name);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
+        {
+            LogHandshakeAbandoned(logger, remote);
+            return;
+        }
+
+        if (egress)
+        {
+            await EgressAsync(socket, name, host!, port, context.RequestAborted);
+            return;
+        }
+
+        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, context.RequestAborted);
+        var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout);
+        var session = new TunnelSession(name, remote, stream, nonce, options.Appliances[name].Secret, options, TimeProvider.System);
+        var previous = registry.Register(session);
+        if (previous is not null)
+        {
+            LogReplaced(logger, name, previous.Remote, remote);
+            await previous.DisposeAsync();
+        }
+
+        LogConnected(logger, name, remote);
+        // On shutdown, close tunnels at once so appliances start reconnecting (to the restarted relay) right away.
+        using var probing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var prober = ProbeLoopAsync(session, probing.Token);
+        try
+        {
+            await session.Ended.WaitAsync(probing.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The relay is stopping or the WebSocket request was aborted.
+        }
+        finally
+        {
+            await probing.CancelAsync();
+            registry.Remove(session);
+            await session.DisposeAsync();
+            await prober;
+            LogDisconnected(logger, name, (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds);
+        }
+    }
+
+    /// <summary>Opens the HTTP/2 connection at once (so pings start) and measures the round trip every 10 s.</summary>
+    private async Task ProbeLoopAsync(TunnelSession session, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested && session.IsOpen)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(options.PingInterval + options.PingTimeout);
+                await session.ProbeAsync(timeout.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+            {
+                if (!cancellationToken.IsCancellationRequested)
+                {
+                    LogProbeFailed(logger, session.Name, ex.Message);
+                }
+            }
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task EgressAsync(WebSocket socket, string name, string host, int port, CancellationToken cancellationToken)
+    {
+        if (!EgressAllowed(host, port))
+        {
+            LogEgressRefused(logger, name, host, port);
+            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "host not on Relay:EgressAllowList", cancellationToken);
+            return;
+        }
+
+        using var tcp = new TcpClient { NoDelay = true };
+        try
+        {
+            using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            connectTimeout.CancelAfter(TimeSpan.FromSeconds(10));
+            await tcp.ConnectAsync(host, port, connectTimeout.Token);
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            await socket.CloseAsync(WebSocketCloseStatus.EndpointUnavailable, "cannot reach host", CancellationToken.None);
+            return;
+        }
+
+        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, cancellationToken);
+        await using var tunnel = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: false);
+        await using var target = tcp.GetStream();
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var up = PumpAsync(tunnel, target, done);
+        var down = PumpAsync(target, tunnel, done);
+        await Task.WhenAny(up, down);
+        await done.CancelAsync();
+        await Task.WhenAll(up, down);
+    }
+
+    private static async Task PumpAsync(Stream from, Stream to, CancellationTokenSource done)
+    {
+        try
+        {
+            await from.CopyToAsync(to, 32 * 1024, done.Token);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or WebSocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            await done.CancelAsync();
+        }
+    }
+
+    internal bool EgressAllowed(string host, int port) =>
+        options.EffectiveEgressAllowList.Any(entry =>
+        {
+            var colon = entry.LastIndexOf(':');
+            var (allowedHost, allowedPort) = colon > 0 && int.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var p)
+                ? (entry[..colon], p)
+                : (entry, 443);
+            return allowedPort == port && string.Equals(allowedHost, host, StringComparison.OrdinalIgnoreCase);
+        });
+
+    private async Task RefuseAsync(WebSocket socket, string remote, string name, bool blockedNow)
+    {
+        LogRefused(logger, remote, name);
+        if (blockedNow)
+        {
+            LogNowBlocked(logger, remote, name, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
+        }
+
+        try
+        {
+            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "authentication failed", CancellationToken.None);
+        }
+        catch (WebSocketException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Appliance {Name} connected from {Remote}")]
+    private static partial void LogConnected(ILogger logger, string name, string remote);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Appliance {Name} disconnected after {Seconds:0.0} s")]
+    private static partial void LogDisconnected(ILogger logger, string name, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Appliance {Name} reconnected from {Remote}; closing its old session from {Old}")]
+    private static partial void LogReplaced(ILogger logger, string name, string old, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel login refused from {Remote} for {Name}")]
+    private static partial void LogRefused(ILogger logger, string remote, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel logins from {Remote} for {Name} failed {Count} times; refusing them unchecked for {Minutes} min")]
+    private static partial void LogNowBlocked(ILogger logger, string remote, string name, int count, double minutes);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Tunnel login from {Remote} for {Name} refused unchecked (too many failures)")]
+    private static partial void LogBlocked(ILogger logger, string remote, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tunnel handshake from {Remote} abandoned")]
+    private static partial void LogHandshakeAbandoned(ILogger logger, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Egress from {Name} to {Host}:{Port} refused: not on Relay:EgressAllowList")]
+    private static partial void LogEgressRefused(ILogger logger, string name, string host, int port);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Probe of {Name} failed: {Reason}")]
+    private static partial void LogProbeFailed(ILogger logger, string name, string reason);
+}
+
+/// <summary>The visitor's address and scheme: the socket's, or a loopback proxy's X-Forwarded-* when trusted.</summary>
+internal sealed class ClientAddress(RelayOptions options)
+{
+    public string Of(HttpContext context)
+    {
+        var remote = context.Connection.RemoteIpAddress;
+        if (options.TrustProxyHeaders && remote is not null && System.Net.IPAddress.IsLoopback(remote)
+            && Last(context.Request.Headers["X-Forwarded-For"].ToString()) is { Length: > 0 } forwarded
+            && System.Net.IPAddress.TryParse(forwarded, out var client))
+        {
+            return client.ToString();
+        }
+
+        return remote?.ToString() ?? "?";
+    }
+
+    public string SchemeOf(HttpContext context)
+    {
+        var remote = context.Connection.RemoteIpAddress;
+        if (options.TrustProxyHeaders && remote is not null && System.Net.IPAddress.IsLoopback(remote)
+            && Last(context.Request.Headers["X-Forwarded-Proto"].ToString()) is "https" or "http")
+        {
+            return Last(context.Request.Headers["X-Forwarded-Proto"].ToString());
+        }
+
+        return context.Request.Scheme;
+    }
+
+    private static string Last(string value)
+    {
+        var comma = value.LastIndexOf(',');
+        return (comma < 0 ? value : value[(comma + 1)..]).Trim();
+    }
+}

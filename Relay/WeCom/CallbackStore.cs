@@ -1,0 +1,111 @@
+using Microsoft.Data.Sqlite;
+
+namespace Relay.WeCom;
+
+/// <summary>A stored callback: the raw request as WeCom sent it.</summary>
+internal sealed record StoredCallback(long Id, string Appliance, long ReceivedAt, string PathAndQuery, string? ContentType, byte[] Body, int Attempts);
+
+/// <summary>
+/// The durable queue of WeCom callbacks (SQLite in the relay's state directory, synchronous=FULL so a row is on
+/// disk before WeCom gets its 200). A row is "in flight" while the relay tries to forward it live and "queued" once
+/// that failed; in-flight rows left by a crash are queued again at start.
+/// </summary>
+internal sealed class CallbackStore : IDisposable
+{
+    private const int InFlight = 0;
+    private const int Queued = 1;
+    private readonly Lock _gate = new();
+    private readonly SqliteConnection _connection;
+
+    public CallbackStore(string path)
+    {
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        _connection.Open();
+        Execute("PRAGMA journal_mode=WAL;");
+        Execute("PRAGMA synchronous=FULL;");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS callbacks(
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              appliance TEXT NOT NULL,
+              received_at INTEGER NOT NULL,
+              path_and_query TEXT NOT NULL,
+              content_type TEXT,
+              body BLOB NOT NULL,
+              state INTEGER NOT NULL,
+              attempts INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX IF NOT EXISTS callbacks_by_appliance ON callbacks(appliance, id);
+            """);
+        Execute($"UPDATE callbacks SET state = {Queued} WHERE state = {InFlight};");
+    }
+
+    public long Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool queued)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state)
+                VALUES ($a, $r, $p, $c, $b, $s); SELECT last_insert_rowid();
+                """;
+            command.Parameters.AddWithValue("$a", appliance);
+            command.Parameters.AddWithValue("$r", receivedAt);
+            command.Parameters.AddWithValue("$p", pathAndQuery);
+            command.Parameters.AddWithValue("$c", (object?)contentType ?? DBNull.Value);
+            command.Parameters.AddWithValue("$b", body);
+            command.Parameters.AddWithValue("$s", queued ? Queued : InFlight);
+            return (long)command.ExecuteScalar()!;
+        }
+    }
+
+    public void MarkQueued(long id) => Execute($"UPDATE callbacks SET state = {Queued} WHERE id = {id};");
+
+    public void Delete(long id) => Execute($"DELETE FROM callbacks WHERE id = {id};");
+
+    public void RecordAttempt(long id) => Execute($"UPDATE callbacks SET attempts = attempts + 1 WHERE id = {id};");
+
+    /// <summary>Queued callbacks for <paramref name="appliance"/> (in-flight ones count too: order must hold).</summary>
+    public int Pending(string appliance)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM callbacks WHERE appliance = $a AND state = " + Queued;
+            command.Parameters.AddWithValue("$a", appliance);
+            return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    public StoredCallback? Oldest(string appliance)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = $"""
+                SELECT id, appliance, received_at, path_and_query, content_type, body, attempts FROM callbacks
+                WHERE appliance = $a AND state = {Queued} ORDER BY id LIMIT 1
+                """;
+            command.Parameters.AddWithValue("$a", appliance);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            return new StoredCallback(
+                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader[5], reader.GetInt32(6));
+        }
+    }
+
+    private void Execute(string sql)
+    {
+        lock (_gate)
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
+    }
+
+    public void Dispose() => _connection.Dispose();
+}

@@ -1,0 +1,254 @@
+extern alias ApplianceApp;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Streaming;
+using Relay.Tests.Infrastructure;
+using Relay.Tunnel;
+using ViewerTracker = ApplianceApp::Appliance.Streaming.ViewerTracker;
+
+namespace Relay.Tests;
+
+/// <summary>Relay and appliance in-process on real Kestrel at 127.0.0.1, talking through the real tunnel.</summary>
+public sealed class EndToEndTests
+{
+    private static AuthenticationHeaderValue FamilyBasic =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password)));
+
+    [Fact]
+    public async Task Snapshot_ThroughRelay_NeedsLoginAndReturnsJpeg()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        // Tunnelled requests come from 127.0.0.1 but are never treated as loopback: a login is needed.
+        using var anonymous = await client.GetAsync("/cam/snapshot");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = FamilyBasic } };
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+        var jpeg = await response.Content.ReadAsByteArrayAsync();
+        Assert.True(jpeg.Length > 100 && jpeg[0] == 0xFF && jpeg[1] == 0xD8, "not a JPEG");
+    }
+
+    [Fact]
+    public async Task ForwardedHeaders_ForgedByVisitor_AreOverwrittenAndPrefixApplied()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/test/echo");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", "/evil");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
+        request.Headers.TryAddWithoutValidation("X-Relay-Key", "guess");
+        using var response = await client.SendAsync(request);
+        var echo = await response.Content.ReadAsStringAsync();
+
+        Assert.Contains("remote=127.0.0.1", echo, StringComparison.Ordinal);
+        Assert.DoesNotContain("6.6.6.6", echo, StringComparison.Ordinal);
+        Assert.Contains("pathbase=/cam\n", echo, StringComparison.Ordinal);
+        Assert.Contains("path=/test/echo", echo, StringComparison.Ordinal);
+        Assert.Contains($"host=127.0.0.1:{relay.Port}", echo, StringComparison.Ordinal);
+        Assert.Contains("tunnel=True", echo, StringComparison.Ordinal);
+        Assert.Contains("local=False", echo, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LoginRedirect_ThroughRelay_StaysUnderPrefix()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        using var bare = await client.GetAsync("/cam");
+        Assert.Equal("/cam/", bare.Headers.Location?.OriginalString);
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/");
+        request.Headers.Accept.ParseAdd("text/html");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        Assert.StartsWith("/cam/login?return=", response.Headers.Location?.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Offline_Appliance_Gets503PageWithRetryAfter()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        using var client = relay.CreateClient();
+        using var response = await client.GetAsync("/cam/");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter?.Delta);
+        Assert.Contains("cam is offline", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_ThreeViewers_OneUpstreamClosedAfterLinger()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        var applianceViewers = appliance.Services.GetRequiredService<ViewerTracker>();
+        var hub = relay.Services.GetRequiredService<StreamFanOuts>().For("cam");
+
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var clients = Enumerable.Range(0, 3).Select(_ => relay.CreateClient()).ToList();
+        var readers = clients.Select(c => ReadFramesAsync(c, 5, cancel.Token)).ToList();
+        var counts = await Task.WhenAll(readers);
+        Assert.All(counts, c => Assert.Equal(5, c));
+        Assert.Equal(1, hub.UpstreamStarts);
+        Assert.Equal(1, applianceViewers.Count); // the relay is the appliance's only viewer
+
+        foreach (var c in clients)
+        {
+            c.Dispose();
+        }
+
+        // Relay:StreamLinger is 1 s in tests: the upstream closes soon after the last viewer.
+        var stopwatch = Stopwatch.StartNew();
+        while (applianceViewers.Count > 0 && stopwatch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(0, applianceViewers.Count);
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(5));
+        Assert.False(hub.UpstreamOpen);
+    }
+
+    [Fact]
+    public async Task Stream_StalledViewer_DoesNotSlowAnother()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+
+        // The stalled viewer opens the stream and never reads.
+        using var stalledClient = relay.CreateClient();
+        using var stalledRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var stalled = await stalledClient.SendAsync(stalledRequest, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stalled.StatusCode);
+        await Task.Delay(2000);
+
+        using var client = relay.CreateClient();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var stopwatch = Stopwatch.StartNew();
+        Assert.Equal(30, await ReadFramesAsync(client, 30, cancel.Token));
+        // 30 frames at 30 fps: about a second, whatever the stalled viewer does.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"took {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Snapshot_WhileStreaming_ServedFromRelayCache()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var viewer = relay.CreateClient();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var stream = await viewer.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
+        var body = await stream.Content.ReadAsStreamAsync(cancel.Token);
+        var buffer = new byte[65536];
+        _ = await body.ReadAsync(buffer, cancel.Token);
+        await Task.Delay(300);
+
+        using var client = relay.CreateClient();
+        using var anonymous = await client.GetAsync("/cam/snapshot");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // the cache serves only those the appliance admits
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = FamilyBasic } };
+        using var response = await client.SendAsync(request, cancel.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("hit", response.Headers.GetValues("X-Relay-Cache").Single());
+        var jpeg = await response.Content.ReadAsByteArrayAsync(cancel.Token);
+        Assert.True(jpeg[0] == 0xFF && jpeg[1] == 0xD8 && jpeg[^2] == 0xFF && jpeg[^1] == 0xD9, "not a whole JPEG");
+    }
+
+    [Fact]
+    public async Task Upload_LargeBody_StreamsThroughTunnel()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        var payload = new byte[8 * 1024 * 1024];
+        Random.Shared.NextBytes(payload);
+        using var content = new ByteArrayContent(payload);
+        using var response = await client.PostAsync("/cam/wecom/callback-echo", content);
+        // No such endpoint on the appliance: what matters is the whole body crossed and a normal answer came back.
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Status_RequiresAdminAndListsAppliance()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        using var anonymous = await client.GetAsync("/status");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+
+        await Task.Delay(500); // the first probe measures the round trip
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/status")
+        {
+            Headers = { Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + RelayServer.AdminPassword))) },
+        };
+        using var response = await client.SendAsync(request);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var cam = json["appliances"]![0]!;
+        Assert.Equal("cam", cam["name"]!.GetValue<string>());
+        Assert.True(cam["online"]!.GetValue<bool>());
+        Assert.True(cam["bytesFromAppliance"]!.GetValue<long>() > 0);
+        Assert.NotNull(cam["pingRttMs"]);
+    }
+
+    internal static async Task<int> ReadFramesAsync(HttpClient client, int frames, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("multipart/x-mixed-replace", response.Content.Headers.ContentType?.MediaType);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var seen = 0;
+        var buffer = new byte[256 * 1024];
+        var text = new StringBuilder();
+        while (seen < frames)
+        {
+            var n = await body.ReadAsync(buffer, cancellationToken);
+            Assert.True(n > 0, "stream ended");
+            text.Append(Encoding.Latin1.GetString(buffer, 0, n));
+            var s = text.ToString();
+            var count = 0;
+            var at = 0;
+            while ((at = s.IndexOf("Content-Type: image/jpeg", at, StringComparison.Ordinal)) >= 0)
+            {
+                count++;
+                at++;
+            }
+
+            seen += count;
+            var last = s.LastIndexOf("Content-Type: image/jpeg", StringComparison.Ordinal);
+            text.Clear();
+            if (last >= 0)
+            {
+                text.Append(s, last + 1, s.Length - last - 1);
+            }
+            else
+            {
+                text.Append(s);
+            }
+        }
+
+        return seen;
+    }
+}

@@ -1,0 +1,322 @@
+extern alias ApplianceApp;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using ApplianceProgram = ApplianceApp::Appliance.Program;
+using TunnelClient = ApplianceApp::Appliance.Tunnel.TunnelClient;
+using TunnelState = ApplianceApp::Appliance.Tunnel.TunnelState;
+using ITunnelConnectionFeature = ApplianceApp::Appliance.Auth.ITunnelConnectionFeature;
+using WebPrincipalExtensions = ApplianceApp::Appliance.Auth.WebPrincipalExtensions;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>The relay on real Kestrel at 127.0.0.1 (port 0 the first time, the same port on restart), with its own state directory.</summary>
+public sealed class RelayServer : IAsyncDisposable
+{
+    public const string Name = "cam";
+    public const string Secret = "0123456789abcdef-test-secret";
+    public const string WeComToken = "QDG6eK";
+    public const string AdminPassword = "admin-pass";
+
+    private WebApplication? _app;
+
+    private RelayServer(string stateDirectory, string[] settings)
+    {
+        StateDirectory = stateDirectory;
+        Settings = settings;
+    }
+
+    public string StateDirectory { get; }
+
+    public string[] Settings { get; }
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public int Port => BaseAddress.Port;
+
+    public Uri TunnelUrl => new($"ws://127.0.0.1:{Port}/");
+
+    public IServiceProvider Services => _app!.Services;
+
+    public static async Task<RelayServer> StartAsync(params string[] settings)
+    {
+        var server = new RelayServer(Directory.CreateTempSubdirectory("relay-state-").FullName, settings);
+        await server.StartOnAsync(0);
+        return server;
+    }
+
+    /// <summary>Starts (again) on <paramref name="port"/>, keeping the state directory.</summary>
+    public async Task StartOnAsync(int port)
+    {
+        string[] args =
+        [
+            $"--urls=http://127.0.0.1:{port}", $"--Relay:StateDirectory={StateDirectory}", "--Logging:LogLevel:Default=Warning",
+            $"--Relay:Appliances:{Name}:Secret={Secret}", $"--Relay:Appliances:{Name}:WeComToken={WeComToken}",
+            $"--Relay:AdminPassword={AdminPassword}", "--Relay:StreamLinger=00:00:01", .. Settings,
+        ];
+        _app = Program.BuildApp(args);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseAddress = new Uri(address);
+    }
+
+    public async Task StopAsync()
+    {
+        if (_app is null)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(timeout.Token);
+        await _app.DisposeAsync();
+        _app = null;
+    }
+
+    public async Task RestartAsync()
+    {
+        var port = Port;
+        await StopAsync();
+        await StartOnAsync(port);
+    }
+
+    public HttpClient CreateClient() =>
+        new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        try
+        {
+            Directory.Delete(StateDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// The whole appliance (synthetic camera) on real Kestrel, dialling the relay through its tunnel, plus test-only
+/// endpoints: /test/echo (what the appliance believes about the request) and a fake /wecom/callback that records
+/// what arrives (the WeCom feature is built elsewhere).
+/// </summary>
+public sealed class TunnelledAppliance : IAsyncDisposable
+{
+    public const string Password = "household-pass";
+
+    private readonly WebApplication _app;
+
+    private TunnelledAppliance(WebApplication app, string state, CallbackRecorder callbacks)
+    {
+        _app = app;
+        StateDirectory = state;
+        Callbacks = callbacks;
+    }
+
+    static TunnelledAppliance()
+    {
+        var empty = Directory.CreateTempSubdirectory("appliance-etc-").FullName;
+        Environment.SetEnvironmentVariable("APPLIANCE_CONFIG_DIR", empty);
+    }
+
+    public string StateDirectory { get; }
+
+    public CallbackRecorder Callbacks { get; }
+
+    public TunnelClient Tunnel => _app.Services.GetRequiredService<TunnelClient>();
+
+    public IServiceProvider Services => _app.Services;
+
+    public static async Task<TunnelledAppliance> StartAsync(Uri relay, string name = RelayServer.Name, string secret = RelayServer.Secret,
+        CallbackRecorder? callbacks = null, params string[] settings)
+    {
+        var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
+        callbacks ??= new CallbackRecorder();
+        string[] args =
+        [
+            "--urls=http://127.0.0.1:0", $"--State:Directory={state}", "--Logging:LogLevel:Default=Warning",
+            "--Camera:Source=synthetic", "--Camera:Width=320", "--Camera:Height=240", "--Camera:Fps=30",
+            $"--Web:Password={Password}", $"--Tunnel:RelayUrl={relay}", $"--Tunnel:Name={name}", $"--Tunnel:Secret={secret}", .. settings,
+        ];
+        var recorder = callbacks;
+        var app = ApplianceProgram.BuildApp(args, builder => builder.Services.AddSingleton<IStartupFilter>(new TestEndpoints(recorder)));
+        await app.StartAsync();
+        return new TunnelledAppliance(app, state, callbacks);
+    }
+
+    public async Task WaitConnectedAsync(TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (Tunnel.State != TunnelState.Connected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The tunnel did not come up: {Tunnel.State}, {Tunnel.LastError}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await _app.StopAsync(timeout.Token);
+        await _app.DisposeAsync();
+        try
+        {
+            Directory.Delete(StateDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class TestEndpoints(CallbackRecorder callbacks) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                // Runs before the appliance's own pipeline, so it sees the raw request (forwarding not yet applied);
+                // /test/echo is answered after it, by a middleware appended at the end (below).
+                if (context.Request.Path == "/wecom/callback")
+                {
+                    using var reader = new StreamReader(context.Request.Body);
+                    var body = await reader.ReadToEndAsync();
+                    var replayed = context.Request.Headers["X-Relay-Replayed-At"].ToString();
+                    callbacks.Record(context.Request.QueryString.Value ?? "", body, replayed);
+                    if (callbacks.Delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(callbacks.Delay, context.RequestAborted);
+                    }
+
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.WriteAsync(callbacks.Answer);
+                    return;
+                }
+
+                await nextMiddleware(context);
+            });
+            next(app);
+            app.Run(async context =>
+            {
+                if (context.Request.Path == "/test/echo")
+                {
+                    await context.Response.WriteAsync(string.Join('\n',
+                        $"remote={context.Connection.RemoteIpAddress}", $"scheme={context.Request.Scheme}", $"host={context.Request.Host}",
+                        $"pathbase={context.Request.PathBase}", $"path={context.Request.Path}",
+                        $"tunnel={context.Features.Get<ITunnelConnectionFeature>() is not null}",
+                        $"local={WebPrincipalExtensions.IsLocal(context)}"));
+                    return;
+                }
+
+                context.Response.StatusCode = 404;
+            });
+        };
+    }
+}
+
+/// <summary>What the fake WeCom callback endpoint received, in order.</summary>
+public sealed class CallbackRecorder
+{
+    private readonly ConcurrentQueue<(string Query, string Body, string ReplayedAt)> _received = new();
+
+    public TimeSpan Delay { get; set; }
+
+    public string Answer { get; set; } = "";
+
+    public IReadOnlyList<(string Query, string Body, string ReplayedAt)> Received => [.. _received];
+
+    public void Record(string query, string body, string replayedAt) => _received.Enqueue((query, body, replayedAt));
+}
+
+/// <summary>A TCP forwarder between appliance and relay that can freeze (stop moving bytes without closing), like a dead NAT.</summary>
+public sealed class FreezableLink : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly int _target;
+    private volatile bool _frozen;
+
+    public FreezableLink(int target)
+    {
+        _target = target;
+        _listener.Start();
+        _ = AcceptLoopAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public void Freeze() => _frozen = true;
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception)
+            {
+                return;
+            }
+
+            _ = Task.Run(async () =>
+            {
+                using (client)
+                using (var upstream = new TcpClient())
+                {
+                    await upstream.ConnectAsync(IPAddress.Loopback, _target);
+                    var a = PumpAsync(client.GetStream(), upstream.GetStream());
+                    var b = PumpAsync(upstream.GetStream(), client.GetStream());
+                    await Task.WhenAny(a, b);
+                }
+            });
+        }
+    }
+
+    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    {
+        var buffer = new byte[16384];
+        try
+        {
+            while (true)
+            {
+                var n = await from.ReadAsync(buffer, _stop.Token);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                while (_frozen)
+                {
+                    // Frozen: hold the bytes forever, like a link that went dark without a FIN.
+                    await Task.Delay(100, _stop.Token);
+                }
+
+                await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
+            }
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+        _stop.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,179 @@
+extern alias ApplianceApp;
+using System.Net;
+using System.Net.Security;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Tests.Infrastructure;
+using Relay.Tunnel;
+using TunnelProtocol;
+using TunnelEgress = ApplianceApp::Appliance.Tunnel.TunnelEgress;
+using TunnelState = ApplianceApp::Appliance.Tunnel.TunnelState;
+
+namespace Relay.Tests;
+
+public sealed class TunnelSecurityTests
+{
+    [Fact]
+    public async Task WrongSecret_IsRefused_AndNeverConnects()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, secret: "a-wrong-secret-of-enough-length");
+        await Task.Delay(1500);
+        Assert.NotEqual(TunnelState.Connected, appliance.Tunnel.State);
+        Assert.Contains("refused", appliance.Tunnel.LastError ?? "", StringComparison.Ordinal);
+        Assert.Null(relay.Services.GetRequiredService<TunnelRegistry>().Get("cam"));
+    }
+
+    [Fact]
+    public async Task ReplayedHandshake_IsRefused()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        var uri = new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath);
+
+        using var first = new ClientWebSocket();
+        await first.ConnectAsync(uri, CancellationToken.None);
+        var nonce = TunnelHandshake.ParseChallenge((await TunnelHandshake.ReceiveTextAsync(first, CancellationToken.None))!)!;
+        var answer = TunnelHandshake.Answer("cam", TunnelHandshake.Proof(RelayServer.Secret, TunnelHandshake.ConnectPurpose, "cam", nonce));
+        await TunnelHandshake.SendTextAsync(first, answer, CancellationToken.None);
+        Assert.Equal(TunnelHandshake.Accepted, await TunnelHandshake.ReceiveTextAsync(first, CancellationToken.None));
+
+        // A recorder replays the same answer on a new connection: the nonce differs, so it fails.
+        using var second = new ClientWebSocket();
+        await second.ConnectAsync(uri, CancellationToken.None);
+        _ = await TunnelHandshake.ReceiveTextAsync(second, CancellationToken.None);
+        await TunnelHandshake.SendTextAsync(second, answer, CancellationToken.None);
+        Assert.Null(await TunnelHandshake.ReceiveTextAsync(second, CancellationToken.None));
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, second.CloseStatus);
+        Assert.Equal("authentication failed", second.CloseStatusDescription);
+        Assert.Single(relay.Services.GetRequiredService<TunnelRegistry>().All);
+    }
+
+    [Fact]
+    public async Task UnknownName_And_WrongSecret_LookTheSame()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        var unknown = await TryLoginAsync(relay, "nobody", "whatever-secret-123456");
+        var wrong = await TryLoginAsync(relay, "cam", "whatever-secret-123456");
+        Assert.Equal(unknown, wrong);
+        Assert.Equal((WebSocketCloseStatus.PolicyViolation, "authentication failed"), wrong);
+
+        // Not a WebSocket: the tunnel path answers like any unknown path.
+        using var client = relay.CreateClient();
+        using var plain = await client.GetAsync("/" + TunnelHandshake.ConnectPath);
+        using var missing = await client.GetAsync("/no-such-thing");
+        Assert.Equal(missing.StatusCode, plain.StatusCode);
+    }
+
+    [Fact]
+    public async Task RepeatedFailures_AreRateLimited_ButOtherNamesAreNot()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3");
+        for (var i = 0; i < 3; i++)
+        {
+            await TryLoginAsync(relay, "cam", "wrong-secret-0123456789");
+        }
+
+        var limiter = relay.Services.GetRequiredService<AuthFailureLimiter>();
+        Assert.True(limiter.IsBlocked("127.0.0.1", "cam"));
+
+        // Even the right secret is refused unchecked from this address now; another name is unaffected.
+        Assert.NotNull(await TryLoginAsync(relay, "cam", RelayServer.Secret));
+        Assert.False(limiter.IsBlocked("127.0.0.1", "other"));
+    }
+
+    [Fact]
+    public async Task SecondApplianceClaimingName_WithoutSecret_DoesNotDisturbTheFirst()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var real = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await real.WaitConnectedAsync();
+        var session = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam");
+
+        await using var impostor = await TunnelledAppliance.StartAsync(relay.TunnelUrl, secret: "impostor-secret-0123456789");
+        await Task.Delay(1500);
+        Assert.NotEqual(TunnelState.Connected, impostor.Tunnel.State);
+        Assert.Same(session, relay.Services.GetRequiredService<TunnelRegistry>().Get("cam"));
+        Assert.Equal(TunnelState.Connected, real.Tunnel.State);
+    }
+
+    [Fact]
+    public async Task NewSession_SameAppliance_ReplacesOldAtOnce()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        var uri = new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath);
+        using var old = await LoginAsync(uri);
+        var registry = relay.Services.GetRequiredService<TunnelRegistry>();
+        var first = registry.Get("cam");
+        Assert.NotNull(first);
+
+        using var fresh = await LoginAsync(uri);
+        var second = registry.Get("cam");
+        Assert.NotSame(first, second);
+        await first!.Ended.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.False(first.IsOpen);
+    }
+
+    [Fact]
+    public async Task Egress_AllowedHost_CarriesTlsEndToEnd_OtherHostsRefused()
+    {
+        // A TLS server on loopback stands for qyapi.weixin.qq.com.
+        using var key = RSA.Create(2048);
+        var certificateRequest = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var builder = new SubjectAlternativeNameBuilder();
+        builder.AddDnsName("localhost");
+        certificateRequest.CertificateExtensions.Add(builder.Build());
+        using var created = certificateRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), null);
+        var apiBuilder = WebApplication.CreateSlimBuilder();
+        apiBuilder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.UseHttps(certificate)));
+        await using var api = apiBuilder.Build();
+        api.Run(context => context.Response.WriteAsync("api says hi"));
+        await api.StartAsync();
+        var apiPort = new Uri(api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
+
+        await using var relay = await RelayServer.StartAsync($"--Relay:EgressAllowList:0=localhost:{apiPort}");
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        var egress = appliance.Services.GetRequiredService<TunnelEgress>();
+        var handler = egress.CreateHandler();
+        handler.SslOptions = new SslClientAuthenticationOptions
+        {
+            // TLS runs appliance ↔ API; the relay only moves bytes. Trust exactly the test certificate.
+            RemoteCertificateValidationCallback = (_, cert, _, _) => cert is not null && cert.GetCertHashString() == certificate.GetCertHashString(),
+        };
+        using var client = new HttpClient(handler);
+        Assert.Equal("api says hi", await client.GetStringAsync($"https://localhost:{apiPort}/cgi-bin/gettoken"));
+
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("example.com", 443, CancellationToken.None));
+        Assert.Contains("refused", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("localhost", apiPort + 1, CancellationToken.None));
+    }
+
+    private static async Task<ClientWebSocket> LoginAsync(Uri uri)
+    {
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(uri, CancellationToken.None);
+        var nonce = TunnelHandshake.ParseChallenge((await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None))!)!;
+        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Answer("cam", TunnelHandshake.Proof(RelayServer.Secret, TunnelHandshake.ConnectPurpose, "cam", nonce)), CancellationToken.None);
+        Assert.Equal(TunnelHandshake.Accepted, await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None));
+        return socket;
+    }
+
+    /// <summary>Null when accepted, otherwise how the relay closed.</summary>
+    private static async Task<(WebSocketCloseStatus?, string?)?> TryLoginAsync(RelayServer relay, string name, string secret)
+    {
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath), CancellationToken.None);
+        var nonce = TunnelHandshake.ParseChallenge((await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None))!)!;
+        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Answer(name, TunnelHandshake.Proof(secret, TunnelHandshake.ConnectPurpose, name, nonce)), CancellationToken.None);
+        var verdict = await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None);
+        return verdict == TunnelHandshake.Accepted ? null : (socket.CloseStatus, socket.CloseStatusDescription);
+    }
+}
