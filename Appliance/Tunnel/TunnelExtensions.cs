@@ -30,6 +30,9 @@ public static class TunnelExtensions
         }
 
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TunnelClient>());
+        builder.Services.AddSingleton<Appliance.WeCom.Api.IWeComEgress, TunnelWeComEgress>();
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IPublicBaseUrl, TunnelPublicBaseUrl>();
+        builder.Services.AddSingleton<Appliance.Hosting.Systemd.IWatchdogHealth, TunnelWatchdogHealth>();
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(
             sp => sp.GetRequiredService<TunnelConnectionListenerFactory>());
 

@@ -32,6 +32,12 @@ public sealed class WeComOptions
     /// <summary>Callbacks whose timestamp is further than this from now are refused (replay protection).</summary>
     public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Messages the relay kept while the appliance was offline and replays later run only when they are at most this
+    /// old; older ones are not run (a stale "open the door" must not fire hours later), and the sender is told so.
+    /// </summary>
+    public TimeSpan ReplayMaxAge { get; set; } = TimeSpan.FromMinutes(30);
+
     /// <summary>An answer ready within this time goes back as a passive reply; later ones go through message/send.</summary>
     public TimeSpan PassiveReplyBudget { get; set; } = TimeSpan.FromSeconds(3.5);
 
@@ -104,6 +110,11 @@ public sealed class WeComOptions
         if (PublicBaseUrl.Length > 0 && !Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out _))
         {
             yield return $"WeCom:PublicBaseUrl must be an absolute URL (got '{PublicBaseUrl}').";
+        }
+
+        if (ReplayMaxAge < TimeSpan.Zero)
+        {
+            yield return $"WeCom:ReplayMaxAge must not be negative (got {ReplayMaxAge}).";
         }
 
         if (MaxClockSkew <= TimeSpan.Zero)

@@ -41,7 +41,8 @@ public sealed partial class CallbackEndpoint(
 
             var envelope = CallbackXml.ReadFields(body, options.MaxBodyBytes);
             var encrypt = envelope.GetValueOrDefault("Encrypt") ?? throw new WeComCryptoException(WeComCryptoError.ParseXml, "no Encrypt element");
-            Verify(query, encrypt);
+            var replayedFrom = ReplayedAt(context);
+            Verify(query, encrypt, checkClock: replayedFrom is null);
             var plaintext = crypto.Decrypt(encrypt);
             var message = new InboundMessage(CallbackXml.ReadFields(plaintext, options.MaxBodyBytes));
             if (message.FromUserName.Length == 0 || message.MsgType.Length == 0)
@@ -50,6 +51,15 @@ public sealed partial class CallbackEndpoint(
             }
 
             metrics.Accept();
+            if (replayedFrom is { } receivedAt)
+            {
+                // The relay answered WeCom when it stored this; the result goes out through message/send.
+                await dispatcher.HandleReplayAsync(message, receivedAt);
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentLength = 0;
+                return;
+            }
+
             var reply = await dispatcher.HandleAsync(message, deadline);
             if (reply is null)
             {
@@ -79,8 +89,18 @@ public sealed partial class CallbackEndpoint(
         }
     }
 
-    /// <summary>Checks presence, signature and clock skew; returns <paramref name="signed"/>.</summary>
-    private string Verify(Dictionary<string, string> query, string? signed)
+    /// <summary>
+    /// When the relay received a callback it replays now (it kept it while the appliance was offline). Believed only on
+    /// tunnel connections: anyone else sending the header gets the normal clock check.
+    /// </summary>
+    private static DateTimeOffset? ReplayedAt(HttpContext context) =>
+        context.Features.Get<Auth.ITunnelConnectionFeature>() is not null
+        && long.TryParse(context.Request.Headers[TunnelProtocol.TunnelHandshake.ReplayHeader].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
+
+    /// <summary>Checks presence, signature and (unless replayed by the relay) clock skew; returns <paramref name="signed"/>.</summary>
+    private string Verify(Dictionary<string, string> query, string? signed, bool checkClock = true)
     {
         var signature = query.GetValueOrDefault("msg_signature");
         var timestamp = query.GetValueOrDefault("timestamp");
@@ -97,7 +117,7 @@ public sealed partial class CallbackEndpoint(
         }
 
         var skew = time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds);
-        if (skew.Duration() > options.MaxClockSkew)
+        if (checkClock && skew.Duration() > options.MaxClockSkew)
         {
             throw new StaleTimestampException($"timestamp is {skew.TotalSeconds:0} s off (WeCom:MaxClockSkew {options.MaxClockSkew}): replay or wrong clock");
         }

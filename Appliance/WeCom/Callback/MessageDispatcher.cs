@@ -101,9 +101,69 @@ public sealed partial class MessageDispatcher(
         return null;
     }
 
-    private async Task PushLaterAsync(string user, Task<WeComMessage?> task)
+    /// <summary>
+    /// A message the relay kept while the appliance was offline. The relay has already answered WeCom, so the result
+    /// goes out through message/send only; the MsgId dedupe keeps a replay of something already run from running
+    /// twice. Too old a message is not run at all: its sender is told it arrived late.
+    /// </summary>
+    public Task HandleReplayAsync(InboundMessage message, DateTimeOffset sentAt)
     {
-        await messenger.SendAsync(user, new TextMessage("正在处理，请稍候… Working on it…"));
+        ArgumentNullException.ThrowIfNull(message);
+        var age = time.GetUtcNow() - sentAt;
+        if (age > options.ReplayMaxAge)
+        {
+            metrics.Pushed();
+            LogReplayTooOld(logger, message.FromUserName, age.TotalMinutes);
+            if (!options.IsAllowed(message.FromUserName) || message.MsgType == "event")
+            {
+                return Task.CompletedTask;
+            }
+
+            var what = message.MsgType == "text" ? $"“{message.Content}”" : message.MsgType;
+            return messenger.SendAsync(message.FromUserName, new TextMessage(
+                $"您 {sentAt.ToLocalTime():MM-dd HH:mm} 发送的 {what} 到达时设备离线，未执行；如仍需要请重新发送。" +
+                $"Your {what} from {sentAt.ToLocalTime():MM-dd HH:mm} arrived while the camera was offline and was not run; send it again if you still need it."));
+        }
+
+        Sweep();
+        var fresh = new Work(time.GetUtcNow() + options.DedupeWindow);
+        var work = _seen.GetOrAdd(message.DedupeKey, fresh);
+        if (ReferenceEquals(work, fresh))
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    work.Completion.TrySetResult(await ExecuteAsync(message));
+                }
+                catch (Exception ex)
+                {
+                    work.Completion.TrySetException(ex);
+                }
+            });
+        }
+        else
+        {
+            metrics.Duplicate();
+            LogDuplicate(logger, message.DedupeKey, message.FromUserName);
+        }
+
+        if (work.TryDefer())
+        {
+            metrics.Pushed();
+            _ = PushLaterAsync(message.FromUserName, work.Completion.Task, announce: false);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task PushLaterAsync(string user, Task<WeComMessage?> task, bool announce = true)
+    {
+        if (announce)
+        {
+            await messenger.SendAsync(user, new TextMessage("正在处理，请稍候… Working on it…"));
+        }
+
         var answer = await task;
         if (answer is not null)
         {
@@ -201,6 +261,9 @@ public sealed partial class MessageDispatcher(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom {User}: {Command}")]
     private static partial void LogCommand(ILogger logger, string user, string command);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A replayed message from {User} is {Minutes:0} minutes old (over WeCom:ReplayMaxAge): not run, the sender is told")]
+    private static partial void LogReplayTooOld(ILogger logger, string user, double minutes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "WeCom command {Command} for {User} failed")]
     private static partial void LogCommandFailed(ILogger logger, string command, string user, Exception ex);

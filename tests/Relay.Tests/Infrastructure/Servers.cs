@@ -151,6 +151,21 @@ public sealed class TunnelledAppliance : IAsyncDisposable
         return new TunnelledAppliance(app, state, callbacks);
     }
 
+    /// <summary>The appliance with its real WeCom feature answering /wecom/callback (no test interception).</summary>
+    public static async Task<TunnelledAppliance> StartWithWeComAsync(Uri relay, params string[] settings)
+    {
+        var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
+        string[] args =
+        [
+            "--urls=http://127.0.0.1:0", $"--State:Directory={state}", "--Logging:LogLevel:Default=Warning",
+            "--Camera:Source=synthetic", "--Camera:Width=320", "--Camera:Height=240", "--Camera:Fps=30",
+            $"--Web:Password={Password}", $"--Tunnel:RelayUrl={relay}", $"--Tunnel:Name={RelayServer.Name}", $"--Tunnel:Secret={RelayServer.Secret}", .. settings,
+        ];
+        var app = ApplianceProgram.BuildApp(args);
+        await app.StartAsync();
+        return new TunnelledAppliance(app, state, new CallbackRecorder());
+    }
+
     public async Task WaitConnectedAsync(TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));

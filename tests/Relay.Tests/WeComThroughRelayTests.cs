@@ -1,0 +1,161 @@
+extern alias ApplianceApp;
+
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Appliance.Tests.WeCom;
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Tests.Infrastructure;
+using Dispatcher = ApplianceApp::Appliance.WeCom.Callback.MessageDispatcher;
+using WeComCrypto = ApplianceApp::Appliance.WeCom.Crypto.WeComCrypto;
+
+namespace Relay.Tests;
+
+/// <summary>
+/// The whole chain with the appliance's real WeCom feature: WeCom → relay (signature check, store-and-forward) →
+/// tunnel → appliance (decrypt, dedupe, run) → message/send on a fake WeCom API.
+/// </summary>
+public sealed class WeComThroughRelayTests
+{
+    // The relay holds the Token (RelayServer.WeComToken), the appliance the Token and the AES key.
+    private const string AesKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C";
+    private static readonly WeComCrypto Crypto = new(RelayServer.WeComToken, AesKey, FakeWeComServer.CorpId);
+    private static long _msgId = DateTime.UtcNow.Ticks;
+
+    private static string[] WeComSettings(FakeWeComServer api, params string[] extra) =>
+    [
+        $"--WeCom:CorpId={FakeWeComServer.CorpId}", $"--WeCom:Token={RelayServer.WeComToken}", $"--WeCom:EncodingAesKey={AesKey}",
+        $"--WeCom:Secret={FakeWeComServer.Secret}", "--WeCom:AgentId=1000002", $"--WeCom:ApiBaseUrl={api.BaseAddress}",
+        "--WeCom:AllowedUsers:0=alice", .. extra,
+    ];
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient relay, string from, string text)
+    {
+        var msgId = Interlocked.Increment(ref _msgId).ToString(CultureInfo.InvariantCulture);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var plain = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{msgId}</MsgId><AgentID>1000002</AgentID></xml>";
+        var encrypt = Crypto.Encrypt(plain);
+        var timestamp = now.ToString(CultureInfo.InvariantCulture);
+        var nonce = Random.Shared.Next(100000, int.MaxValue).ToString(CultureInfo.InvariantCulture);
+        var signature = Crypto.Signature(timestamp, nonce, encrypt);
+        var body = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>";
+        return await relay.PostAsync($"/{RelayServer.Name}/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
+            new StringContent(body, Encoding.UTF8, "text/xml"));
+    }
+
+    /// <summary>With a tunnel, the appliance's API calls leave through the relay, which must allow the fake API.</summary>
+    private static string AllowEgressTo(FakeWeComServer api) => $"--Relay:EgressAllowList:0=127.0.0.1:{api.BaseAddress.Port}";
+
+    private static string[] SentTexts(FakeWeComServer api) =>
+        [.. api.CallsTo("message/send").Select(c => FakeWeComServer.Json(c).GetProperty("text").GetProperty("content").GetString() ?? "")];
+
+    [Fact]
+    public async Task Callbacks_WhileApplianceOffline_AnsweredAtOnce_SurviveRelayRestart_RunOnceEachAfterReconnect()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using (var client = relay.CreateClient())
+        {
+            foreach (var text in new[] { "help", "status", "帮助" })
+            {
+                var started = DateTime.UtcNow;
+                using var response = await SendAsync(client, "alice", text);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal("", await response.Content.ReadAsStringAsync());
+                Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(1), "WeCom must get its answer within a second");
+            }
+        }
+
+        await relay.RestartAsync();
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => SentTexts(api).Length >= 3, TimeSpan.FromSeconds(30)),
+            $"sent: {string.Join(" | ", SentTexts(api))}");
+        await Task.Delay(2000); // any second run would show up now
+        var sent = SentTexts(api);
+        Assert.Equal(3, sent.Length);
+        Assert.Equal(3, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+        Assert.All(api.CallsTo("message/send"), c => Assert.Equal("alice", FakeWeComServer.Json(c).GetProperty("touser").GetString()));
+        Assert.DoesNotContain(sent, t => t.Contains("Working on it", StringComparison.Ordinal)); // replays are answered once, not announced
+    }
+
+    [Fact]
+    public async Task Callback_ReplayedAfterReplayMaxAge_IsNotRun_SenderIsTold()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using (var client = relay.CreateClient())
+        {
+            using var response = await SendAsync(client, "alice", "status");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await Task.Delay(2500);
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api, "--WeCom:ReplayMaxAge=00:00:02"));
+        await appliance.WaitConnectedAsync();
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => SentTexts(api).Length >= 1, TimeSpan.FromSeconds(30)));
+        var notice = Assert.Single(SentTexts(api));
+        Assert.Contains("offline", notice, StringComparison.Ordinal);
+        Assert.Contains("status", notice, StringComparison.Ordinal);
+        Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+    }
+
+    [Fact]
+    public async Task Callback_ApplianceOnline_PassiveReplyComesBackThroughTheRelay()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await SendAsync(client, "alice", "help");
+        var reply = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<Encrypt>", reply, StringComparison.Ordinal);
+        var encrypt = reply.Split("<Encrypt><![CDATA[")[1].Split("]]>")[0];
+        Assert.Contains("photo", Crypto.Decrypt(encrypt), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApiCalls_WithTunnel_LeaveThroughTheRelay_AndStopAtItsAllowList()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(); // default allow-list: only WeChat's own hosts
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await SendAsync(client, "alice", "photo"); // needs gettoken and media/upload
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Task.Delay(3000);
+        Assert.Empty(api.Calls); // refused at the relay: the appliance never reached the API directly
+    }
+
+    [Fact]
+    public async Task ReplayHeader_FromOutsideTheTunnel_DoesNotBypassTheClockCheck()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        var direct = appliance.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First(a => a.StartsWith("http://127.0.0.1", StringComparison.Ordinal));
+        using var http = new HttpClient { BaseAddress = new Uri(direct) };
+
+        var old = DateTimeOffset.UtcNow.AddHours(-2).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        var plain = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[alice]]></FromUserName><CreateTime>{old}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[help]]></Content><MsgId>42</MsgId><AgentID>1000002</AgentID></xml>";
+        var encrypt = Crypto.Encrypt(plain);
+        var signature = Crypto.Signature(old, "1", encrypt);
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/wecom/callback?msg_signature={signature}&timestamp={old}&nonce=1")
+        {
+            Content = new StringContent($"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>", Encoding.UTF8, "text/xml"),
+        };
+        request.Headers.Add("X-Relay-Replayed-At", old);
+        using var response = await http.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+    }
+}
