@@ -12,8 +12,11 @@ apt_packages=(
   libturbojpeg0      # JPEG encode/decode (the appliance itself needs it)
   ffmpeg             # real MJPEG client (ffprobe/ffmpeg) and clip encoding
   chromium           # real browser for the web page tests (driven by playwright-core)
-  nodejs npm         # runs the browser driver and the @wecom/crypto oracle
 )
+# Node.js runs the browser driver and the @wecom/crypto oracle. Some machines have NodeSource's build (npm bundled,
+# and Debian's npm package conflicts with it): install Debian's only where the commands are missing.
+command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
 for lane in "$here"/lanes/*.apt; do
   [ -f "$lane" ] || continue
   while read -r pkg _; do [ -n "$pkg" ] && [ "${pkg:0:1}" != "#" ] && apt_packages+=("$pkg"); done < "$lane"

@@ -67,3 +67,64 @@ public sealed class ConfigurationTests
         Assert.True(Appliance.Auth.PasswordHasher.Verify("s3cret", output), output);
     }
 }
+
+public sealed class ConfigurationLayeringTests
+{
+    [Fact]
+    public async Task Process_EtcFileThenEnvironmentThenCommandLine_LaterWins()
+    {
+        var etc = Directory.CreateTempSubdirectory().FullName;
+        await File.WriteAllTextAsync(Path.Combine(etc, "appliance.json"),
+            """{ "Camera": { "Source": "synthetic", "Fps": 7, "Width": 320, "Height": 240, "Quality": 50 } }""");
+        await File.WriteAllTextAsync(Path.Combine(etc, "secrets.json"), """{ "Web": { "Password": "from-secrets" } }""");
+        var port = FreePort();
+        var dll = Path.Combine(AppContext.BaseDirectory, "Appliance.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { dll, $"--urls=http://127.0.0.1:{port}", "--Camera:Width=352", $"--State:Directory={Directory.CreateTempSubdirectory().FullName}" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        start.Environment[ApplianceConfiguration.ConfigDirectoryVariable] = etc;
+        start.Environment["Camera__Height"] = "288";   // environment beats the file
+        start.Environment["Camera__Width"] = "640";    // the command line beats the environment
+        using var process = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            System.Text.Json.Nodes.JsonNode? status = null;
+            for (var i = 0; i < 150 && status?["resolution"] is null; i++)
+            {
+                await Task.Delay(200);
+                try
+                {
+                    status = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync("/api/status"));
+                }
+                catch (HttpRequestException)
+                {
+                }
+            }
+
+            Assert.NotNull(status);
+            Assert.Equal("352x288", (string?)status["resolution"]);
+            Assert.Equal(7, (int)status["configuredFps"]!);
+
+            // The password from secrets.json is in force.
+            var login = await new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = http.BaseAddress }
+                .PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = "from-secrets" }));
+            Assert.Equal(System.Net.HttpStatusCode.Redirect, login.StatusCode);
+        }
+        finally
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
