@@ -26,32 +26,10 @@ public sealed partial class MessageDispatcher(
     public async Task<WeComMessage?> HandleAsync(InboundMessage message, long deadline)
     {
         ArgumentNullException.ThrowIfNull(message);
-        Sweep();
-        var now = time.GetUtcNow();
-        var fresh = new Work(now + options.DedupeWindow);
-        var work = _seen.GetOrAdd(message.DedupeKey, fresh);
-        if (ReferenceEquals(work, fresh))
+        var work = StartOrJoin(message, out var duplicate);
+        if (duplicate && work.Deferred)
         {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    work.Completion.TrySetResult(await ExecuteAsync(message));
-                }
-                catch (Exception ex)
-                {
-                    work.Completion.TrySetException(ex);
-                }
-            });
-        }
-        else
-        {
-            metrics.Duplicate();
-            LogDuplicate(logger, message.DedupeKey, message.FromUserName);
-            if (work.Deferred)
-            {
-                return null;
-            }
+            return null;
         }
 
         var remaining = time.GetElapsedTime(time.GetTimestamp(), deadline);
@@ -125,10 +103,27 @@ public sealed partial class MessageDispatcher(
                 $"Your {what} from {sentAt.ToLocalTime():MM-dd HH:mm} arrived while the camera was offline and was not run; send it again if you still need it."));
         }
 
+        var work = StartOrJoin(message, out _);
+        if (work.TryDefer())
+        {
+            metrics.Pushed();
+            _ = PushLaterAsync(message.FromUserName, work.Completion.Task, announce: false);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The run of this message: started now when it is new, or the one already started for an earlier delivery of the
+    /// same message (a WeCom retry, a relay replay), which is never run a second time.
+    /// </summary>
+    private Work StartOrJoin(InboundMessage message, out bool duplicate)
+    {
         Sweep();
         var fresh = new Work(time.GetUtcNow() + options.DedupeWindow);
         var work = _seen.GetOrAdd(message.DedupeKey, fresh);
-        if (ReferenceEquals(work, fresh))
+        duplicate = !ReferenceEquals(work, fresh);
+        if (!duplicate)
         {
             _ = Task.Run(async () =>
             {
@@ -148,13 +143,7 @@ public sealed partial class MessageDispatcher(
             LogDuplicate(logger, message.DedupeKey, message.FromUserName);
         }
 
-        if (work.TryDefer())
-        {
-            metrics.Pushed();
-            _ = PushLaterAsync(message.FromUserName, work.Completion.Task, announce: false);
-        }
-
-        return Task.CompletedTask;
+        return work;
     }
 
     private async Task PushLaterAsync(string user, Task<WeComMessage?> task, bool announce = true)
