@@ -128,3 +128,24 @@ public sealed class ConfigurationLayeringTests
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+public sealed class MissingLibraryTests
+{
+    [Fact]
+    public async Task Process_LibturbojpegMissing_ExitsWith78AndSaysHowToInstallIt()
+    {
+        // Hide the library in a private mount namespace (the suite runs as root, see tests/README.md) so dlopen fails
+        // exactly as on a Pi without the package.
+        var library = (await ExternalProcess.RunAsync("/sbin/ldconfig", ["-p"], TimeSpan.FromSeconds(10))).Stdout
+            .Split('\n').First(l => l.Contains("libturbojpeg.so.0", StringComparison.Ordinal)).Split("=> ")[1].Trim();
+        var dll = Path.Combine(AppContext.BaseDirectory, "Appliance.dll");
+        var state = Directory.CreateTempSubdirectory().FullName;
+        var result = await ExternalProcess.RunAsync("unshare",
+            ["-m", "sh", "-c", $"mount --bind /dev/null '{library}' && exec dotnet '{dll}' --urls=http://127.0.0.1:0 --State:Directory='{state}'"],
+            TimeSpan.FromSeconds(60),
+            new Dictionary<string, string> { [ApplianceConfiguration.ConfigDirectoryVariable] = Directory.CreateTempSubdirectory().FullName });
+
+        Assert.Equal(ExitCodes.ConfigurationError, result.ExitCode);
+        Assert.Contains("libturbojpeg.so.0 (libjpeg-turbo) was not found; install it with: sudo apt install libturbojpeg0", result.Stderr, StringComparison.Ordinal);
+    }
+}
