@@ -60,6 +60,11 @@ publish() { # publish PROJECT LOWERNAME
   local binary="$stage/bin/$project"
   # Only the single binary (plus appsettings.json for the relay) goes to the Pi; no .pdb or static web assets manifest.
   install -m 755 "$binary" "$stage/$project"
+  # Native libraries are not bundled into a single file (the relay's SQLite): they ship beside the binary, where the
+  # single-file host looks for them.
+  for native in "$stage/bin/"*.so; do
+    if [ -f "$native" ]; then install -m 644 "$native" "$stage/"; fi
+  done
   if [ -f "$stage/bin/appsettings.json" ]; then install -m 644 "$stage/bin/appsettings.json" "$stage/appsettings.json"; fi
   rm -rf "$stage/bin"
   install -m 644 "$root/systemd/$name.service" "$stage/$name.service"

@@ -70,6 +70,10 @@ install -m 755 "$here/$binary" "$opt/.$binary.new" && mv -f "$opt/.$binary.new" 
 for file in README.md VERSION "$name.json.example" appsettings.json; do
   if [ -f "$here/$file" ]; then install -m 644 "$here/$file" "$opt/$file"; fi
 done
+# Native libraries the single-file binary loads from its own directory (the relay's SQLite).
+for native in "$here"/*.so; do
+  if [ -f "$native" ]; then install -m 644 "$native" "$opt/$(basename "$native")"; fi
+done
 
 # 4. Settings: created once, never overwritten. secrets.json: root writes it, the service's group reads it.
 etc="$prefix/etc/$name"
