@@ -1,5 +1,6 @@
 using Appliance.Auth;
 using Appliance.Capture;
+using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Status;
 using Appliance.Streaming;
@@ -44,6 +45,7 @@ public static class Program
         builder.AddWebAuth();
         builder.AddStreaming();
         builder.AddStatus();
+        builder.AddHardware();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -52,6 +54,7 @@ public static class Program
         app.MapWebPage();
         app.MapStreaming();
         app.MapStatus();
+        app.MapHardware();
         return app;
     }
 }

@@ -1,0 +1,48 @@
+namespace Camera.V4l2;
+
+/// <summary>Packed/semi-planar YUV to the planar layout libturbojpeg encodes from, into buffers the caller reuses.</summary>
+internal static class YuvConversion
+{
+    /// <summary>YUYV (Y0 U Y1 V per pixel pair) to planar 4:2:2: Y width x height, U and V width/2 x height.</summary>
+    public static void DeinterleaveYuyv(ReadOnlySpan<byte> yuyv, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
+    {
+        var stride = bytesPerLine > 0 ? bytesPerLine : width * 2;
+        var half = width / 2;
+        for (var row = 0; row < height; row++)
+        {
+            var source = yuyv.Slice(row * stride, width * 2);
+            var yRow = y.Slice(row * width, width);
+            var uRow = u.Slice(row * half, half);
+            var vRow = v.Slice(row * half, half);
+            for (int i = 0, s = 0; i < half; i++, s += 4)
+            {
+                yRow[2 * i] = source[s];
+                uRow[i] = source[s + 1];
+                yRow[(2 * i) + 1] = source[s + 2];
+                vRow[i] = source[s + 3];
+            }
+        }
+    }
+
+    /// <summary>NV12 (Y plane, then interleaved UV at half height) to planar 4:2:0.</summary>
+    public static void SplitNv12(ReadOnlySpan<byte> nv12, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
+    {
+        var stride = bytesPerLine > 0 ? bytesPerLine : width;
+        var half = width / 2;
+        for (var row = 0; row < height; row++)
+        {
+            nv12.Slice(row * stride, width).CopyTo(y.Slice(row * width, width));
+        }
+
+        var uv = nv12[(stride * height)..];
+        for (var row = 0; row < height / 2; row++)
+        {
+            var source = uv.Slice(row * stride, width);
+            for (var i = 0; i < half; i++)
+            {
+                u[(row * half) + i] = source[2 * i];
+                v[(row * half) + i] = source[(2 * i) + 1];
+            }
+        }
+    }
+}
