@@ -19,6 +19,8 @@ rm -f "$work/exit-status"
 { echo "set -e"; echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   echo "export HOME=/tmp/home DOTNET_CLI_HOME=/tmp/home NUGET_PACKAGES=${NUGET_PACKAGES:-$HOME/.nuget/packages}"
   echo "export DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 HWLANE_MODULES=/tmp/modules"
+  # JIT time dominates under TCG: skip PGO instrumentation.
+  echo "export DOTNET_TieredPGO=0"
   echo "mkdir -p /tmp/home"; echo "cd $(pwd)"; echo "$1"; } > "$work/command.sh"
 
 # The initramfs: busybox, the decompressed modules and their parameters, the init script. Builds in < 1 s.

@@ -12,6 +12,7 @@ internal sealed partial class Bme280Monitor(Bme280Options options, TimeProvider 
 {
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
+    private int _disposed;
     private volatile Reading? _reading;
     private volatile string? _problem;
 
@@ -30,7 +31,11 @@ internal sealed partial class Bme280Monitor(Bme280Options options, TimeProvider 
 
     public Task StopAsync(CancellationToken cancellationToken)
     {
-        _stop.Cancel();
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            _stop.Cancel();
+        }
+
         _thread?.Join(TimeSpan.FromSeconds(2));
         return Task.CompletedTask;
     }
@@ -98,8 +103,12 @@ internal sealed partial class Bme280Monitor(Bme280Options options, TimeProvider 
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _stop.Dispose();
+        // Registered as hosted service and status contributor too: the container may dispose it more than once.
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stop.Cancel();
+            _stop.Dispose();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "BME280: {Problem}; the appliance carries on without it and retries")]
