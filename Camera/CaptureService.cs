@@ -26,6 +26,7 @@ public sealed partial class CaptureService : IDisposable
     private FrameSource? _source;
     private volatile CaptureStatus _status;
     private long _heartbeatTicks;
+    private Frame? _noCamera;
 
     public CaptureService(
         CameraOptions options, FrameHub hub, IEnumerable<FrameSourceFactory> factories, ILogger<CaptureService> logger,
@@ -282,11 +283,29 @@ public sealed partial class CaptureService : IDisposable
             while (!token.IsCancellationRequested && _time.GetTimestamp() < end)
             {
                 Beat();
+                PublishNoCameraFrame();
                 Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, Math.Max(1, (end - _time.GetTimestamp()) * 1000.0 / _time.TimestampFrequency))), _time, token).Wait(token);
             }
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>
+    /// While the camera is unavailable (the only time the loop sleeps), viewers get a "no camera" picture about once
+    /// a second instead of a frozen last frame. /healthz still reports the outage from the status.
+    /// </summary>
+    private void PublishNoCameraFrame()
+    {
+        try
+        {
+            _noCamera ??= NoCameraFrame.Render(_options.Width, _options.Height, _options.Quality, _time.GetUtcNow());
+            _hub.Publish(Frame.Create(_noCamera.Jpeg.Span, _noCamera.Width, _noCamera.Height, _time.GetUtcNow()));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundException)
+        {
+            // libturbojpeg failed or is missing: leave the last frame; the status says what is wrong.
         }
     }
 

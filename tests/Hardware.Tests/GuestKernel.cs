@@ -32,6 +32,12 @@ internal static class GuestKernel
 
     public static void UnloadModule(string name) => Run("rmmod", name);
 
+    /// <summary>
+    /// Removes vivid's device as an unplug would: the driver lets go of it while files are still open (ENODEV from
+    /// then on). The module itself cannot be unloaded until those files are closed.
+    /// </summary>
+    public static void UnbindVivid() => File.WriteAllText("/sys/bus/platform/drivers/vivid/unbind", "vivid.0");
+
     public static void LoadModule(string name)
     {
         var parameters = Path.Combine(ModulesDirectory, $"{name}.params");

@@ -34,26 +34,27 @@ internal sealed unsafe class Bme280Device : IDisposable
             throw new IOException($"{path}: {Libc.Describe(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())} (is I2C enabled, is i2c-dev loaded?)");
         }
 
+        var where = $"{path} 0x{address:X2}";
         try
         {
             if (Libc.IoctlRetry(fd, I2cNative.SetSlaveAddress, (void*)address, out var errno) < 0)
             {
-                throw new IOException($"{path}: cannot address 0x{address:X2}: {Libc.Describe(errno)}");
+                throw new IOException($"{where}: cannot address the chip: {Libc.Describe(errno)}");
             }
 
-            var id = ReadByte(fd, path, ChipIdRegister);
+            var id = ReadByte(fd, where, ChipIdRegister);
             if (id != ChipId)
             {
                 throw new IOException(id == Bmp280ChipId
-                    ? $"{path} 0x{address:X2}: this is a BMP280 (chip id 0x58), which has no humidity sensor; a BME280 (0x60) is needed"
-                    : $"{path} 0x{address:X2}: chip id 0x{id:X2} is not a BME280 (0x60)");
+                    ? $"{where}: this is a BMP280 (chip id 0x58), which has no humidity sensor; a BME280 (0x60) is needed"
+                    : $"{where}: chip id 0x{id:X2} is not a BME280 (0x60)");
             }
 
             Span<byte> block88 = stackalloc byte[26];
             Span<byte> blockE1 = stackalloc byte[7];
-            ReadBlock(fd, path, 0x88, block88);
-            ReadBlock(fd, path, 0xE1, blockE1);
-            return new Bme280Device(fd, path, Bme280Calibration.Parse(block88, blockE1));
+            ReadBlock(fd, where, 0x88, block88);
+            ReadBlock(fd, where, 0xE1, blockE1);
+            return new Bme280Device(fd, where, Bme280Calibration.Parse(block88, blockE1));
         }
         catch
         {
