@@ -46,8 +46,9 @@ internal sealed record Bme280Calibration(
         var var1 = ((adcT / 16384.0) - (T1 / 1024.0)) * T2;
         var d = (adcT / 131072.0) - (T1 / 8192.0);
         var var2 = d * d * T3;
-        var tFine = Math.Truncate(var1 + var2);
-        return ((var1 + var2) / 5120.0, tFine);
+        // The datasheet's C code truncates t_fine to an integer; its worked example (100653.27 Pa) keeps the
+        // fraction. The difference is below 0.01 Pa; keep the fraction and match the worked example.
+        return ((var1 + var2) / 5120.0, var1 + var2);
     }
 
     /// <summary>Pressure in Pa; 0 when the calibration would divide by zero.</summary>
