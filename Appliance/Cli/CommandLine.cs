@@ -12,6 +12,7 @@ public static class CommandLine
     private static readonly Dictionary<string, (string Help, Func<string[], int> Run)> Verbs = new(StringComparer.Ordinal)
     {
         ["hash-password"] = ("Reads a password from standard input and prints the hash for Web:PasswordHash.", HashPassword),
+        ["cameras"] = ("Lists V4L2 capture devices with their formats, sizes and frame rates.", Hardware.HardwareCommands.Cameras),
         ["help"] = ("Lists the sub-commands.", _ => PrintHelp()),
         ["--help"] = ("Lists the sub-commands.", _ => PrintHelp()),
     };

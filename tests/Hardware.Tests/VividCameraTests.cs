@@ -25,7 +25,8 @@ public sealed class VividCameraTests
         var vga = Assert.Single(yuyv.Sizes, s => s.Width == 640 && s.Height == 480);
         Assert.Contains(vga.Intervals, i => Math.Abs(i.Fps - 30) < 0.01);
 
-        var listing = V4l2Devices.Describe([vivid]);
+        var listing = Appliance.Hardware.HardwareCommands.DescribeCameras();
+        Assert.Contains($"{vivid.Path}: {vivid.Card} (vivid,", listing, StringComparison.Ordinal);
         Assert.Contains("'YUYV' (YUYV 4:2:2)", listing, StringComparison.Ordinal);
         Assert.Contains("Size: Discrete 640x480", listing, StringComparison.Ordinal);
         Assert.Contains("Interval: Discrete 0.033s (30.000 fps)", listing, StringComparison.Ordinal);
