@@ -281,7 +281,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
     {
         var (address, length) = _buffers[buffer.Index];
         var data = new ReadOnlySpan<byte>((void*)address, (int)Math.Min(buffer.BytesUsed, (uint)length));
-        var now = _time.GetUtcNow();
+        var now = CaptureTime(buffer);
         switch (_pixelFormat)
         {
             case V4l2Native.PixMjpeg or V4l2Native.PixJpeg:
@@ -312,6 +312,24 @@ public sealed unsafe partial class V4l2Source : FrameSource
                 return _encoder!.EncodeYuvPlanes(data[..ySize], stride, data.Slice(ySize, cSize), data.Slice(ySize + cSize, cSize), stride / 2,
                     Width, Height, ChromaSubsampling.Yuv420, now);
         }
+    }
+
+    /// <summary>
+    /// When the driver stamped the buffer (CLOCK_MONOTONIC, as Stopwatch reads it on Linux), as wall-clock time, so
+    /// X-Timestamp and snapshot freshness count from the capture, not from the dequeue.
+    /// </summary>
+    private DateTimeOffset CaptureTime(V4l2Buffer buffer)
+    {
+        var now = _time.GetUtcNow();
+        if ((buffer.Flags & V4l2Native.BufFlagTimestampMask) != V4l2Native.BufFlagTimestampMonotonic || buffer.TimestampSeconds <= 0)
+        {
+            return now;
+        }
+
+        var stampedTicks = (buffer.TimestampSeconds * TimeSpan.TicksPerSecond) + (buffer.TimestampMicroseconds * 10);
+        var monotonicTicks = (long)(System.Diagnostics.Stopwatch.GetTimestamp() * ((double)TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
+        var age = monotonicTicks - stampedTicks;
+        return age is > 0 and < TimeSpan.TicksPerSecond ? now - TimeSpan.FromTicks(age) : now;
     }
 
     private void Ioctl(uint request, void* argument, string name)

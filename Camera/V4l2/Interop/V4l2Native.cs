@@ -33,6 +33,8 @@ internal static unsafe class V4l2Native
     internal const uint CapDeviceCaps = 0x80000000;
     internal const uint CapTimePerFrame = 0x1000;
     internal const uint BufFlagError = 0x40;
+    internal const uint BufFlagTimestampMask = 0xE000;
+    internal const uint BufFlagTimestampMonotonic = 0x2000;
     internal const uint FrmSizeDiscrete = 1;
     internal const uint FrmSizeContinuous = 2;
     internal const uint FrmSizeStepwise = 3;

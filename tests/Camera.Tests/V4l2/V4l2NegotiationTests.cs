@@ -66,6 +66,35 @@ public sealed class V4l2NegotiationTests
         Assert.Equal([200, 201, 202, 203], v);
     }
 
+    [Theory]
+    [InlineData(8)]
+    [InlineData(38)]
+    [InlineData(640)]
+    public void DeinterleaveYuyv_VectorAndTailPaths_AgreeWithTheDefinition(int width)
+    {
+        const int height = 3;
+        var stride = (width * 2) + 6;
+        var yuyv = new byte[stride * height];
+        new Random(width).NextBytes(yuyv);
+        var y = new byte[width * height];
+        var u = new byte[width / 2 * height];
+        var v = new byte[width / 2 * height];
+        YuvConversion.DeinterleaveYuyv(yuyv, stride, width, height, y, u, v);
+        for (var row = 0; row < height; row++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                Assert.Equal(yuyv[(row * stride) + (2 * x)], y[(row * width) + x]);
+            }
+
+            for (var pair = 0; pair < width / 2; pair++)
+            {
+                Assert.Equal(yuyv[(row * stride) + (4 * pair) + 1], u[(row * width / 2) + pair]);
+                Assert.Equal(yuyv[(row * stride) + (4 * pair) + 3], v[(row * width / 2) + pair]);
+            }
+        }
+    }
+
     [Fact]
     public void SplitNv12_SplitsTheInterleavedChromaPlane()
     {
