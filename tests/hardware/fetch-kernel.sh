@@ -49,7 +49,7 @@ fi
 
 # Highest linux-image-amd64 across the suites, then the versioned image package it depends on.
 version=$(apt-cache "${apt_opts[@]}" madison linux-image-amd64 | awk -F'|' '{gsub(/ /,"",$2); print $2}' | sort -V | tail -n1)
-[ -n "$version" ] || die "linux-image-amd64 is not in '$suites' at $mirror"
+[ -n "$version" ] || die "linux-image-amd64 is not in '$suites' at $mirror (mirror unreachable? see the apt-get update output above)"
 image=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64=$version" | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\).*/\1/p' | head -n1)
 [ -n "$image" ] || die "cannot resolve the kernel package of linux-image-amd64 $version"
 krel="${image#linux-image-}"
