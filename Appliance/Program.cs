@@ -1,5 +1,6 @@
 using Appliance.Auth;
 using Appliance.Capture;
+using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
 using Appliance.Status;
@@ -50,6 +51,7 @@ public static class Program
         builder.AddWeCom();
         builder.AddSystemd();
         builder.AddTunnel();
+        builder.AddHardware();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -61,6 +63,7 @@ public static class Program
         app.MapStatus();
         app.MapWeCom();
         app.MapTunnel();
+        app.MapHardware();
         return app;
     }
 }

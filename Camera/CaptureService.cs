@@ -23,10 +23,13 @@ public sealed partial class CaptureService : IDisposable
     private readonly Queue<long> _recentTimestamps = new();
     private readonly List<SkippedSource> _skipped = [];
     private readonly ManualResetEventSlim _viewerArrived = new(false);
+    private long _noCameraPublishedAt = long.MinValue / 2;
+    private TimeSpan _backoff = TimeSpan.FromSeconds(1);
     private Thread? _thread;
     private FrameSource? _source;
     private volatile CaptureStatus _status;
     private long _heartbeatTicks;
+    private Frame? _noCamera;
 
     public CaptureService(
         CameraOptions options, FrameHub hub, IEnumerable<FrameSourceFactory> factories, ILogger<CaptureService> logger,
@@ -72,7 +75,6 @@ public sealed partial class CaptureService : IDisposable
     private void Run()
     {
         var token = _stop.Token;
-        var backoff = TimeSpan.FromSeconds(1);
         while (!token.IsCancellationRequested)
         {
             Beat();
@@ -82,8 +84,8 @@ public sealed partial class CaptureService : IDisposable
                 if (_source is null)
                 {
                     SetStatus(CaptureState.Unavailable, "No camera source could be opened.");
-                    Sleep(backoff, token);
-                    backoff = Min(backoff * 2, MaxBackoff);
+                    Sleep(_backoff, token);
+                    _backoff = Min(_backoff * 2, MaxBackoff);
                     continue;
                 }
 
@@ -93,7 +95,6 @@ public sealed partial class CaptureService : IDisposable
                     LogOpened(_logger, _source.Description);
                 }
 
-                backoff = TimeSpan.FromSeconds(1);
                 Pump(_source, token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -102,11 +103,14 @@ public sealed partial class CaptureService : IDisposable
             }
             catch (FrameSourceException ex)
             {
-                LogSourceLost(_logger, _source?.Name ?? _options.Source, ex.Message, backoff.TotalSeconds);
+                LogSourceLost(_logger, _source?.Name ?? _options.Source, ex.Message, _backoff.TotalSeconds);
                 SetStatus(CaptureState.Unavailable, ex.Message);
                 _source?.Close();
-                Sleep(backoff, token);
-                backoff = Min(backoff * 2, MaxBackoff);
+                Sleep(_backoff, token);
+
+                // Reset only by a delivered frame (RecordDelivery): a capture command that starts and dies at once
+                // is retried ever more slowly, up to MaxBackoff.
+                _backoff = Min(_backoff * 2, MaxBackoff);
             }
         }
 
@@ -203,11 +207,11 @@ public sealed partial class CaptureService : IDisposable
 
         if (idle)
         {
-            _viewerArrived.Wait(wait, token);
+            _viewerArrived.Wait(RoundUp(wait), token);
         }
         else
         {
-            token.WaitHandle.WaitOne(wait);
+            token.WaitHandle.WaitOne(RoundUp(wait));
         }
     }
 
@@ -266,6 +270,7 @@ public sealed partial class CaptureService : IDisposable
 
     private void RecordDelivery(FrameSource source, bool idle)
     {
+        _backoff = TimeSpan.FromSeconds(1);
         var now = _time.GetTimestamp();
         _recentTimestamps.Enqueue(now);
         var window = (long)(2 * _time.TimestampFrequency);
@@ -298,12 +303,39 @@ public sealed partial class CaptureService : IDisposable
         while (!token.IsCancellationRequested && _time.GetTimestamp() < end)
         {
             Beat();
+            PublishNoCameraFrame();
             var left = TimeSpan.FromSeconds((end - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
-            token.WaitHandle.WaitOne(Min(left, TimeSpan.FromSeconds(1)));
+            token.WaitHandle.WaitOne(RoundUp(Min(left, TimeSpan.FromSeconds(1))));
+        }
+    }
+
+    /// <summary>
+    /// While the camera is unavailable (the only time the loop sleeps), viewers get a "no camera" picture about once
+    /// a second instead of a frozen last frame. /healthz still reports the outage from the status.
+    /// </summary>
+    private void PublishNoCameraFrame()
+    {
+        if (_time.GetElapsedTime(_noCameraPublishedAt) < TimeSpan.FromSeconds(1))
+        {
+            return;
+        }
+
+        _noCameraPublishedAt = _time.GetTimestamp();
+        try
+        {
+            _noCamera ??= NoCameraFrame.Render(_options.Width, _options.Height, _options.Quality, _time.GetUtcNow());
+            _hub.Publish(Frame.Create(_noCamera.Jpeg.Span, _noCamera.Width, _noCamera.Height, _time.GetUtcNow()));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundException)
+        {
+            // libturbojpeg failed or is missing: leave the last frame; the status says what is wrong.
         }
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    /// <summary>Kernel waits take whole milliseconds and truncate: 0.4 ms would become a busy loop.</summary>
+    private static TimeSpan RoundUp(TimeSpan wait) => TimeSpan.FromMilliseconds(Math.Ceiling(Math.Max(0, wait.TotalMilliseconds)));
 
     public void Dispose()
     {

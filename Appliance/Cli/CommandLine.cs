@@ -13,6 +13,7 @@ public static class CommandLine
     {
         ["hash-password"] = ("Reads a password from standard input and prints the hash for Web:PasswordHash.", HashPassword),
         ["doctor"] = ("Checks settings, libraries, camera, GPIO, state directory and credentials; exit 1 when something is wrong.", Doctor.DoctorCommand.Run),
+        ["cameras"] = ("Lists V4L2 capture devices with their formats, sizes and frame rates.", Hardware.HardwareCommands.Cameras),
         ["help"] = ("Lists the sub-commands.", _ => PrintHelp()),
         ["--help"] = ("Lists the sub-commands.", _ => PrintHelp()),
     };

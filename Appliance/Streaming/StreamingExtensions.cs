@@ -98,7 +98,7 @@ public static class StreamingExtensions
         }
     }
 
-    private static async Task SnapshotAsync(HttpContext context, SnapshotService snapshots)
+    private static async Task SnapshotAsync(HttpContext context, SnapshotService snapshots, CaptureService capture)
     {
         var frame = await snapshots.GetFreshAsync(context.RequestAborted);
         if (frame is null)
@@ -115,6 +115,12 @@ public static class StreamingExtensions
             response.ContentType = "image/jpeg";
             response.ContentLength = frame.Length;
             response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+            if (capture.Status.State == CaptureState.Unavailable)
+            {
+                // The picture is the "no camera" placeholder; say so to programs that cannot look at it.
+                response.Headers["X-Camera-State"] = "unavailable";
+            }
+
             response.Headers["X-Timestamp"] = (frame.CapturedAt.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
             await response.Body.WriteAsync(frame.Jpeg, context.RequestAborted);
         }

@@ -35,7 +35,6 @@ public static class WeComExtensions
         services.AddSingleton<IStatusContributor, WeComStatusContributor>();
 
         // Until the hardware feature registers GPIO outputs, a simulated set stands in.
-        services.TryAddSingleton<IOutputSwitch, SimulatedOutputSwitch>();
 
         // Built-in commands, in help order. Other features add theirs the same way.
         services.AddSingleton<IWeComCommand, PhotoCommand>();

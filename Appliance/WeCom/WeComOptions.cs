@@ -65,9 +65,6 @@ public sealed class WeComOptions
     /// <summary>Largest file media/get downloads, in bytes.</summary>
     public long MaxDownloadBytes { get; set; } = 20L * 1024 * 1024;
 
-    /// <summary>Output names of the simulated output set used until a GPIO configuration provides real ones.</summary>
-    public string[] SimulatedOutputs { get; set; } = ["light", "door"];
-
     /// <summary>True when the callback can work: CorpId, Token and EncodingAesKey are set.</summary>
     public bool IsConfigured => CorpId.Length > 0 && Token.Length > 0 && EncodingAesKey.Length > 0;
 

@@ -125,4 +125,20 @@ public sealed class CaptureServiceTests
         await WaitUntil(() => hub.FramesPublished > paused + 5);
         Assert.True(capture.SinceHeartbeat < TimeSpan.FromSeconds(2));
     }
+
+    [Fact]
+    public async Task Run_SourceDiesAtOnceEveryTime_RetriesBackOffAndNoCameraPictureIsOncePerSecond()
+    {
+        using var hub = new FrameHub();
+        var source = new ScriptedSource("rpicam", dieAfter: 0, selfPaced: true);
+        using var capture = Create(new CameraOptions { Source = "rpicam", Width = 64, Height = 48 }, hub, new FrameSourceFactory("rpicam", null, _ => source));
+        capture.Start();
+        await Task.Delay(4500);
+
+        // Opens at about 0, 1, 3 s (backoff 1, 2, 4 s), not every second.
+        Assert.InRange(source.Opens, 2, 3);
+        Assert.Equal(CaptureState.Unavailable, capture.Status.State);
+        // Viewers meanwhile see the "no camera" picture about once a second, not a burst.
+        Assert.InRange(hub.FramesPublished, 2, 6);
+    }
 }

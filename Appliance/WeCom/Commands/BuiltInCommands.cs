@@ -116,16 +116,17 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
             return new TextMessage($"请指定输出 Name an output: {string.Join(", ", outputs.Names)} (e.g. \"{Names[1]} {(outputs.Names.Count > 0 ? outputs.Names[0] : "light")}\")");
         }
 
+        var who = $"wecom:{context.User}";
         switch (mode)
         {
             case OutputAction.On:
-                await outputs.SetAsync(match, true, cancellationToken);
+                await outputs.SetAsync(match, true, who, cancellationToken);
                 break;
             case OutputAction.Off:
-                await outputs.SetAsync(match, false, cancellationToken);
+                await outputs.SetAsync(match, false, who, cancellationToken);
                 break;
             default:
-                await outputs.PulseAsync(match, PulseLength, cancellationToken);
+                await outputs.PulseAsync(match, PulseLength, who, cancellationToken);
                 break;
         }
 

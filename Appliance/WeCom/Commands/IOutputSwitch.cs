@@ -1,8 +1,8 @@
 namespace Appliance.WeCom.Commands;
 
 /// <summary>
-/// Named outputs the admins switch (relay, door opener, light). The hardware feature registers the GPIO-backed
-/// implementation; until then <see cref="SimulatedOutputSwitch"/> stands in (WeCom:SimulatedOutputs).
+/// Named outputs the admins switch (relay, door opener, light). The hardware feature implements it over the
+/// configured GPIO output pins (Gpio:Pins; on the simulated chip by default).
 /// </summary>
 public interface IOutputSwitch
 {
@@ -14,59 +14,9 @@ public interface IOutputSwitch
     /// <summary>The output's state, or null when no output has that name.</summary>
     bool? GetState(string name);
 
-    Task SetAsync(string name, bool on, CancellationToken cancellationToken);
+    /// <summary>Switches an output; <paramref name="who"/> (e.g. "wecom:alice") goes into the log.</summary>
+    Task SetAsync(string name, bool on, string who, CancellationToken cancellationToken);
 
     /// <summary>On for <paramref name="duration"/>, then off (door openers, buzzers).</summary>
-    Task PulseAsync(string name, TimeSpan duration, CancellationToken cancellationToken);
-}
-
-/// <summary>Outputs that only exist in memory, so the commands work (and are tested) before GPIO lands.</summary>
-internal sealed partial class SimulatedOutputSwitch(WeComOptions options, TimeProvider time, ILogger<SimulatedOutputSwitch> logger) : IOutputSwitch
-{
-    private readonly Dictionary<string, bool> _states = options.SimulatedOutputs.ToDictionary(n => n, _ => false, StringComparer.OrdinalIgnoreCase);
-    private readonly Lock _lock = new();
-
-    public bool IsSimulated => true;
-
-    public IReadOnlyList<string> Names => options.SimulatedOutputs;
-
-    public bool? GetState(string name)
-    {
-        lock (_lock)
-        {
-            return _states.TryGetValue(name, out var on) ? on : null;
-        }
-    }
-
-    public Task SetAsync(string name, bool on, CancellationToken cancellationToken)
-    {
-        lock (_lock)
-        {
-            if (!_states.ContainsKey(name))
-            {
-                throw new ArgumentException($"No output named '{name}'.", nameof(name));
-            }
-
-            _states[name] = on;
-        }
-
-        LogSwitched(logger, name, on);
-        return Task.CompletedTask;
-    }
-
-    public async Task PulseAsync(string name, TimeSpan duration, CancellationToken cancellationToken)
-    {
-        await SetAsync(name, true, cancellationToken);
-        try
-        {
-            await Task.Delay(duration, time, cancellationToken);
-        }
-        finally
-        {
-            await SetAsync(name, false, CancellationToken.None);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Simulated output {Name} switched {On}")]
-    private static partial void LogSwitched(ILogger logger, string name, bool on);
+    Task PulseAsync(string name, TimeSpan duration, string who, CancellationToken cancellationToken);
 }

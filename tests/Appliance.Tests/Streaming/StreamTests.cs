@@ -176,11 +176,17 @@ public sealed class StreamTests
         using var client = server.CreateClient();
         await Task.Delay(1500);
         var response = await client.GetAsync("/healthz");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Contains("exit code 1", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.ServiceUnavailable, $"{response.StatusCode}: {body} {await client.GetStringAsync("/api/status")}");
+        Assert.Contains("exit code 1", body, StringComparison.Ordinal);
 
+        // Viewers get the "no camera" picture at the configured size, marked for programs.
         var snapshot = await client.GetAsync("/snapshot");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, snapshot.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, snapshot.StatusCode);
+        Assert.Equal("unavailable", snapshot.Headers.GetValues("X-Camera-State").Single());
+        using var decoder = new JpegDecoder();
+        decoder.DecodeRgb(await snapshot.Content.ReadAsByteArrayAsync(), out var w, out var h);
+        Assert.Equal((320, 240), (w, h));
     }
 
     private static async Task<int> CountFramesAsync(HttpClient client, string path, TimeSpan duration)

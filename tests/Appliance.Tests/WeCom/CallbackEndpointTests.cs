@@ -93,17 +93,20 @@ public sealed class CallbackEndpointTests
     [Fact]
     public async Task Post_AdminCommandFromFamily_RefusedAndOutputUnchanged()
     {
-        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        // The outputs are the GPIO feature's pins, on its simulated chip.
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null, "--Gpio:Pins:light:Line=5"));
         var client = WeComCallbackClient.For(server);
-        var outputs = server.GetRequiredService<Appliance.WeCom.Commands.IOutputSwitch>();
+        var gpio = server.GetRequiredService<Appliance.Hardware.Gpio.IGpioService>();
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
 
         var refused = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "on light", WeComCallbackClient.NextMsgId())));
-        Assert.False(outputs.GetState("light"));
+        Assert.False(chip.PhysicalLevel(5));
         var done = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "开 light", WeComCallbackClient.NextMsgId())));
 
         Assert.Contains("only admins", refused["Content"], StringComparison.Ordinal);
         Assert.Contains("light", done["Content"], StringComparison.Ordinal);
-        Assert.True(outputs.GetState("light"));
+        Assert.True(chip.PhysicalLevel(5));
+        Assert.Equal("wecom:dad", gpio.GetPins().Single(p => p.Name == "light").ChangedBy);
     }
 
     public static TheoryData<string> HostileCases => new()

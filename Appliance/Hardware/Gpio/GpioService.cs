@@ -1,0 +1,228 @@
+using Appliance.Capture;
+using Camera;
+
+namespace Appliance.Hardware.Gpio;
+
+/// <summary>
+/// Switches outputs (on, off, toggle, pulse) and turns input presses into snapshot/alert deliveries with a per-pin
+/// cooldown. Presses are consumed from the lines' channel on an async loop, never on the kernel event thread.
+/// </summary>
+internal sealed partial class GpioService : BackgroundService, IGpioService
+{
+    private const int MaxEvents = 50;
+    private readonly GpioLines _lines;
+    private readonly SnapshotService _snapshots;
+    private readonly IMotionAlertSink _sink;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (DateTimeOffset At, string Who)> _changes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _lastAction = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ITimer> _pulses = new(StringComparer.Ordinal);
+    private readonly Queue<GpioEventRecord> _events = new();
+
+    public GpioService(GpioLines lines, SnapshotService snapshots, IMotionAlertSink sink, TimeProvider time, ILogger<GpioService> logger)
+    {
+        _lines = lines;
+        _snapshots = snapshots;
+        _sink = sink;
+        _time = time;
+        _logger = logger;
+        LogChip(_logger, lines.Chip.Description, lines.Pins.Count);
+    }
+
+    internal GpioLines Lines => _lines;
+
+    public IReadOnlyList<GpioEventRecord> RecentEvents
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _events];
+            }
+        }
+    }
+
+    public IReadOnlyList<GpioPinState> GetPins() =>
+        [.. _lines.Pins.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(State)];
+
+    public GpioPinState Switch(string name, GpioCommand command, string who)
+    {
+        if (!_lines.Pins.TryGetValue(name, out var pin))
+        {
+            throw new KeyNotFoundException($"No GPIO pin named '{name}'.");
+        }
+
+        var output = pin.Output ?? throw new InvalidOperationException($"GPIO pin '{name}' is an input; only outputs can be switched.");
+        lock (_lock)
+        {
+            if (_pulses.Remove(name, out var pending))
+            {
+                pending.Dispose();
+            }
+
+            var value = command switch
+            {
+                GpioCommand.On or GpioCommand.Pulse => true,
+                GpioCommand.Off => false,
+                _ => !output.Value,
+            };
+            output.Value = value;
+            _changes[name] = (_time.GetUtcNow(), who);
+            if (command == GpioCommand.Pulse)
+            {
+                _pulses[name] = _time.CreateTimer(_ => EndPulse(name, output), null, TimeSpan.FromMilliseconds(pin.Options.PulseMs), Timeout.InfiniteTimeSpan);
+            }
+
+            LogSwitched(_logger, name, command, value, who);
+        }
+
+        return State(pin);
+    }
+
+    private void EndPulse(string name, IGpioOutput output)
+    {
+        lock (_lock)
+        {
+            if (!_pulses.Remove(name, out var timer))
+            {
+                return;
+            }
+
+            timer.Dispose();
+            output.Value = false;
+            _changes[name] = (_time.GetUtcNow(), "pulse end");
+            LogPulseEnded(_logger, name);
+        }
+    }
+
+    private GpioPinState State(GpioLines.Pin pin)
+    {
+        bool value;
+        try
+        {
+            value = pin.Output?.Value ?? pin.Input!.Read();
+        }
+        catch (GpioException)
+        {
+            value = false;
+        }
+
+        lock (_lock)
+        {
+            var change = _changes.TryGetValue(pin.Name, out var c) ? c : ((DateTimeOffset At, string Who)?)null;
+            return new GpioPinState(pin.Name, pin.Options.Line, pin.Options.Mode, value, pin.Options.ActiveLow, change?.At, change?.Who);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var (name, edge) in _lines.Edges.Reader.ReadAllAsync(stoppingToken))
+            {
+                await HandleEdgeAsync(name, edge, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Records an edge; a press of a pin with OnPress takes a snapshot and hands it to the sink, unless cooling down.</summary>
+    internal async Task HandleEdgeAsync(string name, GpioEdgeEvent edge, CancellationToken cancellationToken)
+    {
+        var options = _lines.Pins[name].Options;
+        var now = _time.GetUtcNow();
+        var action = edge.Rising ? options.OnPress : GpioPressAction.None;
+        if (action == GpioPressAction.None)
+        {
+            Record(new GpioEventRecord(name, now, edge.Rising, action, edge.Rising ? "pressed" : "released"));
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_lastAction.TryGetValue(name, out var last) && now - last < TimeSpan.FromSeconds(options.CooldownSeconds))
+            {
+                Record(new GpioEventRecord(name, now, true, action, $"cooldown ({options.CooldownSeconds - (int)(now - last).TotalSeconds} s left)"));
+                return;
+            }
+
+            _lastAction[name] = now;
+        }
+
+        LogPress(_logger, name, action);
+        var frame = await _snapshots.GetFreshAsync(cancellationToken);
+        try
+        {
+            await _sink.SendAsync(new GpioAlert(name, action, now, frame), cancellationToken);
+            Record(new GpioEventRecord(name, now, true, action, frame is null ? "sent without snapshot (no camera frame)" : "sent with snapshot"));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogSinkFailed(_logger, name, ex);
+            Record(new GpioEventRecord(name, now, true, action, $"failed: {ex.Message}"));
+        }
+        finally
+        {
+            frame?.Release();
+        }
+    }
+
+    private void Record(GpioEventRecord record)
+    {
+        lock (_lock)
+        {
+            _events.Enqueue(record);
+            while (_events.Count > MaxEvents)
+            {
+                _events.Dequeue();
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var timer in _pulses.Values)
+            {
+                timer.Dispose();
+            }
+
+            _pulses.Clear();
+        }
+
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GPIO: {Chip}, {Count} named pins")]
+    private static partial void LogChip(ILogger logger, string chip, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GPIO {Pin} {Command}: on={Value} by {Who}")]
+    private static partial void LogSwitched(ILogger logger, string pin, GpioCommand command, bool value, string who);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GPIO {Pin} pulse ended: off")]
+    private static partial void LogPulseEnded(ILogger logger, string pin);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "GPIO {Pin} pressed: {Action}")]
+    private static partial void LogPress(ILogger logger, string pin, GpioPressAction action);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "GPIO {Pin}: the alert sink failed")]
+    private static partial void LogSinkFailed(ILogger logger, string pin, Exception exception);
+}
+
+/// <summary>The default alert sink until the chat feature supplies one: it logs.</summary>
+internal sealed partial class LoggingMotionAlertSink(ILogger<LoggingMotionAlertSink> logger) : IMotionAlertSink
+{
+    public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
+    {
+        LogAlert(logger, alert.Pin, alert.Action, alert.Snapshot is null ? 0 : alert.Snapshot.Length);
+        return Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "GPIO alert from {Pin} ({Action}), snapshot {Bytes} bytes: no alert channel is configured")]
+    private static partial void LogAlert(ILogger logger, string pin, GpioPressAction action, int bytes);
+}

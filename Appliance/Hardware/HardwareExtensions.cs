@@ -1,0 +1,64 @@
+using Appliance.Hardware.Gpio;
+using Appliance.Hardware.Sensors;
+using Appliance.Status;
+using Camera;
+using Camera.V4l2;
+
+namespace Appliance.Hardware;
+
+/// <summary>The hardware feature: the V4L2 camera source, named GPIO pins and the BME280 sensor.</summary>
+public static class HardwareExtensions
+{
+    public static WebApplicationBuilder AddHardware(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        // V4L2 is the first choice of Camera:Source=auto (rpicam is 20, synthetic 100).
+        builder.Services.AddSingleton(sp => new FrameSourceFactory("v4l2", 10, o => new V4l2Source(
+            o, sp.GetRequiredService<ILoggerFactory>().CreateLogger<V4l2Source>())));
+
+        var gpioOptions = builder.BindOptions<GpioOptions>(GpioOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        if (gpioOptions.Validate().Count == 0)
+        {
+            // Lines are requested now, so an unknown or busy line is a start-up error (exit 78) naming the pin.
+            var lines = GpioLines.Open(gpioOptions, OpenChip, out var errors);
+            foreach (var error in errors)
+            {
+                builder.AddConfigurationError(error);
+            }
+
+            builder.Services.AddSingleton(_ => lines);
+        }
+        else
+        {
+            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenChip, out List<string> _));
+        }
+
+        // Presses reach the family through WeCom (which logs instead while WeCom is not configured), and WeCom's
+        // on/off/pulse commands switch these pins.
+        builder.Services.AddSingleton<IMotionAlertSink, WeComMotionAlertSink>();
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IOutputSwitch, GpioOutputSwitch>();
+        builder.Services.AddSingleton<GpioService>();
+        builder.Services.AddSingleton<IGpioService>(sp => sp.GetRequiredService<GpioService>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<GpioService>());
+        builder.Services.AddSingleton<IStatusContributor, GpioStatusContributor>();
+
+        builder.BindOptions<Bme280Options>(Bme280Options.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton<Bme280Monitor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Bme280Monitor>());
+        builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<Bme280Monitor>());
+        return builder;
+    }
+
+    public static WebApplication MapHardware(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        GpioEndpoints.Map(app);
+        return app;
+    }
+
+    private static IGpioChip OpenChip(string chip) =>
+        chip == GpioOptions.Simulated
+            ? new SimulatedGpioChip()
+            : CharacterDeviceGpioChip.Open(chip, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+}

@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Camera.Interop;
+using Camera.V4l2.Interop;
+
+namespace Camera.V4l2;
+
+/// <summary>A capture device with what it offers (for <c>Appliance cameras</c>, the doctor and negotiation).</summary>
+public sealed record V4l2DeviceInfo(string Path, string Driver, string Card, string BusInfo, uint DeviceCaps, IReadOnlyList<V4l2FormatInfo> Formats);
+
+public sealed record V4l2FormatInfo(uint PixelFormat, string Description, IReadOnlyList<V4l2FrameSize> Sizes)
+{
+    public string FourCc => V4l2Native.FourCc(PixelFormat);
+}
+
+/// <summary>A discrete size, or (Stepwise) a range from Width x Height up to MaxWidth x MaxHeight in steps.</summary>
+public sealed record V4l2FrameSize(int Width, int Height, IReadOnlyList<V4l2FrameInterval> Intervals, bool Stepwise = false,
+    int MaxWidth = 0, int MaxHeight = 0, int StepWidth = 1, int StepHeight = 1);
+
+/// <summary>A frame interval numerator/denominator seconds (1/30 = 30 fps).</summary>
+public readonly record struct V4l2FrameInterval(uint Numerator, uint Denominator)
+{
+    public double Fps => Numerator == 0 ? 0 : (double)Denominator / Numerator;
+}
+
+/// <summary>Enumerates V4L2 capture devices with QUERYCAP, ENUM_FMT, ENUM_FRAMESIZES and ENUM_FRAMEINTERVALS.</summary>
+public static unsafe class V4l2Devices
+{
+    /// <summary>The /dev/videoN nodes that can capture video with streaming I/O, in number order.</summary>
+    public static IReadOnlyList<V4l2DeviceInfo> Enumerate()
+    {
+        var devices = new List<V4l2DeviceInfo>();
+        foreach (var path in VideoNodes())
+        {
+            var fd = Libc.open(path, Libc.ReadWrite | Libc.NonBlocking | Libc.CloseOnExec);
+            if (fd < 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (Query(fd, path) is { } info && IsCapture(info.DeviceCaps))
+                {
+                    devices.Add(info with { Formats = EnumerateFormats(fd) });
+                }
+            }
+            finally
+            {
+                Libc.close(fd);
+            }
+        }
+
+        return devices;
+    }
+
+    internal static IEnumerable<string> VideoNodes() =>
+        Directory.Exists("/dev")
+            ? Directory.GetFiles("/dev", "video*")
+                .Select(p => (Path: p, Number: int.TryParse(p.AsSpan(10), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : int.MaxValue))
+                .Where(p => p.Number != int.MaxValue).OrderBy(p => p.Number).Select(p => p.Path)
+            : [];
+
+    /// <summary>Capture and streaming, judged on device_caps when the driver fills it (UVC metadata nodes claim capture in capabilities).</summary>
+    internal static bool IsCapture(uint caps) =>
+        (caps & V4l2Native.CapVideoCapture) != 0 && (caps & V4l2Native.CapStreaming) != 0;
+
+    internal static V4l2DeviceInfo? Query(int fd, string path)
+    {
+        V4l2Capability cap;
+        if (Libc.IoctlRetry(fd, V4l2Native.QueryCap, &cap, out _) < 0)
+        {
+            return null;
+        }
+
+        var caps = (cap.Capabilities & V4l2Native.CapDeviceCaps) != 0 ? cap.DeviceCaps : cap.Capabilities;
+        return new V4l2DeviceInfo(path, V4l2Native.Text(cap.Driver, 16), V4l2Native.Text(cap.Card, 32), V4l2Native.Text(cap.BusInfo, 32), caps, []);
+    }
+
+    internal static List<V4l2FormatInfo> EnumerateFormats(int fd)
+    {
+        var formats = new List<V4l2FormatInfo>();
+        for (uint i = 0; i < 256; i++)
+        {
+            var desc = new V4l2FmtDesc { Index = i, Type = V4l2Native.BufTypeVideoCapture };
+            if (Libc.IoctlRetry(fd, V4l2Native.EnumFmt, &desc, out _) < 0)
+            {
+                break;
+            }
+
+            formats.Add(new V4l2FormatInfo(desc.PixelFormat, V4l2Native.Text(desc.Description, 32), EnumerateSizes(fd, desc.PixelFormat)));
+        }
+
+        return formats;
+    }
+
+    private static List<V4l2FrameSize> EnumerateSizes(int fd, uint pixelFormat)
+    {
+        var sizes = new List<V4l2FrameSize>();
+        for (uint i = 0; i < 256; i++)
+        {
+            var size = new V4l2FrmSizeEnum { Index = i, PixelFormat = pixelFormat };
+            if (Libc.IoctlRetry(fd, V4l2Native.EnumFrameSizes, &size, out _) < 0)
+            {
+                break;
+            }
+
+            if (size.Type == V4l2Native.FrmSizeDiscrete)
+            {
+                sizes.Add(new V4l2FrameSize((int)size.Width, (int)size.Height, EnumerateIntervals(fd, pixelFormat, size.Width, size.Height)));
+                continue;
+            }
+
+            // Continuous or stepwise: one entry for the whole range; intervals are asked for at the largest size.
+            sizes.Add(new V4l2FrameSize((int)size.MinWidth, (int)size.MinHeight, EnumerateIntervals(fd, pixelFormat, size.MaxWidth, size.MaxHeight),
+                true, (int)size.MaxWidth, (int)size.MaxHeight, (int)Math.Max(1, size.StepWidth), (int)Math.Max(1, size.StepHeight)));
+            break;
+        }
+
+        return sizes;
+    }
+
+    internal static List<V4l2FrameInterval> EnumerateIntervals(int fd, uint pixelFormat, uint width, uint height)
+    {
+        var intervals = new List<V4l2FrameInterval>();
+        for (uint i = 0; i < 64; i++)
+        {
+            var ival = new V4l2FrmIvalEnum { Index = i, PixelFormat = pixelFormat, Width = width, Height = height };
+            if (Libc.IoctlRetry(fd, V4l2Native.EnumFrameIntervals, &ival, out _) < 0)
+            {
+                break;
+            }
+
+            intervals.Add(new V4l2FrameInterval(ival.Numerator, ival.Denominator));
+            if (ival.Type != V4l2Native.FrmIvalDiscrete)
+            {
+                // Stepwise: the minimum interval (fastest) and the maximum.
+                intervals.Add(new V4l2FrameInterval(ival.MaxNumerator, ival.MaxDenominator));
+                break;
+            }
+        }
+
+        return intervals;
+    }
+
+    /// <summary>The listing <c>Appliance cameras</c> prints, laid out like <c>v4l2-ctl --list-formats-ext</c>.</summary>
+    public static string Describe(IReadOnlyList<V4l2DeviceInfo> devices)
+    {
+        var text = new StringBuilder();
+        if (devices.Count == 0)
+        {
+            text.Append("No V4L2 capture devices (/dev/video*) found.\n");
+        }
+
+        foreach (var device in devices)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{device.Path}: {device.Card} ({device.Driver}, {device.BusInfo})\n");
+            text.Append("\tType: Video Capture\n");
+            for (var i = 0; i < device.Formats.Count; i++)
+            {
+                var format = device.Formats[i];
+                text.Append(CultureInfo.InvariantCulture, $"\n\t[{i}]: '{format.FourCc}' ({format.Description}){(Supported(format.PixelFormat) ? "" : " - not supported by the appliance")}\n");
+                foreach (var size in format.Sizes)
+                {
+                    text.Append(size.Stepwise
+                        ? string.Create(CultureInfo.InvariantCulture, $"\t\tSize: Stepwise {size.Width}x{size.Height} - {size.MaxWidth}x{size.MaxHeight} with step {size.StepWidth}/{size.StepHeight}\n")
+                        : string.Create(CultureInfo.InvariantCulture, $"\t\tSize: Discrete {size.Width}x{size.Height}\n"));
+                    foreach (var interval in size.Intervals)
+                    {
+                        text.Append(CultureInfo.InvariantCulture, $"\t\t\tInterval: Discrete {(double)interval.Numerator / Math.Max(1, interval.Denominator):0.000}s ({interval.Fps:0.000} fps)\n");
+                    }
+                }
+            }
+
+            text.Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Formats the source can deliver, best first: MJPEG passes through, the raw ones are encoded once.</summary>
+    internal static readonly uint[] PreferredFormats =
+        [V4l2Native.PixMjpeg, V4l2Native.PixJpeg, V4l2Native.PixYuyv, V4l2Native.PixNv12, V4l2Native.PixYu12];
+
+    internal static bool Supported(uint pixelFormat) => Array.IndexOf(PreferredFormats, pixelFormat) >= 0;
+
+    internal static string LastError() => Libc.Describe(Marshal.GetLastPInvokeError());
+}

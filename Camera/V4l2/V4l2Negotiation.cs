@@ -1,0 +1,58 @@
+namespace Camera.V4l2;
+
+/// <summary>What to ask the device for, chosen from what it offers and the settings.</summary>
+public sealed record V4l2Choice(uint PixelFormat, int Width, int Height, V4l2FrameInterval? Interval, string Reason);
+
+/// <summary>
+/// Picks format, size and frame interval: the size closest to Camera:Width x Height (exact first, then the nearest
+/// area, preferring not smaller), then the format by preference (MJPEG, JPEG, YUYV, NV12, YU12), then the frame rate
+/// closest to Camera:Fps without going below it when possible.
+/// </summary>
+public static class V4l2Negotiation
+{
+    public static V4l2Choice? Choose(IReadOnlyList<V4l2FormatInfo> formats, int width, int height, int fps)
+    {
+        ArgumentNullException.ThrowIfNull(formats);
+        var candidates = new List<(V4l2FormatInfo Format, int Rank, int Width, int Height, V4l2FrameSize Size, double Distance)>();
+        foreach (var format in formats)
+        {
+            var rank = Array.IndexOf(V4l2Devices.PreferredFormats, format.PixelFormat);
+            if (rank < 0)
+            {
+                continue;
+            }
+
+            foreach (var size in format.Sizes)
+            {
+                var (w, h) = size.Stepwise ? Fit(size, width, height) : (size.Width, size.Height);
+                candidates.Add((format, rank, w, h, size, Distance(w, h, width, height)));
+            }
+        }
+
+        if (candidates.Count == 0)
+        {
+            return null;
+        }
+
+        var best = candidates.OrderBy(c => c.Distance).ThenBy(c => c.Rank).First();
+        var interval = best.Size.Intervals.Count == 0
+            ? (V4l2FrameInterval?)null
+            : best.Size.Intervals.OrderBy(i => i.Fps >= fps ? 0 : 1).ThenBy(i => Math.Abs(i.Fps - fps)).First();
+        var reason = $"asked {width}x{height} at {fps} fps; device offers {string.Join(", ", formats.Select(f => f.FourCc))}";
+        return new V4l2Choice(best.Format.PixelFormat, best.Width, best.Height, interval, reason);
+    }
+
+    private static (int Width, int Height) Fit(V4l2FrameSize size, int width, int height)
+    {
+        static int Clamp(int value, int min, int max, int step) =>
+            Math.Clamp(min + ((Math.Clamp(value, min, max) - min) / step * step), min, max);
+        return (Clamp(width, size.Width, size.MaxWidth, size.StepWidth), Clamp(height, size.Height, size.MaxHeight, size.StepHeight));
+    }
+
+    /// <summary>0 for an exact match; smaller sizes cost a little more than larger ones (downscaling is not done here).</summary>
+    private static double Distance(int w, int h, int width, int height)
+    {
+        var ratio = (double)w * h / ((double)width * height);
+        return ratio >= 1 ? ratio - 1 : ((1 / ratio) - 1) * 1.5;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Appliance.Hardware.Gpio;
+using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
+
+namespace Appliance.Tests.Hardware;
+
+/// <summary>GPIO together with the web page's viewers and WeCom (alerts to the family, commands from admins).</summary>
+public sealed class GpioIntegrationTests
+{
+    [Fact]
+    public async Task Api_ViewerWithLink_SeesPinsButCannotSwitch()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Web:TrustLoopback=false", "--Web:Password=pw", "--Gpio:Pins:porch-light:Line=17");
+        var link = server.GetRequiredService<Appliance.Auth.LinkSigner>().Sign("/api/gpio", TimeSpan.FromMinutes(5));
+        var cookies = new CookieContainer();
+        using var viewer = server.CreateClient(cookies: cookies);
+
+        var document = JsonNode.Parse(await viewer.GetStringAsync(link))!;
+        Assert.False((bool)document["canSwitch"]!);
+        Assert.Equal("porch-light", (string?)document["pins"]![0]!["name"]);
+        Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/api/gpio/porch-light?action=on", null)).StatusCode);
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        Assert.False(chip.PhysicalLevel(17));
+    }
+
+    [Fact]
+    public async Task Api_Admin_IsToldItCanSwitch()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Gpio:Pins:porch-light:Line=17");
+        using var client = server.CreateClient();
+        Assert.True((bool)JsonNode.Parse(await client.GetStringAsync("/api/gpio"))!["canSwitch"]!);
+    }
+
+    [Fact]
+    public async Task Pir_Press_SendsMotionAlertWithPhotoToTheFamilyThroughWeCom()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api,
+            "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:Edge=Rising", "--Gpio:Pins:pir:OnPress=Alert"));
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+
+        chip.SetInput(22, physical: true);
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 2, TimeSpan.FromSeconds(15)),
+            string.Join(", ", api.Calls.Select(c => c.Api)));
+        var upload = Assert.Single(api.CallsTo("media/upload"));
+        Assert.Equal([0xFF, 0xD8], upload.Upload!.Bytes[..2]); // the snapshot, a JPEG
+        var sends = api.CallsTo("message/send").Select(FakeWeComServer.Json).ToList();
+        Assert.Contains(sends, m => m.GetProperty("msgtype").GetString() == "text" && m.GetProperty("text").GetProperty("content").GetString()!.Contains("pir", StringComparison.Ordinal));
+        Assert.Contains(sends, m => m.GetProperty("msgtype").GetString() == "image");
+    }
+}

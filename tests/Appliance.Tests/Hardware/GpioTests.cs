@@ -1,0 +1,283 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Appliance.Capture;
+using Appliance.Hardware.Gpio;
+using Appliance.Hosting;
+using Appliance.Tests.Infrastructure;
+using Camera;
+using Camera.Jpeg;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Tests.Hardware;
+
+public sealed class GpioOptionsTests
+{
+    [Fact]
+    public void Validate_TwoNamesOnOneLine_NamesBothPins()
+    {
+        var options = new GpioOptions
+        {
+            Pins = { ["porch-light"] = new GpioPinOptions { Line = 17 }, ["siren"] = new GpioPinOptions { Line = 17 } },
+        };
+        var error = Assert.Single(options.Validate());
+        Assert.Equal("Gpio:Pins:siren: line 17 is already used by Gpio:Pins:porch-light (two names on one line).", error);
+    }
+
+    [Fact]
+    public void Validate_BadValues_NameTheirKeys()
+    {
+        var options = new GpioOptions
+        {
+            Chip = " ",
+            Pins =
+            {
+                ["no line"] = new GpioPinOptions(),
+                ["relay"] = new GpioPinOptions { Line = 5, OnPress = GpioPressAction.Alert, PulseMs = 0 },
+                ["pir"] = new GpioPinOptions { Line = 6, Mode = GpioMode.Input, DebounceMs = 5000, Edge = GpioEdge.Falling, OnPress = GpioPressAction.Alert },
+            },
+        };
+        var errors = options.Validate();
+        Assert.Contains(errors, e => e.StartsWith("Gpio:Chip must be", StringComparison.Ordinal));
+        Assert.Contains("Gpio:Pins:no line: pin names may use letters, digits, '-' and '_' (1-32 characters).", errors);
+        Assert.Contains("Gpio:Pins:no line:Line must be a line offset between 0 and 1023 (got -1).", errors);
+        Assert.Contains("Gpio:Pins:relay:OnPress applies to inputs only (the pin is an Output).", errors);
+        Assert.Contains("Gpio:Pins:relay:PulseMs must be between 1 and 60000 (got 0).", errors);
+        Assert.Contains("Gpio:Pins:pir:DebounceMs must be between 0 and 1000 (got 5000).", errors);
+        Assert.Contains("Gpio:Pins:pir:OnPress needs Edge Rising or Both (got Falling).", errors);
+    }
+
+    [Fact]
+    public void BuildApp_UnknownLineAndBadMode_IsAConfigurationErrorNamingThePin()
+    {
+        var unknown = Assert.Throws<ConfigurationException>(() => Program.BuildApp(
+            ["--urls=http://127.0.0.1:0", "--Camera:Source=synthetic", "--Gpio:Pins:gate:Line=70", "--Gpio:Pins:bell:Line=3"]));
+        Assert.Contains("Gpio:Pins:gate: line 70 does not exist on the simulated chip", unknown.Message, StringComparison.Ordinal);
+
+        var badMode = Assert.Throws<ConfigurationException>(() => Program.BuildApp(
+            ["--urls=http://127.0.0.1:0", "--Camera:Source=synthetic", "--Gpio:Pins:bell:Line=3", "--Gpio:Pins:bell:Mode=Sideways"]));
+        Assert.Contains("Gpio:Pins:bell:Mode", badMode.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class SimulatedGpioChipTests
+{
+    [Fact]
+    public void Output_ActiveLow_InvertsThePhysicalLevel()
+    {
+        using var chip = new SimulatedGpioChip(8);
+        using var relay = chip.RequestOutput("test", 2, activeLow: true, initialOn: false);
+        Assert.True(chip.PhysicalLevel(2));
+        relay.Value = true;
+        Assert.False(chip.PhysicalLevel(2));
+    }
+
+    [Fact]
+    public void Input_ActiveLowButton_ReportsPressAsRisingEdge()
+    {
+        using var chip = new SimulatedGpioChip(8);
+        var edges = new List<GpioEdgeEvent>();
+        using var button = chip.RequestInput("test", 3, activeLow: true, GpioBias.PullUp, 0, GpioEdge.Both, edges.Add);
+        Assert.False(button.Read());
+        chip.SetInput(3, physical: false);
+        chip.SetInput(3, physical: true);
+        Assert.Equal([true, false], edges.Select(e => e.Rising));
+        Assert.Equal([1u, 2u], edges.Select(e => e.LineSeqno));
+    }
+
+    [Fact]
+    public void Request_SameLineTwice_IsBusy()
+    {
+        using var chip = new SimulatedGpioChip(8);
+        using var first = chip.RequestOutput("appliance:light", 1, false, false);
+        var error = Assert.Throws<GpioException>(() => chip.RequestOutput("appliance:other", 1, false, false));
+        Assert.Equal(16, error.Errno);
+        Assert.Contains("in use by 'appliance:light'", error.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class GpioServiceTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 8, 0, 0, TimeSpan.Zero);
+
+    private sealed class RecordingSink : IMotionAlertSink
+    {
+        public List<(GpioAlert Alert, int Bytes)> Alerts { get; } = [];
+
+        public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
+        {
+            Alerts.Add((alert, alert.Snapshot?.Length ?? 0));
+            return Task.CompletedTask;
+        }
+    }
+
+    private static (GpioService Service, SimulatedGpioChip Chip, RecordingSink Sink, ManualClock Clock, FrameHub Hub) Create(GpioOptions options)
+    {
+        var clock = new ManualClock(Start);
+        var lines = GpioLines.Open(options, _ => new SimulatedGpioChip(32), out var errors);
+        Assert.Empty(errors);
+        var hub = new FrameHub(clock);
+        var sink = new RecordingSink();
+        var snapshots = new SnapshotService(hub, new CameraOptions { Fps = 1 }, clock);
+        var service = new GpioService(lines, snapshots, sink, clock, NullLogger<GpioService>.Instance);
+        return (service, (SimulatedGpioChip)lines.Chip, sink, clock, hub);
+    }
+
+    private static void PublishFrame(FrameHub hub, DateTimeOffset at)
+    {
+        using var encoder = new JpegEncoder(80);
+        hub.Publish(encoder.EncodeRgb(new byte[16 * 16 * 3], 16, 16, at));
+    }
+
+    [Fact]
+    public async Task Press_WithCooldown_SendsSnapshotOnceUntilTheCooldownEnds()
+    {
+        var options = new GpioOptions
+        {
+            Pins = { ["pir"] = new GpioPinOptions { Line = 22, Mode = GpioMode.Input, Edge = GpioEdge.Rising, OnPress = GpioPressAction.Alert, CooldownSeconds = 60 } },
+        };
+        var (service, _, sink, clock, hub) = Create(options);
+        var press = new GpioEdgeEvent(22, true, 0, 1, 1);
+
+        PublishFrame(hub, clock.GetUtcNow());
+        await service.HandleEdgeAsync("pir", press, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        await service.HandleEdgeAsync("pir", press, CancellationToken.None);
+        clock.Advance(TimeSpan.FromSeconds(31));
+        PublishFrame(hub, clock.GetUtcNow());
+        await service.HandleEdgeAsync("pir", press, CancellationToken.None);
+
+        Assert.Equal(2, sink.Alerts.Count);
+        Assert.All(sink.Alerts, a => Assert.True(a.Bytes > 0));
+        Assert.Equal(GpioPressAction.Alert, sink.Alerts[0].Alert.Action);
+        Assert.Equal(["sent with snapshot", "cooldown (30 s left)", "sent with snapshot"], service.RecentEvents.Select(e => e.Outcome));
+    }
+
+    [Fact]
+    public async Task Release_OfAButton_IsRecordedWithoutAction()
+    {
+        var options = new GpioOptions
+        {
+            Pins = { ["doorbell"] = new GpioPinOptions { Line = 27, Mode = GpioMode.Input, Edge = GpioEdge.Both, OnPress = GpioPressAction.Snapshot } },
+        };
+        var (service, _, sink, _, _) = Create(options);
+        await service.HandleEdgeAsync("doorbell", new GpioEdgeEvent(27, false, 0, 1, 1), CancellationToken.None);
+        Assert.Empty(sink.Alerts);
+        var record = Assert.Single(service.RecentEvents);
+        Assert.Equal(("released", false), (record.Outcome, record.Pressed));
+    }
+
+    [Fact]
+    public void Switch_PulseToggleOnOff_DriveTheLineAndEndThePulseOnTime()
+    {
+        var options = new GpioOptions
+        {
+            Pins =
+            {
+                ["door"] = new GpioPinOptions { Line = 5, PulseMs = 800 },
+                ["light"] = new GpioPinOptions { Line = 6, ActiveLow = true },
+                ["button"] = new GpioPinOptions { Line = 7, Mode = GpioMode.Input },
+            },
+        };
+        var (service, chip, _, clock, _) = Create(options);
+
+        var pulsed = service.Switch("door", GpioCommand.Pulse, "alice");
+        Assert.True(pulsed.On);
+        Assert.Equal("alice", pulsed.ChangedBy);
+        clock.Advance(TimeSpan.FromMilliseconds(799));
+        Assert.True(chip.PhysicalLevel(5));
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.False(chip.PhysicalLevel(5));
+
+        Assert.True(service.Switch("light", GpioCommand.Toggle, "bob").On);
+        Assert.False(chip.PhysicalLevel(6));
+        Assert.False(service.Switch("light", GpioCommand.Off, "bob").On);
+        Assert.True(chip.PhysicalLevel(6));
+
+        Assert.Throws<KeyNotFoundException>(() => service.Switch("nope", GpioCommand.On, "bob"));
+        Assert.Throws<InvalidOperationException>(() => service.Switch("button", GpioCommand.On, "bob"));
+    }
+}
+
+public sealed class GpioEndpointTests
+{
+    private static readonly string[] Pins =
+    [
+        "--Gpio:Pins:porch-light:Line=17", "--Gpio:Pins:porch-light:ActiveLow=true",
+        "--Gpio:Pins:door:Line=18", "--Gpio:Pins:door:PulseMs=200",
+        "--Gpio:Pins:doorbell:Line=27", "--Gpio:Pins:doorbell:Mode=Input", "--Gpio:Pins:doorbell:OnPress=Snapshot",
+    ];
+
+    [Fact]
+    public async Task Api_SwitchesOutputsAndRefusesBadRequests()
+    {
+        await using var server = await ApplianceServer.StartAsync(Pins);
+        using var client = server.CreateClient();
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+
+        var list = JsonNode.Parse(await client.GetStringAsync(new Uri("/api/gpio", UriKind.Relative)))!;
+        Assert.Equal(["door", "doorbell", "porch-light"], list["pins"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()));
+
+        var on = await client.PostAsync(new Uri("/api/gpio/porch-light?action=on", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, on.StatusCode);
+        var pin = JsonNode.Parse(await on.Content.ReadAsStringAsync())!;
+        Assert.True(pin["on"]!.GetValue<bool>());
+        Assert.StartsWith("local (loopback", pin["changedBy"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.False(chip.PhysicalLevel(17));
+
+        using var body = new StringContent("toggle");
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(new Uri("/api/gpio/porch-light", UriKind.Relative), body)).StatusCode);
+        Assert.True(chip.PhysicalLevel(17));
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync(new Uri("/api/gpio/door?action=pulse", UriKind.Relative), null)).StatusCode);
+        Assert.True(chip.PhysicalLevel(18));
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (chip.PhysicalLevel(18) == true && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(chip.PhysicalLevel(18));
+
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsync(new Uri("/api/gpio/garage?action=on", UriKind.Relative), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync(new Uri("/api/gpio/doorbell?action=on", UriKind.Relative), null)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.PostAsync(new Uri("/api/gpio/door?action=explode", UriKind.Relative), null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Press_OnSimulatedInput_AppearsInStatus()
+    {
+        await using var server = await ApplianceServer.StartAsync(Pins);
+        using var client = server.CreateClient();
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        chip.SetInput(27, physical: true);
+
+        JsonNode? events = null;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            events = JsonNode.Parse(await client.GetStringAsync(new Uri("/api/status", UriKind.Relative)))!["gpio"]!["events"];
+            if (events!.AsArray().Count > 0)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        var press = Assert.Single(events!.AsArray())!;
+        Assert.Equal("doorbell", press["pin"]!.GetValue<string>());
+        Assert.Equal("Snapshot", press["action"]!.GetValue<string>());
+        Assert.Equal("sent with snapshot", press["outcome"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Api_WithoutAdmin_IsRefused()
+    {
+        await using var server = await ApplianceServer.StartAsync([.. Pins, "--Web:TrustLoopback=false"]);
+        using var client = server.CreateClient();
+        var response = await client.PostAsync(new Uri("/api/gpio/porch-light?action=on", UriKind.Relative), null);
+        Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.Redirect });
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        Assert.True(chip.PhysicalLevel(17));
+    }
+}

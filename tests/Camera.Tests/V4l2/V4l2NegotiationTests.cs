@@ -1,0 +1,141 @@
+using Camera.Jpeg;
+using Camera.V4l2;
+using Camera.V4l2.Interop;
+
+namespace Camera.Tests.V4l2;
+
+public sealed class V4l2NegotiationTests
+{
+    private static readonly V4l2FrameInterval[] Rates = [new(1, 30), new(1, 15), new(1, 5)];
+
+    private static V4l2FormatInfo Format(uint code, params (int W, int H)[] sizes) =>
+        new(code, V4l2Native.FourCc(code), [.. sizes.Select(s => new V4l2FrameSize(s.W, s.H, Rates))]);
+
+    [Fact]
+    public void Choose_SameSizeInMjpegAndYuyv_PrefersMjpegPassthrough()
+    {
+        var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixYuyv, (1280, 720)), Format(V4l2Native.PixMjpeg, (1280, 720))], 1280, 720, 30)!;
+        Assert.Equal(V4l2Native.PixMjpeg, choice.PixelFormat);
+        Assert.Equal(30, choice.Interval!.Value.Fps);
+    }
+
+    [Fact]
+    public void Choose_ExactSizeOnlyInYuyv_TakesTheExactSize()
+    {
+        var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixMjpeg, (1920, 1080)), Format(V4l2Native.PixYuyv, (640, 480))], 640, 480, 30)!;
+        Assert.Equal((V4l2Native.PixYuyv, 640, 480), (choice.PixelFormat, choice.Width, choice.Height));
+    }
+
+    [Fact]
+    public void Choose_NoExactSize_PrefersTheNearestNotSmaller()
+    {
+        var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixYuyv, (320, 240), (800, 600), (1920, 1080))], 700, 500, 30)!;
+        Assert.Equal((800, 600), (choice.Width, choice.Height));
+    }
+
+    [Fact]
+    public void Choose_RateNotOffered_TakesTheNextFasterOne()
+    {
+        var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixYuyv, (640, 480))], 640, 480, 10)!;
+        Assert.Equal(15, choice.Interval!.Value.Fps);
+    }
+
+    [Fact]
+    public void Choose_StepwiseRange_FitsTheRequestToTheSteps()
+    {
+        var stepwise = new V4l2FormatInfo(V4l2Native.PixNv12, "NV12", [new V4l2FrameSize(32, 32, Rates, true, 3280, 2464, 16, 16)]);
+        var choice = V4l2Negotiation.Choose([stepwise], 1290, 725, 30)!;
+        Assert.Equal((1280, 720), (choice.Width, choice.Height));
+    }
+
+    [Fact]
+    public void Choose_OnlyUnsupportedFormats_ReturnsNull() =>
+        Assert.Null(V4l2Negotiation.Choose([Format(0x42474752 /* RGGB Bayer */, (640, 480))], 640, 480, 30));
+
+    [Fact]
+    public void DeinterleaveYuyv_SplitsLumaAndChromaHonouringTheStride()
+    {
+        // 4x2 pixels, 12 bytes per line (4 bytes of padding).
+        byte[] yuyv = [10, 100, 11, 200, 12, 101, 13, 201, 0, 0, 0, 0, 20, 102, 21, 202, 22, 103, 23, 203, 0, 0, 0, 0];
+        var y = new byte[8];
+        var u = new byte[4];
+        var v = new byte[4];
+        YuvConversion.DeinterleaveYuyv(yuyv, 12, 4, 2, y, u, v);
+        Assert.Equal([10, 11, 12, 13, 20, 21, 22, 23], y);
+        Assert.Equal([100, 101, 102, 103], u);
+        Assert.Equal([200, 201, 202, 203], v);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(38)]
+    [InlineData(640)]
+    public void DeinterleaveYuyv_VectorAndTailPaths_AgreeWithTheDefinition(int width)
+    {
+        const int height = 3;
+        var stride = (width * 2) + 6;
+        var yuyv = new byte[stride * height];
+        new Random(width).NextBytes(yuyv);
+        var y = new byte[width * height];
+        var u = new byte[width / 2 * height];
+        var v = new byte[width / 2 * height];
+        YuvConversion.DeinterleaveYuyv(yuyv, stride, width, height, y, u, v);
+        for (var row = 0; row < height; row++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                Assert.Equal(yuyv[(row * stride) + (2 * x)], y[(row * width) + x]);
+            }
+
+            for (var pair = 0; pair < width / 2; pair++)
+            {
+                Assert.Equal(yuyv[(row * stride) + (4 * pair) + 1], u[(row * width / 2) + pair]);
+                Assert.Equal(yuyv[(row * stride) + (4 * pair) + 3], v[(row * width / 2) + pair]);
+            }
+        }
+    }
+
+    [Fact]
+    public void SplitNv12_SplitsTheInterleavedChromaPlane()
+    {
+        byte[] nv12 = [1, 2, 3, 4, 5, 6, 7, 8, 50, 60, 51, 61];
+        var y = new byte[8];
+        var u = new byte[2];
+        var v = new byte[2];
+        YuvConversion.SplitNv12(nv12, 4, 4, 2, y, u, v);
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], y);
+        Assert.Equal([50, 51], u);
+        Assert.Equal([60, 61], v);
+    }
+
+    [Fact]
+    public void NoCameraFrame_DecodesToTheRequestedSizeWithTheMessageInk()
+    {
+        var frame = NoCameraFrame.Render(320, 240, 80, DateTimeOffset.UnixEpoch);
+        try
+        {
+            using var decoder = new JpegDecoder();
+            var rgb = decoder.DecodeRgb(frame.Jpeg.Span, out var width, out var height);
+            Assert.Equal((320, 240), (width, height));
+            Assert.Null(JpegMarkers.Validate(frame.Jpeg.Span));
+            var bright = rgb.Count(b => b > 180);
+            Assert.True(bright > 1000, $"only {bright} bright bytes: the letters are missing");
+        }
+        finally
+        {
+            frame.Release();
+        }
+    }
+
+    [Fact]
+    public void Describe_Devices_LaysOutLikeV4l2Ctl()
+    {
+        var device = new V4l2DeviceInfo("/dev/video0", "uvcvideo", "USB Camera", "usb-0000:01:00.0-1", 0x04200001,
+            [Format(V4l2Native.PixMjpeg, (1280, 720)), new V4l2FormatInfo(0x42474752, "8-bit Bayer", [])]);
+        var text = V4l2Devices.Describe([device]);
+        Assert.Contains("/dev/video0: USB Camera (uvcvideo, usb-0000:01:00.0-1)", text, StringComparison.Ordinal);
+        Assert.Contains("[0]: 'MJPG' (MJPG)", text, StringComparison.Ordinal);
+        Assert.Contains("\t\tSize: Discrete 1280x720\n\t\t\tInterval: Discrete 0.033s (30.000 fps)", text, StringComparison.Ordinal);
+        Assert.Contains("'RGGB' (8-bit Bayer) - not supported by the appliance", text, StringComparison.Ordinal);
+    }
+}

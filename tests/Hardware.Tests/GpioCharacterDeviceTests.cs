@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Appliance;
+using Appliance.Hardware.Gpio;
+using Appliance.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Hardware.Tests;
+
+/// <summary>The uAPI v2 driver against a gpio-sim chip on a real kernel.</summary>
+[Trait("Category", "Hardware")]
+public sealed class GpioCharacterDeviceTests
+{
+    private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(5);
+
+    [Fact]
+    public void Open_ByLabel_FindsTheSimulatedChip()
+    {
+        using var sim = new GpioSimChip();
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        Assert.Contains(sim.ChipName, chip.Description, StringComparison.Ordinal);
+        Assert.Equal(8, chip.LineCount);
+
+        var error = Assert.Throws<GpioException>(() => CharacterDeviceGpioChip.Open("no-such-label", NullLogger.Instance));
+        Assert.Contains(sim.Label, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RequestOutput_InitialValueAndActiveLow_SeenBySimulatedHardware()
+    {
+        using var sim = new GpioSimChip();
+        using var chip = CharacterDeviceGpioChip.Open(sim.DevicePath, NullLogger.Instance);
+        using var relay = chip.RequestOutput("test:relay", 1, activeLow: true, initialOn: false);
+        using var light = chip.RequestOutput("test:light", 2, activeLow: false, initialOn: true);
+        Assert.Equal(1, sim.Value(1)); // off on an active-low relay board = high
+        Assert.Equal(1, sim.Value(2));
+
+        relay.Value = true;
+        light.Value = false;
+        Assert.Equal(0, sim.Value(1));
+        Assert.Equal(0, sim.Value(2));
+    }
+
+    [Fact]
+    public void RequestInput_PullChanges_DeliverEdgesInLogicalTerms()
+    {
+        using var sim = new GpioSimChip();
+        sim.Pull(3, high: true);
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        var edges = new BlockingCollection<GpioEdgeEvent>();
+
+        // A button to ground with a pull-up: pressed = low = logical 1 with ActiveLow.
+        using var button = chip.RequestInput("test:button", 3, activeLow: true, GpioBias.PullUp, 0, GpioEdge.Both, edges.Add);
+        Assert.False(button.Read());
+
+        sim.Pull(3, high: false);
+        Assert.True(edges.TryTake(out var press, EventTimeout), "no edge after the press");
+        Assert.True(press.Rising);
+        Assert.Equal(3, press.Line);
+        Assert.True(button.Read());
+
+        sim.Pull(3, high: true);
+        Assert.True(edges.TryTake(out var release, EventTimeout), "no edge after the release");
+        Assert.False(release.Rising);
+        Assert.True(release.LineSeqno > press.LineSeqno);
+    }
+
+    [Fact]
+    public void RequestInput_Debounce_FiltersGlitchesButPassesHeldChanges()
+    {
+        using var sim = new GpioSimChip();
+        sim.Pull(4, high: false);
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        var edges = new BlockingCollection<GpioEdgeEvent>();
+        using var input = chip.RequestInput("test:pir", 4, activeLow: false, GpioBias.AsIs, 200, GpioEdge.Both, edges.Add);
+
+        // A glitch much shorter than the 200 ms debounce period.
+        sim.Pull(4, high: true);
+        sim.Pull(4, high: false);
+        Assert.False(edges.TryTake(out _, TimeSpan.FromMilliseconds(600)), "a glitch shorter than the debounce period got through");
+
+        sim.Pull(4, high: true);
+        Assert.True(edges.TryTake(out var held, EventTimeout), "a held change did not get through the debouncer");
+        Assert.True(held.Rising);
+        Assert.False(edges.TryTake(out _, TimeSpan.FromMilliseconds(400)), "one held change gave more than one edge");
+    }
+
+    [Fact]
+    public void Request_BusyOrUnknownLine_FailsNamingWhy()
+    {
+        using var sim = new GpioSimChip();
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        using var first = chip.RequestOutput("test:first", 5, false, false);
+
+        var busy = Assert.Throws<GpioException>(() => chip.RequestOutput("test:second", 5, false, false));
+        Assert.Equal(16, busy.Errno);
+        Assert.Contains("busy", busy.Message, StringComparison.Ordinal);
+        Assert.Contains("test:first", busy.Message, StringComparison.Ordinal);
+
+        var unknown = Assert.Throws<GpioException>(() => chip.RequestOutput("test:far", 8, false, false));
+        Assert.Contains("line 8 does not exist", unknown.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Appliance_GpioApi_SwitchesRealLinesAndRecordsPresses()
+    {
+        using var sim = new GpioSimChip();
+        sim.Pull(6, high: true);
+        await using var app = await StartAppAsync(
+            $"--Gpio:Chip={sim.Label}",
+            "--Gpio:Pins:porch-light:Line=1", "--Gpio:Pins:porch-light:Mode=Output", "--Gpio:Pins:porch-light:ActiveLow=true",
+            "--Gpio:Pins:door:Line=2", "--Gpio:Pins:door:PulseMs=300",
+            "--Gpio:Pins:doorbell:Line=6", "--Gpio:Pins:doorbell:Mode=Input", "--Gpio:Pins:doorbell:ActiveLow=true",
+            "--Gpio:Pins:doorbell:Bias=PullUp", "--Gpio:Pins:doorbell:OnPress=Snapshot", "--Gpio:Pins:doorbell:CooldownSeconds=60");
+        using var client = new HttpClient { BaseAddress = app.Address };
+        Assert.Equal(1, sim.Value(1));
+
+        var on = await client.PostAsync(new Uri("/api/gpio/porch-light?action=on", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, on.StatusCode);
+        Assert.Equal(0, sim.Value(1));
+        Assert.Contains("\"changedBy\":\"local", await on.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var pulse = await client.PostAsync(new Uri("/api/gpio/door?action=pulse", UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.OK, pulse.StatusCode);
+        Assert.Equal(1, sim.Value(2));
+        GuestKernel.WaitFor(() => sim.Value(2) == 0, TimeSpan.FromSeconds(5), "the pulse to end");
+
+        sim.Pull(6, high: false);
+        sim.Pull(6, high: true);
+        sim.Pull(6, high: false);
+        var gpio = app.Services.GetRequiredService<IGpioService>();
+        GuestKernel.WaitFor(() => gpio.RecentEvents.Count(e => e.Pin == "doorbell" && e.Pressed) >= 2, TimeSpan.FromSeconds(20), "two doorbell presses");
+        var presses = gpio.RecentEvents.Where(e => e.Pin == "doorbell" && e.Pressed).ToList();
+        Assert.StartsWith("sent", presses[0].Outcome, StringComparison.Ordinal);
+        Assert.StartsWith("cooldown", presses[1].Outcome, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Appliance_BusyLine_IsAStartupErrorNamingThePin()
+    {
+        using var sim = new GpioSimChip();
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        using var holder = chip.RequestOutput("other-program", 3, false, false);
+
+        var error = Assert.Throws<ConfigurationException>(() => Program.BuildApp(
+            ["--urls=http://127.0.0.1:0", "--Camera:Source=synthetic", $"--Gpio:Chip={sim.Label}", "--Gpio:Pins:siren:Line=3", "--Gpio:Pins:lamp:Line=9"]));
+        Assert.Contains("Gpio:Pins:siren: line 3 is busy (in use by 'other-program')", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Gpio:Pins:lamp: line 9 does not exist", error.Message, StringComparison.Ordinal);
+    }
+
+    internal static async Task<RunningApp> StartAppAsync(params string[] settings)
+    {
+        var state = Directory.CreateTempSubdirectory("hw-state-").FullName;
+        Environment.SetEnvironmentVariable(ApplianceConfiguration.ConfigDirectoryVariable, Directory.CreateTempSubdirectory("hw-etc-").FullName);
+        var app = Program.BuildApp(["--urls=http://127.0.0.1:0", $"--State:Directory={state}", "--Logging:LogLevel:Default=Warning",
+            "--Camera:Source=synthetic", "--Camera:Width=160", "--Camera:Height=120", .. settings]);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new RunningApp(app, new Uri(address));
+    }
+
+    internal sealed class RunningApp(WebApplication app, Uri address) : IAsyncDisposable
+    {
+        public Uri Address => address;
+
+        public IServiceProvider Services => app.Services;
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+}

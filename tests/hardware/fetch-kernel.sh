@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Prepares a Debian kernel that has gpio-sim, vivid and i2c-stub as modules, without touching the host's /boot:
+# apt-get download with a private apt state directory (mirror taken from the machine's own apt sources), dpkg -x,
+# depmod, then keeps only vmlinuz and the decompressed modules the lane loads (busybox insmod cannot read .xz).
+# Prints the prepared directory on stdout; everything else goes to stderr. Cached in $HWLANE_CACHE.
+set -euo pipefail
+cache="${HWLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/appliance-hwlane}"
+suites="${HWLANE_SUITES:-trixie-backports sid}"
+# Module load order comes from modprobe --show-depends, so dependencies (netfs, videobuf2 …) come along.
+modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev)
+log() { echo "fetch-kernel: $*" >&2; }
+die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
+
+mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/kernels"
+
+# The first plain Debian archive URI in the machine's apt sources (deb822 .sources or one-line format).
+mirror="${HWLANE_MIRROR:-}"
+if [ -z "$mirror" ]; then
+  mirror=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs:[[:space:]]*//p' | tr ' ' '\n';
+              cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\).*/\2/p'; } \
+            | grep -E '/debian/?$' | head -n1 || true)
+fi
+[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list(.d); set HWLANE_MIRROR"
+
+sources="$cache/apt/sources.list"
+: > "$sources.new"
+for suite in $suites; do echo "deb $mirror $suite main" >> "$sources.new"; done
+mv "$sources.new" "$sources"
+touch "$cache/apt/status"
+apt_opts=(-o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexistent -o "Dir::State=$cache/apt"
+          -o "Dir::State::status=$cache/apt/status" -o "Dir::Cache=$cache/apt" -o "Dir::Cache::archives=$cache/apt/archives"
+          -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+
+newest_cached() { ls -1d "$cache"/kernels/*/ready 2>/dev/null | sort -V | tail -n1 | xargs -r dirname; }
+
+# Refresh the package index at most once a day; when the mirror is unreachable fall back to a prepared kernel.
+stamp="$cache/apt/updated"
+if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! grep -qx "$mirror $suites" "$stamp"; then
+  log "updating package index for $suites from $mirror"
+  if apt-get "${apt_opts[@]}" -q update >&2; then
+    echo "$mirror $suites" > "$stamp"
+  else
+    cached=$(newest_cached)
+    [ -n "$cached" ] || die "apt-get update failed for '$suites' at $mirror and no kernel is cached in $cache"
+    log "WARNING: apt-get update failed; using cached kernel $cached"
+    echo "$cached"; exit 0
+  fi
+fi
+
+# Highest linux-image-amd64 across the suites, then the versioned image package it depends on.
+version=$(apt-cache "${apt_opts[@]}" madison linux-image-amd64 | awk -F'|' '{gsub(/ /,"",$2); print $2}' | sort -V | tail -n1)
+[ -n "$version" ] || die "linux-image-amd64 is not in '$suites' at $mirror (mirror unreachable? see the apt-get update output above)"
+image=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64=$version" | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\).*/\1/p' | head -n1)
+[ -n "$image" ] || die "cannot resolve the kernel package of linux-image-amd64 $version"
+krel="${image#linux-image-}"
+dir="$cache/kernels/$krel"
+if [ -f "$dir/ready" ]; then echo "$dir"; exit 0; fi
+
+log "preparing kernel $krel ($version)"
+rm -rf "$dir" && mkdir -p "$dir/download" "$dir/tree" "$dir/modules"
+packages=("$image=$version")
+# Kernels >= 7 split the image into base/binary/modules packages.
+for part in linux-base linux-binary linux-modules; do
+  if apt-cache "${apt_opts[@]}" show "$part-$krel=$version" >/dev/null 2>&1; then packages+=("$part-$krel=$version"); fi
+done
+(cd "$dir/download" && apt-get "${apt_opts[@]}" -q download "${packages[@]}" >&2) || die "apt-get download ${packages[*]} failed"
+for deb in "$dir"/download/*.deb; do dpkg-deb -x "$deb" "$dir/tree"; done
+base="$dir/tree"; [ -d "$base/usr/lib/modules/$krel" ] && base="$dir/tree/usr"
+[ -d "$base/lib/modules/$krel" ] || die "no modules for $krel in the packages"
+vmlinuz=""
+for candidate in "$base/lib/modules/$krel/vmlinuz" "$dir/tree/boot/vmlinuz-$krel"; do
+  if [ -f "$candidate" ]; then vmlinuz="$candidate"; break; fi
+done
+[ -n "$vmlinuz" ] || die "no vmlinuz for $krel in the packages"
+cp "$vmlinuz" "$dir/vmlinuz"
+depmod -b "$base" "$krel"
+
+: > "$dir/modules/order"
+for module in "${modules[@]}"; do
+  deps=$(modprobe -d "$base" -S "$krel" --show-depends "$module" 2>&1) || die "kernel $krel lacks module $module: $deps"
+  while read -r verb path _; do
+    [ "$verb" = insmod ] || continue
+    name=$(basename "$path"); name="${name%.xz}"; name="${name%.zst}"
+    grep -qx "$name" "$dir/modules/order" && continue
+    case "$path" in
+      *.xz) xz -dc "$path" > "$dir/modules/$name" ;;
+      *.zst) zstd -qdc "$path" > "$dir/modules/$name" ;;
+      *) cp "$path" "$dir/modules/$name" ;;
+    esac
+    echo "$name" >> "$dir/modules/order"
+  done <<< "$deps"
+done
+rm -rf "$dir/tree" "$dir/download"
+echo "$krel" > "$dir/ready"
+log "kernel $krel ready in $dir"
+echo "$dir"

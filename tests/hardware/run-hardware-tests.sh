@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds tests/Hardware.Tests and runs its [Trait("Category","Hardware")] tests as root inside the qemu guest
+# (tests/hardware/run-in-qemu.sh), then copies the .trx into $TEST_RESULTS_DIR. Fails loudly when anything is
+# missing: no kernel, no qemu, no tests run. Extra arguments go to the test run (e.g. --filter FullyQualifiedName~Gpio).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+results="${TEST_RESULTS_DIR:-$root/artifacts/test-results}"
+mkdir -p "$results"
+start=$(date +%s)
+
+project="$root/tests/Hardware.Tests/Hardware.Tests.csproj"
+dotnet build "$project" -c Release -warnaserror -nologo -v:q
+dll="$root/tests/Hardware.Tests/bin/Release/net10.0/Hardware.Tests.dll"
+[ -f "$dll" ] || { echo "hardware lane: ERROR: $dll was not built"; exit 1; }
+
+work=$(mktemp -d /tmp/hwlane.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+filter="Category=Hardware"
+extra=""
+if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter="Category=Hardware&$2"; shift 2; fi
+extra="$*"
+set +e
+HWLANE_WORK="$work" "$here/run-in-qemu.sh" \
+  "dotnet test '$dll' --filter '$filter' --results-directory /tmp/hwlane/results --logger 'trx;LogFileName=hardware.trx' --logger 'console;verbosity=normal' $extra"
+rc=$?
+set -e
+trx="$work/results/hardware.trx"
+if [ ! -f "$trx" ]; then
+  echo "hardware lane: ERROR: no test results came back from the guest (exit status $rc)"
+  exit 1
+fi
+cp "$trx" "$results/hardware-$(date +%s).trx"
+total=$(grep -o '<Counters [^>]*>' "$trx" | sed -n 's/.*total="\([0-9]*\)".*/\1/p')
+if [ "${total:-0}" -eq 0 ]; then
+  echo "hardware lane: ERROR: no Hardware test ran"
+  exit 1
+fi
+echo "hardware lane: $(grep -o '<Counters [^>]*>' "$trx") in $(( $(date +%s) - start )) s"
+exit "$rc"

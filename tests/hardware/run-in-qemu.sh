@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs a shell command as root inside a qemu guest (TCG) booted on a Debian kernel with gpio-sim, vivid and
+# i2c-stub loaded. The guest sees the host's root read-only and /tmp/hwlane (read-write) = $HWLANE_WORK.
+# Usage: run-in-qemu.sh 'command …'   Exit status: the command's, or 1 when the guest could not run it.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+die() { echo "run-in-qemu: ERROR: $*" >&2; exit 1; }
+[ $# -ge 1 ] || die "usage: run-in-qemu.sh 'command'"
+for tool in qemu-system-x86_64 busybox cpio depmod modprobe dpkg-deb apt-get xz; do
+  command -v "$tool" >/dev/null || die "$tool is not installed (tests/lanes/hardware.apt lists the packages)"
+done
+busybox_bin=$(command -v busybox)
+file -L "$busybox_bin" 2>/dev/null | grep -q 'dynamically linked' && die "$busybox_bin is dynamically linked: install busybox-static"
+
+kernel_dir=$("$here/fetch-kernel.sh") || die "could not prepare a kernel with gpio-sim, vivid and i2c-stub"
+work="${HWLANE_WORK:?set HWLANE_WORK to a directory for the guest work share}"
+mkdir -p "$work"
+rm -f "$work/exit-status"
+{ echo "set -e"; echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  echo "export HOME=/tmp/home DOTNET_CLI_HOME=/tmp/home NUGET_PACKAGES=${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+  echo "export DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 HWLANE_MODULES=/tmp/modules"
+  # JIT time dominates under TCG: skip PGO instrumentation.
+  echo "export DOTNET_TieredPGO=0"
+  echo "mkdir -p /tmp/home"; echo "cd $(pwd)"; echo "$1"; } > "$work/command.sh"
+
+# The initramfs: busybox, the decompressed modules and their parameters, the init script. Builds in < 1 s.
+initrd_dir=$(mktemp -d)
+trap 'rm -rf "$initrd_dir"' EXIT
+mkdir -p "$initrd_dir"/{bin,proc,sys,dev,modules}
+cp "$busybox_bin" "$initrd_dir/bin/busybox"
+cp "$kernel_dir"/modules/* "$initrd_dir/modules/"
+echo "n_devs=1 node_types=0x1" > "$initrd_dir/modules/vivid.params"
+echo "chip_addr=0x76" > "$initrd_dir/modules/i2c-stub.params"
+cp "$here/guest-init.sh" "$initrd_dir/init" && chmod +x "$initrd_dir/init"
+(cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
+
+timeout_s="${HWLANE_TIMEOUT:-280}"
+echo "run-in-qemu: booting $(basename "$kernel_dir") (timeout ${timeout_s} s)"
+set +e
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -M q35 -m "${HWLANE_MEMORY:-2048}" \
+  -smp "${HWLANE_CPUS:-2}" -display none -monitor none -serial stdio -no-reboot \
+  -kernel "$kernel_dir/vmlinuz" -initrd "$work/initramfs.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+  -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" < /dev/null
+qemu_rc=$?
+set -e
+[ "$qemu_rc" -eq 124 ] && die "the guest did not finish within ${timeout_s} s"
+[ -f "$work/exit-status" ] || die "the guest ended (qemu status $qemu_rc) without running the command"
+exit "$(cat "$work/exit-status")"
