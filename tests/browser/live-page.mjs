@@ -1,6 +1,8 @@
 // Loads the appliance's page in headless Chromium, waits for the live picture, takes two screenshots a second
 // apart and prints a JSON verdict: each shows a non-blank image and the two differ.
 // Usage: node live-page.mjs URL OUTDIR
+// CHROMIUM_EXTRA_ARGS (space-separated) adds switches, e.g. --ignore-certificate-errors-spki-list=HASH to trust
+// only a test server's key over https.
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +11,8 @@ const [url, outDir] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+    '--disable-component-update', '--disable-sync',
+    ...(process.env.CHROMIUM_EXTRA_ARGS ?? '').split(' ').filter((a) => a.length > 0)],
 });
 const result = { url };
 try {

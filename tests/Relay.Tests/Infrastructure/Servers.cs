@@ -104,7 +104,7 @@ public sealed class RelayServer : IAsyncDisposable
 
 /// <summary>
 /// The whole appliance (synthetic camera) on real Kestrel, dialling the relay through its tunnel, plus test-only
-/// endpoints: /test/echo (what the appliance believes about the request) and a fake /wecom/callback that records
+/// endpoints: /test/echo (what the appliance believes about the request), /test/bulk?mib=N (a large response) and a fake /wecom/callback that records
 /// what arrives (the WeCom feature is built elsewhere).
 /// </summary>
 public sealed class TunnelledAppliance : IAsyncDisposable
@@ -230,6 +230,21 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                         $"pathbase={context.Request.PathBase}", $"path={context.Request.Path}",
                         $"tunnel={context.Features.Get<ITunnelConnectionFeature>() is not null}",
                         $"local={WebPrincipalExtensions.IsLocal(context)}"));
+                    return;
+                }
+
+                if (context.Request.Path == "/test/bulk")
+                {
+                    // A large response for throughput measurements: ?mib=N MiB of filler, written in 64 KiB pieces.
+                    var mebibytes = int.Parse(context.Request.Query["mib"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+                    var piece = new byte[65536];
+                    context.Response.ContentType = "application/octet-stream";
+                    context.Response.ContentLength = (long)mebibytes * 1024 * 1024;
+                    for (var i = 0; i < mebibytes * 16; i++)
+                    {
+                        await context.Response.Body.WriteAsync(piece, context.RequestAborted);
+                    }
+
                     return;
                 }
 
