@@ -21,6 +21,7 @@ public static class DoctorExtensions
     [
         _ => new TurboJpegCheck(),
         c => new RpicamCheck(c),
+        c => new Hardware.CamerasDoctorCheck(c),
         _ => new GpioChipCheck("/dev"),
         c => new StateDirectoryCheck(c),
         _ => new SecretsFileCheck(ApplianceConfiguration.SettingsFiles()[^1]),

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Camera;
 using Camera.Jpeg;
 using Camera.V4l2;
@@ -30,6 +31,17 @@ public sealed class VividCameraTests
         Assert.Contains("'YUYV' (YUYV 4:2:2)", listing, StringComparison.Ordinal);
         Assert.Contains("Size: Discrete 640x480", listing, StringComparison.Ordinal);
         Assert.Contains("Interval: Discrete 0.033s (30.000 fps)", listing, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DoctorCheck_Vivid_PassesAndListsYuyv()
+    {
+        var settings = new ConfigurationBuilder()
+            .AddInMemoryCollection([new KeyValuePair<string, string?>("Camera:Source", "v4l2")]).Build();
+        var result = await new Appliance.Hardware.CamerasDoctorCheck(settings).RunAsync(CancellationToken.None);
+        Assert.Equal(Appliance.Doctor.DoctorOutcome.Pass, result.Outcome);
+        Assert.Contains("/dev/video", result.Detail, StringComparison.Ordinal);
+        Assert.Contains("YUYV", result.Detail, StringComparison.Ordinal);
     }
 
     [Fact]
