@@ -32,12 +32,12 @@ internal static class Program
 
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"idle: RSS {idle.RssKb / 1024.0:F1} MB (anonymous {idle.AnonKb / 1024.0:F1} MB)"));
-            Console.WriteLine("| phase | viewers | stalled | per-viewer fps min / median / mean | min % of source fps | appliance CPU (cores) | RSS MB | anon RSS MB |");
-            Console.WriteLine("|---|---|---|---|---|---|---|---|");
+            Console.WriteLine("| phase | viewers | stalled | per-viewer fps min / median / mean | min % of source fps | appliance CPU (cores) | RSS MB | anon RSS MB | threads |");
+            Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
             foreach (var phase in new[] { one, half, many, withStalled })
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {phase.Name} | {phase.Viewers} | {phase.Stalled} | {phase.Fps.Min():F1} / {Median(phase.Fps):F1} / {phase.Fps.Average():F1} | {100 * phase.Fps.Min() / options.Fps:F1}% | {phase.CpuCores:F2} | {phase.RssKbEnd / 1024.0:F1} | {phase.AnonKbEnd / 1024.0:F1} |"));
+                    $"| {phase.Name} | {phase.Viewers} | {phase.Stalled} | {phase.Fps.Min():F1} / {Median(phase.Fps):F1} / {phase.Fps.Average():F1} | {100 * phase.Fps.Min() / options.Fps:F1}% | {phase.CpuCores:F2} | {phase.RssKbEnd / 1024.0:F1} | {phase.AnonKbEnd / 1024.0:F1} | {phase.Threads} |"));
             }
 
             // Between two loaded phases the GC's gen0 budget is already in use in both, so the slope is what each
@@ -57,7 +57,7 @@ internal static class Program
         }
     }
 
-    private sealed record Phase(string Name, int Viewers, int Stalled, double[] Fps, double CpuCores, long RssKbEnd, long AnonKbEnd);
+    private sealed record Phase(string Name, int Viewers, int Stalled, double[] Fps, double CpuCores, long RssKbEnd, long AnonKbEnd, long Threads);
 
     private static async Task<Phase> RunPhaseAsync(HttpClient http, Options options, int port, int viewers, int stalled, TimeSpan duration, int pid)
     {
@@ -95,7 +95,7 @@ internal static class Program
         var cpu = (after.CpuTicks - before.CpuTicks) / (double)Proc.TicksPerSecond / (after.At - before.At).TotalSeconds;
         var name = stalled > 0 ? "readers + stalled" : viewers == 1 ? "one viewer" : $"{viewers} viewers";
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}: {viewers} viewers, {stalled} stalled, mean fps {fps.Average():F1}, cpu {cpu:F2} cores, rss {after.RssKb / 1024.0:F1} MB"));
-        return new Phase(name, viewers, stalled, fps, cpu, after.RssKb, after.AnonKb);
+        return new Phase(name, viewers, stalled, fps, cpu, after.RssKb, after.AnonKb, after.Threads);
     }
 
     /// <summary>Counts multipart boundaries in the de-chunked body without parsing the parts.</summary>
@@ -229,7 +229,7 @@ internal static class Proc
 {
     public const int TicksPerSecond = 100; // USER_HZ on Linux
 
-    public readonly record struct Reading(long CpuTicks, long RssKb, long AnonKb, DateTime At);
+    public readonly record struct Reading(long CpuTicks, long RssKb, long AnonKb, long Threads, DateTime At);
 
     public static Reading Sample(int pid)
     {
@@ -238,7 +238,7 @@ internal static class Proc
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         var status = File.ReadAllLines($"/proc/{pid}/status");
         long Kb(string key) => long.Parse(status.First(l => l.StartsWith(key, StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        return new Reading(ticks, Kb("VmRSS:"), Kb("RssAnon:"), DateTime.UtcNow);
+        return new Reading(ticks, Kb("VmRSS:"), Kb("RssAnon:"), Kb("Threads:"), DateTime.UtcNow);
     }
 }
 
