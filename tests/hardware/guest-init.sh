@@ -31,6 +31,14 @@ mount -t proc proc $root/proc
 mount -t sysfs sysfs $root/sys
 mount -t configfs configfs $root/sys/kernel/config
 mount -t tmpfs tmpfs $root/run
+# A checkout under /tmp or /run (CI clones, temporary copies) is hidden by the tmpfs mounts above: mount its own
+# share at the same path.
+repo=$(cat $root/tmp/hwlane/repo-path 2>/dev/null)
+case "$repo" in
+  /tmp/*|/run/*)
+    mkdir -p "$root$repo"
+    mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose repo "$root$repo" || { echo "hwlane-init: cannot mount the checkout $repo"; poweroff -f; } ;;
+esac
 # The tests reload vivid (unplug/replug); give them the decompressed modules and the parameters.
 mkdir -p $root/tmp/modules && cp /modules/* $root/tmp/modules/
 

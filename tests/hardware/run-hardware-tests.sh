@@ -21,6 +21,7 @@ extra=""
 if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter="Category=Hardware&$2"; shift 2; fi
 extra="$*"
 set +e
+cd "$root"  # the guest runs the command in the checkout (shared on its own when under /tmp)
 HWLANE_WORK="$work" "$here/run-in-qemu.sh" \
   "dotnet test '$dll' --filter '$filter' --results-directory /tmp/hwlane/results --logger 'trx;LogFileName=hardware.trx' --logger 'console;verbosity=normal' $extra"
 rc=$?

@@ -16,6 +16,10 @@ kernel_dir=$("$here/fetch-kernel.sh") || die "could not prepare a kernel with gp
 work="${HWLANE_WORK:?set HWLANE_WORK to a directory for the guest work share}"
 mkdir -p "$work"
 rm -f "$work/exit-status"
+# The directory the command runs in (the checkout) is shared on its own too, in case it is under /tmp or /run,
+# which the guest covers with tmpfs.
+repo="$(pwd)"
+echo "$repo" > "$work/repo-path"
 { echo "set -e"; echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   echo "export HOME=/tmp/home DOTNET_CLI_HOME=/tmp/home NUGET_PACKAGES=${NUGET_PACKAGES:-$HOME/.nuget/packages}"
   echo "export DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 HWLANE_MODULES=/tmp/modules"
@@ -41,7 +45,8 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi 
   -smp "${HWLANE_CPUS:-2}" -display none -monitor none -serial stdio -no-reboot \
   -kernel "$kernel_dir/vmlinuz" -initrd "$work/initramfs.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-  -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" < /dev/null
+  -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
+  -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" < /dev/null
 qemu_rc=$?
 set -e
 [ "$qemu_rc" -eq 124 ] && die "the guest did not finish within ${timeout_s} s"
