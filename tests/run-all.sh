@@ -3,6 +3,8 @@
 # Kestrel/ffmpeg/Chromium, then each extra lane in tests/lanes/ (publish smoke test, real-kernel qemu lane …).
 # Ends with one line "tests: N passed, N failed, N skipped". Exit status 0 only when everything passed.
 set -uo pipefail
+# Root is needed (apt installs, a private mount namespace, the qemu lane): re-run under sudo when not root.
+if [ "$(id -u)" -ne 0 ]; then exec sudo --preserve-env=PATH,HOME,DOTNET_ROOT bash "$0" "$@"; fi
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 results="${TEST_RESULTS_DIR:-$root/artifacts/test-results}"
