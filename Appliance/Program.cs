@@ -2,6 +2,7 @@ using Appliance.Auth;
 using Appliance.Capture;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
+using Appliance.Scoring;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Tunnel;
@@ -50,6 +51,7 @@ public static class Program
         builder.AddWeCom();
         builder.AddSystemd();
         builder.AddTunnel();
+        builder.AddScoring();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -61,6 +63,7 @@ public static class Program
         app.MapStatus();
         app.MapWeCom();
         app.MapTunnel();
+        app.MapScoring();
         return app;
     }
 }
