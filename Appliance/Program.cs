@@ -3,6 +3,7 @@ using Appliance.Capture;
 using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
+using Appliance.Scoring;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Tunnel;
@@ -52,6 +53,7 @@ public static class Program
         builder.AddSystemd();
         builder.AddTunnel();
         builder.AddHardware();
+        builder.AddScoring();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -64,6 +66,7 @@ public static class Program
         app.MapWeCom();
         app.MapTunnel();
         app.MapHardware();
+        app.MapScoring();
         return app;
     }
 }

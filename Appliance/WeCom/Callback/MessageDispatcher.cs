@@ -11,7 +11,7 @@ namespace Appliance.WeCom.Callback;
 /// </summary>
 public sealed partial class MessageDispatcher(
     WeComOptions options, WeComCommandRegistry commands, WeComMessenger messenger, WeComMetrics metrics,
-    TimeProvider time, ILogger<MessageDispatcher> logger)
+    TimeProvider time, ILogger<MessageDispatcher> logger, IEnumerable<IWeComVoiceHandler> voiceHandlers)
 {
     private const int MaxRemembered = 50_000;
     private readonly ConcurrentDictionary<string, Work> _seen = new(StringComparer.Ordinal);
@@ -187,6 +187,8 @@ public sealed partial class MessageDispatcher(
                 return new TextMessage(commands.HelpText(isAdmin));
             case "event":
                 return null;
+            case "voice" when await HandleVoiceAsync(message, isAdmin) is { } voiceAnswer:
+                return voiceAnswer;
             default:
                 return new TextMessage("我只听得懂文字命令。I understand text commands.\n" + commands.HelpText(isAdmin));
         }
@@ -215,6 +217,28 @@ public sealed partial class MessageDispatcher(
             LogCommandFailed(logger, command.Names[0], user, ex);
             return new TextMessage($"“{command.Names[0]}”失败了 failed: {ex.Message}");
         }
+    }
+
+    private async Task<WeComMessage?> HandleVoiceAsync(InboundMessage message, bool isAdmin)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2), time);
+        try
+        {
+            foreach (var handler in voiceHandlers)
+            {
+                if (await handler.TryHandleAsync(new WeComCommandContext(message.FromUserName, isAdmin, "", message), timeout.Token) is { } answer)
+                {
+                    return answer;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            LogCommandFailed(logger, "voice", message.FromUserName, ex);
+            return new TextMessage($"语音处理失败 The voice message could not be handled: {ex.Message}");
+        }
+
+        return null;
     }
 
     private void Sweep()

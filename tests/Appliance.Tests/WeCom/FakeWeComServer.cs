@@ -32,6 +32,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte> _validTokens = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _nextErrors = new();
     private readonly ConcurrentDictionary<string, byte[]> _media = new();
+    private readonly ConcurrentDictionary<string, string> _mediaTypes = new();
     private int _tokenCounter;
     private int _mediaCounter;
 
@@ -64,6 +65,13 @@ public sealed class FakeWeComServer : IAsyncDisposable
     public void InvalidateAllTokens() => _validTokens.Clear();
 
     public void AddMedia(string mediaId, byte[] bytes) => _media[mediaId] = bytes;
+
+    /// <summary>Media served with its own content type (voice is audio/amr).</summary>
+    public void AddMedia(string mediaId, byte[] bytes, string contentType)
+    {
+        _mediaTypes[mediaId] = contentType;
+        _media[mediaId] = bytes;
+    }
 
     public static async Task<FakeWeComServer> StartAsync()
     {
@@ -196,8 +204,9 @@ public sealed class FakeWeComServer : IAsyncDisposable
             return injected;
         }
 
-        return _media.TryGetValue(query.GetValueOrDefault("media_id") ?? "", out var bytes)
-            ? Results.File(bytes, "image/jpeg", "media.jpg")
+        var id = query.GetValueOrDefault("media_id") ?? "";
+        return _media.TryGetValue(id, out var bytes)
+            ? Results.File(bytes, _mediaTypes.GetValueOrDefault(id, "image/jpeg"), _mediaTypes.ContainsKey(id) ? "media.amr" : "media.jpg")
             : Error(40007, "invalid media_id");
     }
 

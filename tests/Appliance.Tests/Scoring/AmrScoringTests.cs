@@ -1,0 +1,171 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
+
+namespace Appliance.Tests.Scoring;
+
+/// <summary>WeCom voice (AMR) through real ffmpeg into PCM, by POST /api/ratings and by 练习/practice in WeCom chat.</summary>
+[Collection(TimingSensitive.Name)]
+public sealed class AmrScoringTests
+{
+    /// <summary>
+    /// A real AMR-NB file: a 440 Hz sine, 2 s, 12.2 kbit/s. Debian's ffmpeg has no AMR encoder, so GStreamer's amrnbenc
+    /// (libopencore-amrnb, tests/lanes/scoring.apt) encodes it; it writes bare frames, so the "#!AMR\n" header is added here.
+    /// </summary>
+    internal static async Task<byte[]> AmrSineAsync()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"sine-{Guid.NewGuid():N}.amr");
+        var start = new ProcessStartInfo("gst-launch-1.0") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in "-q audiotestsrc wave=sine freq=440 num-buffers=16 samplesperbuffer=1000 ! audio/x-raw,rate=8000,channels=1 ! audioconvert ! amrnbenc band-mode=MR122 ! filesink".Split(' '))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.ArgumentList.Add($"location={path}");
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("gst-launch-1.0 did not start (install tests/lanes/scoring.apt)");
+        var errors = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"gst-launch-1.0 failed: {errors}");
+        var frames = await File.ReadAllBytesAsync(path);
+        File.Delete(path);
+        Assert.Equal(100 * 32, frames.Length); // 100 frames of 20 ms, 32 bytes each at 12.2k
+        return [.. "#!AMR\n"u8, .. frames];
+    }
+
+    private static string[] Settings(TestScorer scorer, FakeWeComServer api) =>
+    [
+        .. WeComCallbackClient.Settings(api),
+        $"--Scoring:ScorerUrl={scorer.Url}", "--Scoring:MediaSource=wecom",
+        $"--Scoring:AppId={TestScorer.AppId}", $"--Scoring:Secret={TestScorer.Secret}",
+    ];
+
+    private static int ZeroCrossings(byte[] pcm)
+    {
+        var crossings = 0;
+        var previous = BinaryPrimitives.ReadInt16LittleEndian(pcm);
+        for (var i = 2; i + 1 < pcm.Length; i += 2)
+        {
+            var sample = BinaryPrimitives.ReadInt16LittleEndian(pcm.AsSpan(i));
+            if ((previous < 0) != (sample < 0))
+            {
+                crossings++;
+            }
+
+            previous = sample;
+        }
+
+        return crossings;
+    }
+
+    [Fact]
+    public async Task Amr_ThroughRatings_TranscodedToPcm16kAndMetaAdjustedAndResigned()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("amr-1", await AmrSineAsync(), "audio/amr");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+        var meta = ScoringTests.Base64Meta("""{"item":{"audioFormat":"speex","audioSamplerate":16000,"quality":7,"reftext":"hello","type":"readaloud"},"appID":"x"}""");
+
+        using var response = await server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = "amr-1", ["meta"] = meta }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+
+        Assert.Equal(0, json.GetProperty("status").GetInt32());
+        var session = Assert.Single(scorer.Sessions);
+        Assert.Empty(session.ProtocolErrors);
+        Assert.True(session.SignatureValid);
+        var item = session.Meta!["item"]!;
+        Assert.Equal(-1, item["quality"]!.GetValue<int>());
+        Assert.Equal("pcm", item["audioFormat"]!.GetValue<string>());
+        Assert.Equal(16000, item["audioSamplerate"]!.GetValue<int>());
+        Assert.Equal(1, item["audioChannel"]!.GetValue<int>());
+        Assert.Equal("hello", item["reftext"]!.GetValue<string>());
+        Assert.True(session.SawEos);
+        Assert.InRange(session.PcmBytes, 62_000, 66_000); // 2 s × 16000 × 2 bytes
+        Assert.True(session.AudioMessages > 5, "PCM goes out in chunks while ffmpeg decodes, not as one message");
+
+        // A 440 Hz tone crosses zero 880 times a second: the decoded audio really is the sine, at 16 kHz.
+        Assert.InRange(ZeroCrossings(session.Pcm.ToArray()), 1600, 1920);
+    }
+
+    [Fact]
+    public async Task Amr_NotAmrBytes_Minus100AndScorerUntouched()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("photo", [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 4, 5, 6, 7, 8], "image/jpeg");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+
+        using var response = await server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = "photo", ["meta"] = ScoringTests.Base64Meta("{\"item\":{}}") }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+
+        Assert.Equal(-100, json.GetProperty("status").GetInt32());
+        Assert.Contains("not AMR", json.GetProperty("msg").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, scorer.SessionCount);
+    }
+
+    [Fact]
+    public async Task Amr_UnknownMediaId_Minus100WithWeComsError()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+
+        using var response = await server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = "nope", ["meta"] = ScoringTests.Base64Meta("{\"item\":{}}") }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+
+        Assert.Equal(-100, json.GetProperty("status").GetInt32());
+        Assert.Contains("40007", json.GetProperty("msg").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, scorer.SessionCount);
+    }
+
+    [Fact]
+    public async Task Practice_ThenVoice_ScoredWithReferenceTextAndAnsweredWithScoresAndWeakestWords()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("voice-from-alice", await AmrSineAsync(), "audio/amr");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+        var client = WeComCallbackClient.For(server);
+
+        var set = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "练习 The quick brown fox", WeComCallbackClient.NextMsgId())));
+        Assert.Contains("The quick brown fox", set["Content"], StringComparison.Ordinal);
+
+        var voiceXml = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[alice]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[voice-from-alice]]></MediaId><Format><![CDATA[amr]]></Format><MsgId>{WeComCallbackClient.NextMsgId()}</MsgId><AgentID>{WeComCallbackClient.AgentId}</AgentID></xml>";
+        using var voiceResponse = await client.PostAsync(voiceXml);
+        var body = await voiceResponse.Content.ReadAsStringAsync();
+        string answer;
+        if (body.Length > 0)
+        {
+            answer = (await client.ReadReplyAsync(voiceResponse))["Content"];
+        }
+        else
+        {
+            // Not ready within the passive-reply budget: it comes through message/send.
+            Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(c => Encoding.UTF8.GetString(c.Body).Contains("Overall", StringComparison.Ordinal)), TimeSpan.FromSeconds(15)));
+            answer = api.CallsTo("message/send").Select(FakeWeComServer.Json).Select(j => j.GetProperty("text").GetProperty("content").GetString()!).Last(c => c.Contains("Overall", StringComparison.Ordinal));
+        }
+
+        var session = Assert.Single(scorer.Sessions);
+        Assert.True(session.SignatureValid);
+        Assert.Equal("The quick brown fox", session.Meta!["item"]!["reftext"]!.GetValue<string>());
+        Assert.Equal(-1, session.Meta["item"]!["quality"]!.GetValue<int>());
+        Assert.InRange(session.PcmBytes, 62_000, 66_000);
+        Assert.Contains("Overall: 81.5", answer, StringComparison.Ordinal);
+        Assert.Contains("Pronunciation: 78", answer, StringComparison.Ordinal);
+        Assert.Contains("Fluency: 90", answer, StringComparison.Ordinal);
+        Assert.Contains("Integrity: 100", answer, StringComparison.Ordinal);
+        Assert.Contains("quick (41), fox (52.5), jumps (60)", answer, StringComparison.Ordinal);
+
+        // The reference text is used up: the next voice gets the usual answer, and the scorer sees nothing more.
+        var again = await client.ReadReplyAsync(await client.PostAsync(voiceXml.Replace("<MsgId>", "<MsgId>9", StringComparison.Ordinal)));
+        Assert.Contains("text commands", again["Content"], StringComparison.Ordinal);
+        Assert.Single(scorer.Sessions);
+    }
+}
