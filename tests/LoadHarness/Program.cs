@@ -12,6 +12,12 @@ internal static class Program
     private static async Task<int> Main(string[] args)
     {
         var options = Options.Parse(args);
+        var capIndex = Array.IndexOf(args, "--fps-cap");
+        if (capIndex >= 0 && capIndex + 1 < args.Length)
+        {
+            StreamPath = $"stream?fps={int.Parse(args[capIndex + 1], CultureInfo.InvariantCulture)}";
+        }
+
         var port = FreePort();
         using var appliance = StartAppliance(options, port);
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
@@ -98,6 +104,9 @@ internal static class Program
         return new Phase(name, viewers, stalled, fps, cpu, after.RssKb, after.AnonKb, after.Threads);
     }
 
+    /// <summary>The viewers' URL; <c>--fps-cap N</c> adds <c>?fps=N</c> (to tell connection overhead from the data path).</summary>
+    private static string StreamPath = "stream";
+
     /// <summary>Counts multipart boundaries in the de-chunked body without parsing the parts.</summary>
     private static async Task ReadStreamAsync(HttpClient http, long[] counters, int index, CancellationToken token)
     {
@@ -105,7 +114,7 @@ internal static class Program
         var buffer = new byte[64 * 1024];
         try
         {
-            using var response = await http.GetAsync("stream", HttpCompletionOption.ResponseHeadersRead, token);
+            using var response = await http.GetAsync(StreamPath, HttpCompletionOption.ResponseHeadersRead, token);
             await using var body = await response.Content.ReadAsStreamAsync(token);
             var carry = 0;
             while (!token.IsCancellationRequested)
