@@ -119,6 +119,7 @@ public static partial class DoctorCommand
         {
             var app = Program.BuildApp(args, b =>
             {
+                b.MarkInspectionOnly();
                 b.AddDoctorChecks();
                 customize?.Invoke(b);
             });

@@ -18,7 +18,17 @@ public static class HardwareExtensions
             o, sp.GetRequiredService<ILoggerFactory>().CreateLogger<V4l2Source>())));
 
         var gpioOptions = builder.BindOptions<GpioOptions>(GpioOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
-        if (gpioOptions.Validate().Count == 0)
+        if (gpioOptions.Validate().Count == 0 && builder.IsInspectionOnly())
+        {
+            // The doctor: check the chip and that every line exists, but take none (the service holds them).
+            foreach (var error in GpioLines.Check(gpioOptions, OpenChip))
+            {
+                builder.AddConfigurationError(error);
+            }
+
+            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenChip, out List<string> _));
+        }
+        else if (gpioOptions.Validate().Count == 0)
         {
             // Lines are requested now, so an unknown or busy line is a start-up error (exit 78) naming the pin.
             var lines = GpioLines.Open(gpioOptions, OpenChip, out var errors);

@@ -11,6 +11,23 @@ public static class ApplianceConfiguration
     public const string ConfigDirectoryVariable = "APPLIANCE_CONFIG_DIR";
 
     private const string ErrorsKey = "Appliance.ConfigurationErrors";
+    private const string InspectionOnlyKey = "Appliance.InspectionOnly";
+
+    /// <summary>
+    /// Marks a build that is only inspected (the doctor), never run: features check their devices but must not take
+    /// them, because the running service holds them.
+    /// </summary>
+    public static void MarkInspectionOnly(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ((IHostApplicationBuilder)builder).Properties[InspectionOnlyKey] = true;
+    }
+
+    public static bool IsInspectionOnly(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return ((IHostApplicationBuilder)builder).Properties.ContainsKey(InspectionOnlyKey);
+    }
 
     public static string ConfigDirectory =>
         Environment.GetEnvironmentVariable(ConfigDirectoryVariable) is { Length: > 0 } dir ? dir : "/etc/appliance";

@@ -175,4 +175,24 @@ public sealed class GpioCharacterDeviceTests
             await app.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Doctor_WhileTheServiceHoldsTheLines_DoesNotCallThemBusy()
+    {
+        using var sim = new GpioSimChip();
+        using var chip = CharacterDeviceGpioChip.Open(sim.DevicePath, NullLogger.Instance);
+        using var held = chip.RequestOutput("appliance:porch-light", 1, activeLow: false, initialOn: false); // the running service
+        string[] settings = [$"--Gpio:Chip={sim.DevicePath}", "--Gpio:Pins:porch-light:Line=1", "--Camera:Source=synthetic",
+            $"--State:Directory={Directory.CreateTempSubdirectory().FullName}"];
+
+        // A second service would refuse to start: the line is busy.
+        var busy = Assert.Throws<ConfigurationException>(() => Program.BuildApp(settings));
+        Assert.Contains("Gpio:Pins:porch-light", busy.Message, StringComparison.Ordinal);
+
+        // The doctor checks the same settings without taking the line.
+        using var output = new StringWriter();
+        await Appliance.Doctor.DoctorCommand.RunAsync(settings, output, CancellationToken.None);
+        Assert.DoesNotContain("Gpio:Pins:porch-light", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("✓", output.ToString(), StringComparison.Ordinal);
+    }
 }

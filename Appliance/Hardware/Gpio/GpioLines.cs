@@ -65,6 +65,32 @@ internal sealed class GpioLines : IDisposable
         return lines;
     }
 
+    /// <summary>
+    /// What <see cref="Open"/> would say about the chip and the line numbers, without requesting any line (the doctor
+    /// runs while the service holds them).
+    /// </summary>
+    public static List<string> Check(GpioOptions options, Func<string, IGpioChip> openChip)
+    {
+        List<string> errors = [];
+        try
+        {
+            using var chip = openChip(options.Chip);
+            foreach (var (name, pin) in options.Pins.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                if (pin.Line >= chip.LineCount)
+                {
+                    errors.Add($"Gpio:Pins:{name}: line {pin.Line} does not exist on {chip.Description} ({chip.LineCount} lines).");
+                }
+            }
+        }
+        catch (GpioException ex)
+        {
+            errors.Add(ex.Message);
+        }
+
+        return errors;
+    }
+
     public void Dispose()
     {
         Edges.Writer.TryComplete();

@@ -150,6 +150,15 @@ public sealed class DoctorTests : IDisposable
         Assert.Contains("is not writable", result.Detail, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Run_PinOnALineTheChipLacks_FailsNamingThePin()
+    {
+        // The doctor takes no GPIO line (the running service holds them) but still checks that each exists.
+        var (exitCode, output) = await RunAsync("--Gpio:Pins:gate:Line=500");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("Gpio:Pins:gate: line 500 does not exist", output, StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_state, recursive: true);
 
     private Task<(int, string)> RunAsync(params string[] settings) => RunAsync(null, settings);
