@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using Appliance.Tests.Infrastructure;
+
 namespace Appliance.Tests.Doctor;
 
 /// <summary>
@@ -31,10 +33,7 @@ internal sealed class FakeWeComServer : IAsyncDisposable
 
     public static async Task<FakeWeComServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         FakeWeComServer? server = null;
         app.MapGet("/cgi-bin/gettoken", (HttpContext context) =>
         {
@@ -51,9 +50,7 @@ internal sealed class FakeWeComServer : IAsyncDisposable
                 _ => Json("""{"errcode":40013,"errmsg":"invalid corpid"}"""),
             };
         });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new FakeWeComServer(app, new Uri(address));
+        server = new FakeWeComServer(app, await LoopbackApp.StartAsync(app));
         return server;
     }
 
@@ -61,7 +58,6 @@ internal sealed class FakeWeComServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
     }
 }

@@ -9,6 +9,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using Appliance.Tests.Infrastructure;
+
 namespace Appliance.Tests.Scoring;
 
 /// <summary>One voice the fake serves: bytes, content type, whether Content-Length is announced, and a delay before the body.</summary>
@@ -57,17 +59,12 @@ public sealed class FakeWeChatServer : IAsyncDisposable
 
     public static async Task<FakeWeChatServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var fake = new FakeWeChatServer(app);
         app.MapPost("/cgi-bin/stable_token", fake.StableTokenAsync);
         app.MapGet("/cgi-bin/token", fake.Token);
         app.MapGet("/cgi-bin/media/get/jssdk", fake.MediaAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.BaseAddress = new Uri(address);
+        fake.BaseAddress = await LoopbackApp.StartAsync(app);
         return fake;
     }
 
@@ -148,7 +145,6 @@ public sealed class FakeWeChatServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
     }
 }

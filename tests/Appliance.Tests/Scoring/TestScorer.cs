@@ -12,6 +12,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using Appliance.Tests.Infrastructure;
+
 namespace Appliance.Tests.Scoring;
 
 /// <summary>How the scorer behaves for the next sessions.</summary>
@@ -111,16 +113,12 @@ public sealed class TestScorer : IAsyncDisposable
 
     public static async Task<TestScorer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var scorer = new TestScorer(app);
         app.UseWebSockets();
         app.Map("/scorer", scorer.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        scorer.Url = new Uri(address.Replace("http://", "ws://", StringComparison.Ordinal) + "/scorer");
+        var address = await LoopbackApp.StartAsync(app);
+        scorer.Url = new UriBuilder(address) { Scheme = "ws", Path = "/scorer" }.Uri;
         return scorer;
     }
 
@@ -330,7 +328,6 @@ public sealed class TestScorer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
     }
 }

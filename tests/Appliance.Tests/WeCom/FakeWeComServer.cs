@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
+using Appliance.Tests.Infrastructure;
+
 namespace Appliance.Tests.WeCom;
 
 /// <summary>One recorded API call.</summary>
@@ -75,18 +77,13 @@ public sealed class FakeWeComServer : IAsyncDisposable
 
     public static async Task<FakeWeComServer> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var fake = new FakeWeComServer(app);
         app.MapGet("/cgi-bin/gettoken", (Delegate)fake.GetTokenAsync);
         app.MapPost("/cgi-bin/media/upload", (Delegate)fake.UploadAsync);
         app.MapGet("/cgi-bin/media/get", (Delegate)fake.GetMediaAsync);
         app.MapPost("/cgi-bin/message/send", (Delegate)fake.SendAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        fake.BaseAddress = new Uri(address);
+        fake.BaseAddress = await LoopbackApp.StartAsync(app);
         return fake;
     }
 
@@ -245,8 +242,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await LoopbackApp.StopAsync(_app);
     }
 
     public static string Unix(DateTimeOffset time) => time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
