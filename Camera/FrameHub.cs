@@ -12,7 +12,6 @@ public sealed class FrameHub : IDisposable
     private Frame? _latest;
     private long _sequence;
     private TaskCompletionSource _next = NewSignal();
-    private TaskCompletionSource _demand = NewSignal();
     private int _viewers;
     private bool _disposed;
 
@@ -95,13 +94,6 @@ public sealed class FrameHub : IDisposable
     {
         if (Interlocked.Increment(ref _viewers) == 1)
         {
-            TaskCompletionSource demand;
-            lock (_gate)
-            {
-                demand = _demand;
-            }
-
-            demand.TrySetResult();
             FirstViewerArrived?.Invoke();
         }
 
@@ -110,28 +102,6 @@ public sealed class FrameHub : IDisposable
 
     /// <summary>Raised on the registering thread when the first consumer arrives (capture wakes from idle).</summary>
     public event Action? FirstViewerArrived;
-
-    /// <summary>Completes when a consumer is registered (at once if one already is).</summary>
-    public Task WaitForViewerAsync(CancellationToken cancellationToken)
-    {
-        Task wait;
-        lock (_gate)
-        {
-            if (_viewers > 0)
-            {
-                return Task.CompletedTask;
-            }
-
-            if (_demand.Task.IsCompleted)
-            {
-                _demand = NewSignal();
-            }
-
-            wait = _demand.Task;
-        }
-
-        return Volatile.Read(ref _viewers) > 0 ? Task.CompletedTask : wait.WaitAsync(cancellationToken);
-    }
 
     private void UnregisterViewer() => Interlocked.Decrement(ref _viewers);
 

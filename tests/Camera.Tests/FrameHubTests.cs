@@ -102,21 +102,29 @@ public sealed class FrameHubTests
     }
 
     [Fact]
-    public async Task RegisterViewer_WakesWaitForViewer_AndCountsViewers()
+    public void RegisterViewer_FirstOneRaisesFirstViewerArrived_AndViewersAreCounted()
     {
         using var hub = new FrameHub();
-        var wait = hub.WaitForViewerAsync(CancellationToken.None);
-        Assert.False(wait.IsCompleted);
+        var raised = 0;
+        hub.FirstViewerArrived += () => raised++;
 
         using (hub.RegisterViewer())
         {
-            await wait.WaitAsync(TimeSpan.FromSeconds(5));
+            using (hub.RegisterViewer())
+            {
+                Assert.Equal(2, hub.Viewers);
+            }
+
             Assert.Equal(1, hub.Viewers);
-            Assert.True(hub.WaitForViewerAsync(CancellationToken.None).IsCompleted);
         }
 
         Assert.Equal(0, hub.Viewers);
-        Assert.False(hub.WaitForViewerAsync(CancellationToken.None).IsCompleted);
+        Assert.Equal(1, raised); // only the first of the two woke capture
+
+        using (hub.RegisterViewer())
+        {
+            Assert.Equal(2, raised); // and again after everyone had left
+        }
     }
 
     [Fact]

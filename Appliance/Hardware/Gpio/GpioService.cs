@@ -213,16 +213,3 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
     [LoggerMessage(Level = LogLevel.Error, Message = "GPIO {Pin}: the alert sink failed")]
     private static partial void LogSinkFailed(ILogger logger, string pin, Exception exception);
 }
-
-/// <summary>The default alert sink until the chat feature supplies one: it logs.</summary>
-internal sealed partial class LoggingMotionAlertSink(ILogger<LoggingMotionAlertSink> logger) : IMotionAlertSink
-{
-    public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
-    {
-        LogAlert(logger, alert.Pin, alert.Action, alert.Snapshot is null ? 0 : alert.Snapshot.Length);
-        return Task.CompletedTask;
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "GPIO alert from {Pin} ({Action}), snapshot {Bytes} bytes: no alert channel is configured")]
-    private static partial void LogAlert(ILogger logger, string pin, GpioPressAction action, int bytes);
-}

@@ -32,7 +32,7 @@ public sealed record GpioPinState(string Name, int Line, GpioMode Mode, bool On,
 public sealed record GpioEventRecord(string Pin, DateTimeOffset At, bool Pressed, GpioPressAction Action, string Outcome);
 
 /// <summary>
-/// Receives button and PIR alerts with their snapshot. The default logs; the WeCom feature replaces it to push the
+/// Receives button and PIR alerts with their snapshot: the WeCom alerts (which log while WeCom is not configured) push the
 /// photo to the household. The frame is only valid during the call (AddReference to keep it).
 /// </summary>
 public interface IMotionAlertSink
