@@ -22,6 +22,7 @@ public sealed partial class CaptureService : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Queue<long> _recentTimestamps = new();
     private readonly List<SkippedSource> _skipped = [];
+    private SkippedSource[] _skippedSnapshot = []; // what status reports; copied once per selection, not per frame
     private readonly ManualResetEventSlim _viewerArrived = new(false);
     private long _noCameraPublishedAt = long.MinValue / 2;
     private TimeSpan _backoff = TimeSpan.FromSeconds(1);
@@ -240,6 +241,7 @@ public sealed partial class CaptureService : IDisposable
                 source.Open(token);
                 var first = source.ReadFrame(FirstFrameTimeout, token)
                     ?? throw new FrameSourceException($"no frame within {FirstFrameTimeout.TotalSeconds:0} s");
+                _skippedSnapshot = [.. _skipped];
                 _hub.Publish(first);
                 RecordDelivery(source, _hub.Viewers == 0);
                 LogAutoChose(_logger, source.Name, _skipped.Count == 0 ? "first choice" : string.Join("; ", _skipped.Select(s => $"{s.Name}: {s.Reason}")));
@@ -252,6 +254,7 @@ public sealed partial class CaptureService : IDisposable
             }
         }
 
+        _skippedSnapshot = [.. _skipped];
         return null;
     }
 
@@ -288,11 +291,11 @@ public sealed partial class CaptureService : IDisposable
 
         _status = new CaptureStatus(
             idle ? CaptureState.Idle : CaptureState.Live, source.Name, source.Description, source.Width, source.Height,
-            _options.Fps, Math.Round(fps, 1), null, _skipped.ToArray());
+            _options.Fps, Math.Round(fps, 1), null, _skippedSnapshot);
     }
 
     private void SetStatus(CaptureState state, string? problem) =>
-        _status = _status with { State = state, Problem = problem, DeliveredFps = state == CaptureState.Unavailable ? 0 : _status.DeliveredFps, Skipped = _skipped.ToArray() };
+        _status = _status with { State = state, Problem = problem, DeliveredFps = state == CaptureState.Unavailable ? 0 : _status.DeliveredFps, Skipped = _skippedSnapshot };
 
     private void Beat() => Interlocked.Exchange(ref _heartbeatTicks, _time.GetTimestamp());
 
