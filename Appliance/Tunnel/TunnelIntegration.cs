@@ -28,7 +28,7 @@ internal sealed class TunnelPublicBaseUrl(TunnelOptions options) : IPublicBaseUr
                 Port = options.BaseUri.IsDefaultPort ? -1 : options.BaseUri.Port,
             };
             relay.Path = relay.Path.TrimEnd('/') + "/" + Uri.EscapeDataString(options.Name);
-            return relay.Uri.ToString().TrimEnd('/');
+            return relay.Uri.AbsoluteUri.TrimEnd('/');
         }
     }
 }
