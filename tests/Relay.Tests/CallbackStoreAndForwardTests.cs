@@ -7,6 +7,7 @@ using Relay.WeCom;
 namespace Relay.Tests;
 
 /// <summary>WeCom callbacks through the relay: signature check, live forwarding, store-and-forward across outages and restarts.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class CallbackStoreAndForwardTests
 {
     [Fact]

@@ -15,6 +15,7 @@ namespace Relay.Tests;
 /// The whole chain with the appliance's real WeCom feature: WeCom → relay (signature check, store-and-forward) →
 /// tunnel → appliance (decrypt, dedupe, run) → message/send on a fake WeCom API.
 /// </summary>
+[Collection(TimingSensitive.Name)]
 public sealed class WeComThroughRelayTests
 {
     // The relay holds the Token (RelayServer.WeComToken), the appliance the Token and the AES key.
