@@ -101,6 +101,7 @@ public static class Program
         }
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null); // uploads stream through
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TunnelRegistry>();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Threading.Channels;
@@ -97,8 +98,19 @@ public sealed class TunnelConnectionListenerFactory : IConnectionListenerFactory
 /// <summary>One tunnel session as a Kestrel connection: the WebSocket stream as a duplex pipe.</summary>
 internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
 {
+    /// <summary>Largest WebSocket message the output pump sends: each message costs a mask and a syscall.</summary>
+    internal const int MaxMessageBytes = 256 * 1024;
+
+    /// <summary>Output segments this size or larger are sent without copying; Kestrel fills them frame by frame.</summary>
+    private const int OutputSegmentBytes = 64 * 1024;
+    private const int GatherBelowBytes = 16 * 1024;
+
     private readonly Stream _stream;
     private readonly Action _abort;
+    private readonly Pipe _outgoing = new(new PipeOptions(
+        pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, minimumSegmentSize: OutputSegmentBytes,
+        useSynchronizationContext: false));
+    private readonly Task _pumping;
     private readonly CancellationTokenSource _closed = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
@@ -108,7 +120,10 @@ internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
         _stream = stream;
         _abort = abort;
         Input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
-        Output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        // Kestrel flushes each HTTP/2 frame (16 KiB at most) on its own; the pump sends whatever has piled up since
+        // its last send as one message, so a bulk response goes out in large messages instead of 4 KiB pieces.
+        Output = _outgoing.Writer;
+        _pumping = PumpOutputAsync();
         Features.Set<ITunnelConnectionFeature>(info);
         Features.Set(info);
         ConnectionClosed = _closed.Token;
@@ -147,10 +162,67 @@ internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
 
         await Input.CompleteAsync();
         await Output.CompleteAsync();
+        await _pumping;
         await _stream.DisposeAsync();
         TrySignalClosed();
         _closed.Dispose();
         await base.DisposeAsync();
+    }
+
+    private async Task PumpOutputAsync()
+    {
+        await Task.Yield();
+        var reader = _outgoing.Reader;
+        byte[]? gather = null;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync();
+                var buffer = result.Buffer;
+                while (!buffer.IsEmpty)
+                {
+                    // Large segments go out as they are; runs of small ones are gathered into one message.
+                    var first = buffer.First;
+                    if (buffer.IsSingleSegment || first.Length >= GatherBelowBytes)
+                    {
+                        var message = first[..Math.Min(first.Length, MaxMessageBytes)];
+                        await _stream.WriteAsync(message);
+                        buffer = buffer.Slice(message.Length);
+                    }
+                    else
+                    {
+                        var message = buffer.Slice(0, Math.Min(buffer.Length, MaxMessageBytes));
+                        gather ??= ArrayPool<byte>.Shared.Rent(MaxMessageBytes);
+                        message.CopyTo(gather);
+                        await _stream.WriteAsync(gather.AsMemory(0, (int)message.Length));
+                        buffer = buffer.Slice(message.End);
+                    }
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+
+            await reader.CompleteAsync();
+        }
+        catch (Exception ex)
+        {
+            // The link failed under a send: Kestrel's next write fails with this, and the session ends.
+            await reader.CompleteAsync(ex);
+            _abort();
+            TrySignalClosed();
+        }
+        finally
+        {
+            if (gather is not null)
+            {
+                ArrayPool<byte>.Shared.Return(gather);
+            }
+        }
     }
 
     private void TrySignalClosed()

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using Relay.Tunnel;
@@ -82,6 +83,8 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
         }
     }
 
+    private const int CopyBufferBytes = 64 * 1024;
+
     /// <summary>Status, headers and the body, flushed as it arrives.</summary>
     public static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response)
     {
@@ -95,25 +98,84 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
         {
             await outgoing.StartAsync(token);
             await using var body = await response.Content.ReadAsStreamAsync(token);
-            var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-            try
-            {
-                int read;
-                while ((read = await body.ReadAsync(buffer, token)) > 0)
-                {
-                    await outgoing.Body.WriteAsync(buffer.AsMemory(0, read), token);
-                    await outgoing.Body.FlushAsync(token);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
+            await CopyBodyAsync(body, outgoing.BodyWriter, token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
         {
             // The visitor left, or the tunnel dropped mid-answer: end the response abruptly so it is not taken as complete.
             context.Abort();
+        }
+    }
+
+    /// <summary>
+    /// Copies the body as it arrives, sending whenever the tunnel has nothing more at hand (or a buffer is full):
+    /// a stream's frames go out at once, while a bulk answer goes out in large writes, not one per HTTP/2 frame.
+    /// </summary>
+    internal static async Task CopyBodyAsync(Stream body, PipeWriter writer, CancellationToken token)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+        var reading = false; // a read into the buffer may still be under way: then it must not go back to the pool
+        try
+        {
+            int start = 0, end = 0; // arrived and not yet handed to the writer: buffer[start..end)
+            while (true)
+            {
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (end == buffer.Length)
+                {
+                    if ((await writer.WriteAsync(buffer.AsMemory(start, end - start), token)).IsCompleted)
+                    {
+                        return; // the visitor's side is closed
+                    }
+
+                    start = end = 0;
+                }
+
+                reading = true;
+                var read = body.ReadAsync(buffer.AsMemory(end), token);
+                if (!read.IsCompleted && end > start)
+                {
+                    // Nothing more at hand: send what arrived while the read (into buffer[end..]) waits.
+                    writer.Write(buffer.AsSpan(start, end - start));
+                    start = end;
+                    if ((await writer.FlushAsync(token)).IsCompleted)
+                    {
+                        return;
+                    }
+                }
+
+                int count;
+                try
+                {
+                    count = await read;
+                }
+                finally
+                {
+                    reading = false;
+                }
+
+                if (count == 0)
+                {
+                    break;
+                }
+
+                end += count;
+            }
+
+            if (end > start)
+            {
+                await writer.WriteAsync(buffer.AsMemory(start, end - start), token);
+            }
+        }
+        finally
+        {
+            if (!reading)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -13,6 +13,9 @@ namespace Relay.Tunnel;
 /// </summary>
 internal sealed class TunnelSession : IAsyncDisposable
 {
+    /// <summary>HTTP/2 receive window per stream.</summary>
+    internal const int StreamWindowBytes = 1024 * 1024;
+
     private static long _nextId;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NotifyingStream _stream;
@@ -37,6 +40,10 @@ internal sealed class TunnelSession : IAsyncDisposable
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
             PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
             EnableMultipleHttp2Connections = false,
+
+            // Fixed (see Relay.csproj): what the relay buffers per stream for a slow visitor is bounded by this.
+            // 1 MiB keeps a 50 ms, 20 MB/s link full, more than a home uplink gives.
+            InitialHttp2StreamWindowSize = StreamWindowBytes,
             AllowAutoRedirect = false,
             UseCookies = false,
             UseProxy = false,
