@@ -120,8 +120,8 @@ internal sealed class TunnelConnection : ConnectionContext, IDuplexPipe
         _stream = stream;
         _abort = abort;
         Input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
-        // Kestrel flushes each HTTP/2 frame (16 KiB at most) on its own; the pump sends whatever has piled up since
-        // its last send as one message, so a bulk response goes out in large messages instead of 4 KiB pieces.
+        // Kestrel flushes its HTTP/2 frames (16 KiB at most each) as it writes them; the pump sends whatever piled up
+        // during its last send in as few messages as the 64 KiB output segments allow, instead of one per 4 KiB.
         Output = _outgoing.Writer;
         _pumping = PumpOutputAsync();
         Features.Set<ITunnelConnectionFeature>(info);

@@ -17,6 +17,8 @@ internal readonly record struct ApplianceRoute(string Name, string Path, string 
 /// </summary>
 internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forwarder> logger)
 {
+    private const int CopyBufferBytes = 64 * 1024;
+
     private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
         "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
@@ -82,8 +84,6 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
             await CopyResponseAsync(context, response);
         }
     }
-
-    private const int CopyBufferBytes = 64 * 1024;
 
     /// <summary>Status, headers and the body, flushed as it arrives.</summary>
     public static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response)
