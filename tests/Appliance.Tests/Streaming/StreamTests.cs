@@ -3,8 +3,12 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using Appliance.Streaming;
 using Appliance.Tests.Infrastructure;
 using Camera.Jpeg;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Appliance.Tests.Streaming;
 
@@ -25,6 +29,14 @@ public sealed class StreamTests
         // 320x240 4:2:0 decodes to 115200 bytes per frame; the moving pattern makes the frames differ.
         Assert.All(frames, f => Assert.Contains(" 115200, ", f, StringComparison.Ordinal));
         Assert.True(frames.Select(f => f.Split(',')[^1]).Distinct().Count() > 10);
+    }
+
+    [Fact]
+    public async Task Server_SocketWriteBuffer_IsFourSlicesNotTheDefault64KiB()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        var sockets = server.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+        Assert.Equal(4 * MjpegStreamWriter.SliceLength, sockets.MaxWriteBufferSize);
     }
 
     [Fact]
