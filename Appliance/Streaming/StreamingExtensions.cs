@@ -18,7 +18,7 @@ public static class StreamingExtensions
 
         // Small per-connection output buffers: with the stream's sliced writes, a viewer never holds more than a few
         // slices in the server, and a stalled one stops being written to at once. For HTTP/1.1 on sockets the
-        // transport's write buffer is the one that counts (64 KiB by default: 72 KB of pool blocks per busy viewer
+        // transport's write buffer is the one that counts (64 KiB by default: 75 KB of pool blocks per busy viewer
         // with camera-sized frames); two slices cost fps at 200 viewers, four do not.
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxResponseBufferSize = 2 * MjpegStreamWriter.SliceLength);
         builder.WebHost.UseSockets(sockets => sockets.MaxWriteBufferSize = SocketWriteBufferBytes);

@@ -28,13 +28,14 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
-        if (_free.TryDequeue(out var block))
+        if (!_free.TryDequeue(out var block))
         {
-            Interlocked.Decrement(ref _freeCount);
-            return block;
+            return new Block(this);
         }
 
-        return new Block(this);
+        Interlocked.Decrement(ref _freeCount);
+        block.Rented();
+        return block;
     }
 
     protected override void Dispose(bool disposing) => _free.Clear();
@@ -53,8 +54,19 @@ internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 
     private sealed class Block(LargeBlockMemoryPool pool) : IMemoryOwner<byte>
     {
+        private int _returned;
+
         public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
 
-        public void Dispose() => pool.Return(this);
+        public void Rented() => Volatile.Write(ref _returned, 0);
+
+        // A second Dispose must not queue the block twice: two renters would then share one buffer.
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _returned, 1) == 0)
+            {
+                pool.Return(this);
+            }
+        }
     }
 }

@@ -40,6 +40,19 @@ public sealed class LargeBlockMemoryPoolTests
     }
 
     [Fact]
+    public void Dispose_Twice_ReturnsTheBlockOnce()
+    {
+        using var pool = new LargeBlockMemoryPool();
+        var block = pool.Rent();
+        block.Dispose();
+        block.Dispose();
+
+        using var first = pool.Rent();
+        using var second = pool.Rent();
+        Assert.NotSame(Array(first), Array(second));
+    }
+
+    [Fact]
     public void Return_MoreThanTheRetainedCount_KeepsOnlyThatMany()
     {
         using var pool = new LargeBlockMemoryPool();
