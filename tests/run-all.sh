@@ -54,6 +54,13 @@ skipped=$((total - passed - failed))
 passed=$((passed + passed_lanes)); failed=$((failed + failed_lanes))
 if [ "$dotnet_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
+# Name every failed test, with the start of its message, just above the summary: CI shows only the tail of the log.
+while IFS= read -r trx; do
+  awk '/<UnitTestResult / && /outcome="Failed"/ { match($0, /testName="[^"]*"/); print "FAILED: " substr($0, RSTART + 10, RLENGTH - 11); grab = 1; n = 0 }
+       grab && /<Message>/ { inmsg = 1 }
+       grab && inmsg { end = /<\/Message>/; sub(/^ *<Message>/, ""); sub(/<\/Message>.*/, ""); print "  " $0; n++; if (end || n >= 12) { inmsg = 0; grab = 0 } }' "$trx"
+done < <(find "$results" -name '*.trx')
+
 echo "== finished in $(( $(date +%s) - start )) s"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
