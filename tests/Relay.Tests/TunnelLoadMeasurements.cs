@@ -14,9 +14,9 @@ namespace Relay.Tests;
 /// <summary>
 /// On-demand measurements (Category=Load, not in the default run), side by side in one run: direct loopback to the
 /// appliance, through our tunnel (relay + appliance on real Kestrel), and through <c>ssh -R</c> via a local OpenSSH
-/// server. Small-request latency, requests/s with 16 concurrent clients, bulk download throughput, and the bytes on
+/// server; for scale, a plain extra hop through nginx (no tunnel) as well. Small-request latency, requests/s with 16 concurrent clients, bulk download throughput, and the bytes on
 /// the appliance's uplink (TCP bytes acknowledged on its socket, from <c>ss</c>) with 1, 10 and 50 stream viewers.
-/// Bounded in count and time. Needs root and openssh-server.
+/// Bounded in count and time. Needs root, openssh-server and nginx.
 /// Run: dotnet test tests/Relay.Tests -c Release --filter Category=Load --logger "console;verbosity=detailed"
 /// </summary>
 [Trait("Category", "Load")]
@@ -45,6 +45,8 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         var direct = new Uri(appliance.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First(a => a.StartsWith("http://127", StringComparison.Ordinal)));
         await using var ssh = await SshReverseTunnel.StartAsync(direct.Port);
+        Assert.True(NginxForwarder.IsAvailable, "needs /usr/sbin/nginx (apt-get install nginx)");
+        await using var nginx = await NginxForwarder.StartAsync(direct.Port);
 
         // The appliance's tunnel socket: before any visitor connects, the only connection to the relay's port.
         var tunnelSockets = SocketBytes($"dport = :{relay.Port}");
@@ -56,6 +58,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             new("direct", direct, "", false),
             new("tunnel", relay.BaseAddress, "/" + RelayServer.Name, true),
             new("ssh -R", new Uri($"http://127.0.0.1:{ssh.RemotePort}/"), "", false),
+            new("nginx hop", new Uri($"http://127.0.0.1:{nginx.Port}/"), "", false),
         ];
         var rows = new List<string>();
         var latency = new Dictionary<string, (double P50, double P99)>();
@@ -72,19 +75,22 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         {
             var (p50, p99) = latency[path.Name];
             rows.Add(string.Create(CultureInfo.InvariantCulture,
-                $"| {path.Name,-7} | {p50,8:0.000} | {p99,8:0.000} | {rps[path.Name],9:0} | {bulk[path.Name].Median,16:0} | {bulk[path.Name].Best,14:0} |"));
+                $"| {path.Name,-9} | {p50,8:0.000} | {p99,8:0.000} | {rps[path.Name],9:0} | {bulk[path.Name].Median,16:0} | {bulk[path.Name].Best,14:0} |"));
             clients[path.Name].Dispose();
         }
 
         output.WriteLine($"small request GET /healthz ({LatencySamples} sequential), {ConcurrentRequests} requests with {ConcurrentClients} concurrent clients; " +
             $"bulk: {BulkRounds} rounds of one {BulkMebibytes} MiB download per path in turn, after {BulkWarmUp.TotalSeconds:0} s warm-up per path:");
-        output.WriteLine("| path    | p50 (ms) | p99 (ms) | req/s c16 | bulk MB/s median | bulk MB/s best |");
-        output.WriteLine("|---------|----------|----------|-----------|------------------|----------------|");
+        output.WriteLine("| path      | p50 (ms) | p99 (ms) | req/s c16 | bulk MB/s median | bulk MB/s best |");
+        output.WriteLine("|-----------|----------|----------|-----------|------------------|----------------|");
         rows.ForEach(output.WriteLine);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"tunnel p50 overhead {latency["tunnel"].P50 - latency["direct"].P50:0.000} ms (target ≤ 1 ms), ssh -R {latency["ssh -R"].P50 - latency["direct"].P50:0.000} ms; " +
             $"tunnel throughput (medians) {bulk["tunnel"].Median / bulk["direct"].Median:P0} of direct (target ≥ 50%), ssh -R {bulk["ssh -R"].Median / bulk["direct"].Median:P0}; " +
             $"best against best: tunnel {bulk["tunnel"].Best / bulk["direct"].Best:P0}, ssh -R {bulk["ssh -R"].Best / bulk["direct"].Best:P0}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"one plain extra hop (nginx, no tunnel): {bulk["nginx hop"].Median / bulk["direct"].Median:P0} of direct; " +
+            $"the tunnel carries {bulk["tunnel"].Median / bulk["nginx hop"].Median:P0} of what that hop carries"));
 
         // Uplink with 1, 10, 50 viewers: bytes the appliance's side put on its connection (direct: all its sockets).
         (string Name, Route Path, string Filter)[] uplinks =

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Appliance.Streaming;
 using Appliance.Tests.Infrastructure;
+using Camera;
 using Camera.Jpeg;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
@@ -100,12 +101,13 @@ public sealed class StreamTests
     {
         await using var server = await ApplianceServer.StartAsync();
         using var client = server.CreateClient();
-        var capped = CountFramesAsync(client, "/stream?fps=5", TimeSpan.FromSeconds(2));
-        var full = CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2));
+        var hub = server.GetRequiredService<FrameHub>();
+        var capped = CountFramesAsync(client, "/stream?fps=5", TimeSpan.FromSeconds(2), hub);
+        var full = CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2), hub);
         await Task.WhenAll(capped, full);
 
-        Assert.InRange(await capped, 8, 12);
-        Assert.True(await full >= 45, $"full-rate viewer got {await full} frames in 2 s");
+        Assert.InRange((await capped).Frames, 8, 12);
+        AssertKeptUp(await full, "full-rate viewer");
     }
 
     [Theory]
@@ -163,8 +165,8 @@ public sealed class StreamTests
         }
 
         var sentWhenStalled = (long)stalledViewer["framesSent"]!;
-        var frames = await CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2));
-        Assert.True(frames >= 45, $"reading viewer got only {frames} frames in 2 s next to a stalled one");
+        var reading = await CountFramesAsync(client, "/stream", TimeSpan.FromSeconds(2), server.GetRequiredService<FrameHub>());
+        AssertKeptUp(reading, "reading viewer next to a stalled one");
 
         // The stalled one is still connected, and got at most the one frame that was being written when it stalled.
         var after = JsonNode.Parse(await client.GetStringAsync("/api/status"))!["viewerDetails"]!.AsArray().First(v => (long)v!["id"]! == (long)stalledViewer["id"]!)!;
@@ -220,12 +222,44 @@ public sealed class StreamTests
         Assert.Equal((320, 240), (w, h));
     }
 
-    private static async Task<int> CountFramesAsync(HttpClient client, string path, TimeSpan duration)
+    /// <summary>
+    /// A full-rate viewer got at least 75 % of the frames the camera published while it watched, and the camera ran at
+    /// least at half its 30 fps: on a slow machine the source slows too, and only a viewer falling behind the source is
+    /// the streaming code's fault.
+    /// </summary>
+    private static void AssertKeptUp((int Frames, long Published) window, string who)
     {
-        using var cts = new CancellationTokenSource(duration);
+        Assert.True(window.Published >= 30, $"the camera published only {window.Published} frames in 2 s");
+        Assert.True(window.Frames >= window.Published * 0.75, $"{who} got {window.Frames} of the {window.Published} frames published in 2 s");
+    }
+
+    /// <summary>
+    /// Frames received in <paramref name="duration"/>, and how many the camera published in the same window. The window
+    /// opens one second after the first frame: connecting, the first frame's latency and code still being compiled
+    /// (slow on a busy machine, when this is the first test of the run) are not a frame rate.
+    /// </summary>
+    private static async Task<(int Frames, long Published)> CountFramesAsync(HttpClient client, string path, TimeSpan duration, FrameHub hub)
+    {
         using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
         var reader = new MultipartReader(body);
+        using (var firstFrame = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            await reader.ReadPartAsync(firstFrame.Token);
+        }
+
+        // Cancelling a read would abort the response, so the settling second is measured between frames.
+        var settling = System.Diagnostics.Stopwatch.StartNew();
+        using (var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (settling.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                await reader.ReadPartAsync(stuck.Token);
+            }
+        }
+
+        using var cts = new CancellationTokenSource(duration);
+        var publishedBefore = hub.FramesPublished;
         var count = 0;
         try
         {
@@ -239,6 +273,6 @@ public sealed class StreamTests
         {
         }
 
-        return count;
+        return (count, hub.FramesPublished - publishedBefore);
     }
 }
