@@ -13,7 +13,7 @@ public sealed class TimingSensitive : ICollectionFixture<StreamingWarmUp>
 
 /// <summary>
 /// Streams for a few seconds before the first timing-sensitive test: a process's first seconds of streaming run
-/// code that is still being compiled (a reading viewer then got 38 of 60 frames where it gets 60 once warm).
+/// code that is still being compiled, which would be measured as a slow viewer.
 /// </summary>
 public sealed class StreamingWarmUp : IAsyncLifetime
 {
