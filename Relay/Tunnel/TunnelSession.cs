@@ -13,8 +13,13 @@ namespace Relay.Tunnel;
 /// </summary>
 internal sealed class TunnelSession : IAsyncDisposable
 {
-    /// <summary>HTTP/2 receive window per stream.</summary>
-    internal const int StreamWindowBytes = 1024 * 1024;
+    /// <summary>
+    /// HTTP/2 receive window per stream: the most the relay holds of one answer for a visitor who reads slower than
+    /// the appliance sends. .NET's client sends a WINDOW_UPDATE whenever an eighth of it is read, so 8 MiB means one
+    /// per MiB carried (with 1 MiB, one per 128 KiB: each wakes both ends, which cost a fifth of the appliance's CPU
+    /// on bulk answers); it also keeps a long, fast uplink full (e.g. 200 ms at 40 MB/s).
+    /// </summary>
+    internal const int StreamWindowBytes = 8 * 1024 * 1024;
 
     private static long _nextId;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,7 +47,6 @@ internal sealed class TunnelSession : IAsyncDisposable
             EnableMultipleHttp2Connections = false,
 
             // Fixed (see Relay.csproj): what the relay buffers per stream for a slow visitor is bounded by this.
-            // 1 MiB keeps a 50 ms, 20 MB/s link full, more than a home uplink gives.
             InitialHttp2StreamWindowSize = StreamWindowBytes,
             AllowAutoRedirect = false,
             UseCookies = false,

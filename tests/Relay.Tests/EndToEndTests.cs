@@ -189,6 +189,45 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Download_VisitorStopsReading_ApplianceSendsNoMoreThanStreamWindowAndSocketBuffers()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        const int Mebibytes = 256;
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/cam/test/bulk?mib={Mebibytes}") { Headers = { Authorization = FamilyBasic } };
+        var before = appliance.Tunnel.BytesSent;
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        // The visitor reads nothing: the answer backs up into the kernel's socket buffers (relay to visitor, at most
+        // their maxima), then into the relay (at most one HTTP/2 stream window), then the appliance must stop.
+        var sent = await SettledAsync(() => appliance.Tunnel.BytesSent - before);
+        var socketBuffers = MaxSocketBuffer("tcp_wmem") + MaxSocketBuffer("tcp_rmem");
+        var bound = TunnelSession.StreamWindowBytes + socketBuffers + (1024 * 1024); // + Kestrel's and the forwarder's buffers
+        Assert.True(sent <= bound, $"the appliance sent {sent / 1048576.0:0.0} MiB of a stalled {Mebibytes} MiB answer; bound {bound / 1048576.0:0.0} MiB");
+        Assert.True(sent >= TunnelSession.StreamWindowBytes, $"only {sent} bytes sent: the window was not used");
+
+        static long MaxSocketBuffer(string name) =>
+            long.Parse(File.ReadAllText($"/proc/sys/net/ipv4/{name}").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
+
+        static async Task<long> SettledAsync(Func<long> read)
+        {
+            var last = read();
+            for (int stable = 0, round = 0; stable < 5 && round < 100; round++)
+            {
+                await Task.Delay(200);
+                var now = read();
+                stable = now == last ? stable + 1 : 0;
+                last = now;
+            }
+
+            return last;
+        }
+    }
+
+    [Fact]
     public async Task Status_RequiresAdminAndListsAppliance()
     {
         await using var relay = await RelayServer.StartAsync();
