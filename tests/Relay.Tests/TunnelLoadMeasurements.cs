@@ -183,17 +183,17 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         return done / stopwatch.Elapsed.TotalSeconds;
     }
 
-    /// <summary>
-    /// Decimal MB/s per path: median and best of <see cref="BulkRounds"/> rounds, each one 256 MiB download over
-    /// every path in turn, so a busy moment on the shared machine hits all paths alike. Before that, every path gets
-    /// the same warm-up, so none is measured while the JIT is still compiling its code.
-    /// </summary>
     private static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToList();
         return sorted[sorted.Count / 2];
     }
 
+    /// <summary>
+    /// Decimal MB/s per path: median, best and every one of <see cref="BulkRounds"/> rounds, each one 256 MiB download over
+    /// every path in turn, so a busy moment on the shared machine hits all paths alike. Before that, every path gets
+    /// the same warm-up, so none is measured while the JIT is still compiling its code.
+    /// </summary>
     private static async Task<Dictionary<string, (double Median, double Best, List<double> Rounds)>> BulkAsync(Route[] paths, Dictionary<string, HttpClient> clients)
     {
         var buffer = new byte[65536];
