@@ -14,6 +14,13 @@ start=$(date +%s)
 
 bash "$here/setup.sh" || { echo "setup failed"; echo "tests: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
+# Everything the tests and lanes put in the temporary directory goes in one per-run directory, removed at the end,
+# so repeated runs leave nothing behind in /tmp (tests make state and config directories, sockets, clips).
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/appliance-tests.XXXXXX")"
+trap 'rm -rf --one-file-system "$scratch"' EXIT
+chmod 755 "$scratch" # like /tmp for helpers that drop privileges (nginx workers run as nobody)
+export TMPDIR="$scratch"
+
 failed_lanes=0
 passed_lanes=0
 echo "== build"
