@@ -64,28 +64,7 @@ public static class Program
     {
         var builder = CreateBuilder(args);
         builder.AddSystemd();
-        var options = new RelayOptions();
-        List<string> errors = [];
-        try
-        {
-            builder.Configuration.GetSection(RelayOptions.SectionName).Bind(options);
-            errors.AddRange(options.Validate());
-        }
-        catch (InvalidOperationException ex)
-        {
-            errors.Add(ex.Message);
-        }
-
-        var stateDirectory = ResolveStateDirectory(options);
-        try
-        {
-            Directory.CreateDirectory(stateDirectory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"Relay:StateDirectory '{stateDirectory}' cannot be created: {ex.Message}");
-        }
-
+        var (options, stateDirectory, certificate, errors) = CheckSettings(builder.Configuration);
         if (errors.Count > 0)
         {
             var exception = new InvalidOperationException("The relay cannot start:\n" + string.Concat(errors.Select(e => $"  - {e}\n")));
@@ -93,10 +72,10 @@ public static class Program
             throw exception;
         }
 
-        if (options.Tls.CertificatePath.Length > 0)
+        // https:// addresses need Kestrel's HTTPS configuration, which the slim builder leaves out.
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        if (certificate is not null)
         {
-            var certificate = new RelayCertificate(options.Tls);
-            _ = certificate.Current; // fail at start, not at the first visitor, when the files are wrong
             builder.WebHost.ConfigureKestrel(k => k.ConfigureHttpsDefaults(h => h.ServerCertificateSelector = (_, _) => certificate.Current));
         }
 
@@ -147,6 +126,56 @@ public static class Program
             }
         });
         return app;
+    }
+
+    /// <summary>
+    /// Reads <c>Relay:*</c> and checks what the relay needs before it starts (shared with <c>Relay doctor</c>): valid
+    /// options, a state directory it can create, and for any https:// address PEM files that load.
+    /// </summary>
+    internal static (RelayOptions Options, string StateDirectory, RelayCertificate? Certificate, List<string> Errors) CheckSettings(IConfiguration configuration)
+    {
+        var options = new RelayOptions();
+        List<string> errors = [];
+        try
+        {
+            configuration.GetSection(RelayOptions.SectionName).Bind(options);
+            errors.AddRange(options.Validate());
+        }
+        catch (InvalidOperationException ex)
+        {
+            errors.Add(ex.Message);
+        }
+
+        var stateDirectory = ResolveStateDirectory(options);
+        try
+        {
+            Directory.CreateDirectory(stateDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            errors.Add($"Relay:StateDirectory '{stateDirectory}' cannot be created: {ex.Message}");
+        }
+
+        var urls = configuration[WebHostDefaults.ServerUrlsKey] ?? "";
+        if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.Tls.CertificatePath.Length == 0
+            && !configuration.GetSection("Kestrel:Certificates").Exists())
+        {
+            errors.Add("Urls has an https:// address but the relay has no certificate: set Relay:Tls:CertificatePath and "
+                + "Relay:Tls:KeyPath (PEM files, e.g. Let's Encrypt's), or listen on http:// behind nginx or Caddy.");
+        }
+
+        RelayCertificate? certificate = null;
+        if (options.Tls.CertificatePath.Length > 0 && options.Tls.KeyPath.Length > 0)
+        {
+            // Fail at start, not at the first visitor, when the files are wrong.
+            certificate = new RelayCertificate(options.Tls);
+            if (certificate.LoadError() is { } loadError)
+            {
+                errors.Add(loadError);
+            }
+        }
+
+        return (options, stateDirectory, certificate, errors);
     }
 
     private static string ResolveStateDirectory(RelayOptions options)

@@ -1,10 +1,12 @@
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Relay.Hosting;
 
 /// <summary>
 /// The HTTPS certificate from PEM files (Let's Encrypt's fullchain.pem + privkey.pem), re-read when the files change
-/// so a renewal needs no restart.
+/// so a renewal needs no restart. Files caught half-written by a renewal do not break HTTPS: the certificate loaded
+/// last goes on being served, and the files are tried again at the next connection.
 /// </summary>
 internal sealed class RelayCertificate(TlsOptions options)
 {
@@ -12,29 +14,63 @@ internal sealed class RelayCertificate(TlsOptions options)
     private X509Certificate2? _current;
     private DateTime _loadedStamp;
 
+    /// <summary>The certificate for a new TLS connection.</summary>
     public X509Certificate2 Current
     {
         get
         {
             lock (_gate)
             {
-                var stamp = File.GetLastWriteTimeUtc(options.CertificatePath);
-                var keyStamp = File.GetLastWriteTimeUtc(options.KeyPath);
-                if (keyStamp > stamp)
-                {
-                    stamp = keyStamp;
-                }
-
+                var stamp = Stamp();
                 if (_current is null || stamp != _loadedStamp)
                 {
-                    using var pem = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
-                    // Re-import so the key is usable by SslStream on every platform.
-                    _current = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
-                    _loadedStamp = stamp;
+                    try
+                    {
+                        Load(stamp);
+                    }
+                    catch (Exception ex) when (IsLoadFailure(ex) && _current is not null)
+                    {
+                        // Keep serving the last good certificate; the files are tried again next time.
+                    }
                 }
 
-                return _current;
+                return _current!; // loaded now, or kept from before (a failed first load has thrown)
             }
         }
     }
+
+    /// <summary>Loads the files now: null when they are usable, else what is wrong with them (for start-up).</summary>
+    public string? LoadError()
+    {
+        lock (_gate)
+        {
+            try
+            {
+                Load(Stamp());
+                return null;
+            }
+            catch (Exception ex) when (IsLoadFailure(ex))
+            {
+                return $"Relay:Tls: cannot load the certificate '{options.CertificatePath}' with the key '{options.KeyPath}': {ex.Message}";
+            }
+        }
+    }
+
+    private void Load(DateTime stamp)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(options.CertificatePath, options.KeyPath);
+        // Re-import so the key is usable by SslStream on every platform.
+        _current = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        _loadedStamp = stamp;
+    }
+
+    private DateTime Stamp()
+    {
+        var stamp = File.GetLastWriteTimeUtc(options.CertificatePath);
+        var keyStamp = File.GetLastWriteTimeUtc(options.KeyPath);
+        return keyStamp > stamp ? keyStamp : stamp;
+    }
+
+    private static bool IsLoadFailure(Exception ex) =>
+        ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException;
 }

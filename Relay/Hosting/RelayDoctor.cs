@@ -3,7 +3,7 @@ using System.Net.Sockets;
 
 namespace Relay.Hosting;
 
-/// <summary><c>Relay doctor</c>: the settings load and every listening address can be bound. Exit 1 on a failure.</summary>
+/// <summary><c>Relay doctor</c>: the settings load and are valid (as at start), and every listening address can be bound. Exit 1 on a failure.</summary>
 internal static class RelayDoctor
 {
     public static int Run(string[] args, TextWriter output)
@@ -23,6 +23,10 @@ internal static class RelayDoctor
             return 1;
         }
 
+        var errors = Program.CheckSettings(builder.Configuration).Errors;
+        output.WriteLine(errors.Count == 0 ? "✓ Settings: valid" : string.Concat(errors.Select(e => $"✗ Settings: {e}\n")).TrimEnd('\n'));
+        failed += errors.Count > 0 ? 1 : 0;
+
         var urls = (builder.Configuration["Urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         foreach (var url in urls)
         {
@@ -31,7 +35,7 @@ internal static class RelayDoctor
             failed += result is null ? 0 : 1;
         }
 
-        output.WriteLine($"{urls.Length + 1 - failed} passed, {failed} failed");
+        output.WriteLine($"{urls.Length + 2 - failed} passed, {failed} failed");
         return failed > 0 ? 1 : 0;
     }
 

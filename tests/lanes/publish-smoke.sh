@@ -3,7 +3,7 @@
 # install.sh (twice: the second run is an upgrade that must keep settings), verify the installed unit, start the
 # installed binary with the synthetic camera on a loopback port under a fake systemd (a real NOTIFY_SOCKET,
 # JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with SIGTERM and require a clean exit within 5 s.
-# Then the same for the Relay, and the doctor on a broken settings file.
+# Then the same for the Relay (also over https from PEM files), and the doctor on a broken settings file.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -11,6 +11,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do { kill -KILL "$p" && wait "$p"; } 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
+source "$root/tests/lanes/lib/lane-helpers.sh"
 
 "$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/tarballs" || fail "publish-arm64.sh failed"
 prefix="$work/root"
@@ -88,14 +89,18 @@ wait "$app" && rc=0 || rc=$?
 echo "SIGTERM to exit: $(( ($(date +%s%N) - stop_ns) / 1000000 )) ms"
 grep -q 'STOPPING=1' "$work/appliance.notify" || fail "no STOPPING=1"
 
-# The relay.
-RELAY_CONFIG_DIR="$work/none" "$prefix/opt/relay/Relay" --urls=http://127.0.0.1:0 >"$work/relay.out" 2>&1 &
+# The relay, on http and on https from PEM files (the trimmed binary must still carry Kestrel's HTTPS and PEM loading).
+make_test_ca "$work" "IP:127.0.0.1"
+RELAY_CONFIG_DIR="$work/none" "$prefix/opt/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
+  --Relay:Tls:CertificatePath="$work/server.pem" --Relay:Tls:KeyPath="$work/server.key" >"$work/relay.out" 2>&1 &
 relay=$!; pids+=($relay)
-rurl=""
-for _ in $(seq 100); do
-  rurl="$(sed -n 's/.*Now listening on: \(http:[^ ]*\).*/\1/p' "$work/relay.out" | head -1)"; [ -n "$rurl" ] && break; sleep 0.05
-done
+rurl="$(listening_url "$work/relay.out" "$relay")" || fail "the relay did not start"
 [ "$(curl -s "$rurl/healthz")" = ok ] || fail "relay /healthz"
+for _ in $(seq 100); do
+  rsurl="$(sed -n 's/.*Now listening on: \(https:[^ ]*\).*/\1/p' "$work/relay.out" | head -1)"; [ -n "$rsurl" ] && break; sleep 0.05
+done
+[ -n "$rsurl" ] || fail "the relay does not listen on https"
+[ "$(curl -s --cacert "$work/ca.pem" "$rsurl/healthz")" = ok ] || fail "relay /healthz over https with the test CA"
 kill -TERM "$relay"
 for _ in $(seq 50); do kill -0 "$relay" 2>/dev/null || break; sleep 0.1; done
 wait "$relay" && rc=0 || rc=$?

@@ -28,18 +28,8 @@ fail() {
   exit 1
 }
 [ -f "$appliance_dll" ] && [ -f "$relay_dll" ] || fail "build Release first (dotnet build Appliance.slnx -c Release)"
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+source "$root/tests/lanes/lib/lane-helpers.sh"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-listening_url() { # LOGFILE PID: the first "Now listening on: http://…" address
-  local url=""
-  for _ in $(seq 200); do
-    url="$(sed -n 's/.*Now listening on: \(http:[^ ]*\).*/\1/p' "$1" | head -1)"
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
 
 name=cam
 secret="0123456789abcdef-lane-secret"
@@ -49,14 +39,7 @@ aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 corp_id="ww1436e0e65a779aee"
 
 # A test CA and a server certificate for 127.0.0.1 / localhost, made now.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=relay-nginx lane test CA" \
-  -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null || fail "openssl: CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$work/server.key" -out "$work/server.csr" 2>/dev/null || fail "openssl: server key"
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' > "$work/server.ext"
-openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 2 \
-  -extfile "$work/server.ext" -out "$work/server.pem" 2>/dev/null || fail "openssl: sign"
-chmod 644 "$work/server.key"
+make_test_ca "$work" "IP:127.0.0.1,DNS:localhost"
 
 # The relay, plain HTTP on loopback behind nginx.
 mkdir -p "$work/relay-state" "$work/appliance-state" "$work/etc"

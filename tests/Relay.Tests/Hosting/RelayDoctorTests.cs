@@ -1,0 +1,53 @@
+using Relay.Hosting;
+using Relay.Tests.Infrastructure;
+
+namespace Relay.Tests.Hosting;
+
+/// <summary><c>Relay doctor</c>: the same settings checks as at start, then the listening addresses.</summary>
+public sealed class RelayDoctorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("relay-doctor-").FullName;
+
+    [Fact]
+    public void Doctor_ValidSettings_PassesEveryCheck()
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(Arguments("--urls=http://127.0.0.1:0"), output);
+
+        Assert.True(exitCode == 0, output.ToString());
+        Assert.Contains("✓ Settings: valid", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("✓ Listen http://127.0.0.1:0", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("3 passed, 0 failed", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Doctor_HttpsWithoutCertificate_FailsNamingTheSettings()
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(Arguments("--urls=https://127.0.0.1:0"), output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("✗ Settings: Urls has an https:// address but the relay has no certificate: set Relay:Tls:CertificatePath",
+            output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("2 passed, 1 failed", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Doctor_ShortSecret_FailsWithTheStartUpMessage()
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(
+            [$"--Relay:StateDirectory={Path.Combine(_dir, "state")}", "--Relay:Appliances:cam:Secret=short", "--urls=http://127.0.0.1:0"], output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("✗ Settings: Relay:Appliances:cam:Secret must be at least 16 characters.", output.ToString(), StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string[] Arguments(params string[] extra) =>
+        [$"--Relay:StateDirectory={Path.Combine(_dir, "state")}", $"--Relay:Appliances:{RelayServer.Name}:Secret={RelayServer.Secret}", .. extra];
+}
