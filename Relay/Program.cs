@@ -96,6 +96,11 @@ public static class Program
         builder.Services.AddSingleton<RelayStatus>();
 
         var app = builder.Build();
+        if (certificate is not null)
+        {
+            certificate.Logger = app.Services.GetRequiredService<ILogger<RelayCertificate>>();
+        }
+
         app.UseWebSockets();
         var front = app.Services.GetRequiredService<FrontDoor>();
         var acceptor = app.Services.GetRequiredService<TunnelAcceptor>();

@@ -8,11 +8,14 @@ namespace Relay.Hosting;
 /// so a renewal needs no restart. Files caught half-written by a renewal do not break HTTPS: the certificate loaded
 /// last goes on being served, and the files are tried again at the next connection.
 /// </summary>
-internal sealed class RelayCertificate(TlsOptions options)
+internal sealed partial class RelayCertificate(TlsOptions options)
 {
     private readonly Lock _gate = new();
     private X509Certificate2? _current;
     private DateTime _loadedStamp;
+
+    /// <summary>Where a failed reload is reported (set once the host is built; the first load is a start-up check).</summary>
+    public ILogger? Logger { get; set; }
 
     /// <summary>The certificate for a new TLS connection.</summary>
     public X509Certificate2 Current
@@ -30,7 +33,12 @@ internal sealed class RelayCertificate(TlsOptions options)
                     }
                     catch (Exception ex) when (IsLoadFailure(ex) && _current is not null)
                     {
-                        // Keep serving the last good certificate; the files are tried again next time.
+                        // Keep serving the last good certificate; the files are tried again when they change.
+                        _loadedStamp = stamp;
+                        if (Logger is { } logger)
+                        {
+                            LogReloadFailed(logger, options.CertificatePath, ex.Message);
+                        }
                     }
                 }
 
@@ -73,4 +81,7 @@ internal sealed class RelayCertificate(TlsOptions options)
 
     private static bool IsLoadFailure(Exception ex) =>
         ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The changed certificate {Path} cannot be loaded ({Reason}); the previous one stays in use")]
+    private static partial void LogReloadFailed(ILogger logger, string path, string reason);
 }
