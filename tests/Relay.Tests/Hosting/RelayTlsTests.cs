@@ -1,6 +1,8 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Relay.Hosting;
 using Relay.Tests.Infrastructure;
 
 namespace Relay.Tests.Hosting;
@@ -62,6 +64,29 @@ public sealed class RelayTlsTests : IDisposable
     }
 
     [Fact]
+    public void Certificate_ChangedFilesUnreadable_WarnsOnceAndKeepsTheLastGood()
+    {
+        var good = WritePem("good");
+        var warnings = new WarningRecorder();
+        var certificate = new RelayCertificate(new TlsOptions { CertificatePath = CertificatePath, KeyPath = KeyPath }) { Logger = warnings };
+        Assert.Null(certificate.LoadError());
+
+        File.WriteAllText(CertificatePath, "-----BEGIN CERTIFICATE-----\nnot base64\n");
+        File.SetLastWriteTimeUtc(CertificatePath, DateTime.UtcNow.AddSeconds(5));
+        for (var connection = 0; connection < 3; connection++)
+        {
+            Assert.Equal(good, certificate.Current.Thumbprint);
+        }
+
+        var warning = Assert.Single(warnings.Messages);
+        Assert.Contains(CertificatePath, warning, StringComparison.Ordinal);
+        Assert.Contains("previous one stays in use", warning, StringComparison.Ordinal);
+
+        var renewed = WritePem("renewed", DateTime.UtcNow.AddSeconds(10));
+        Assert.Equal(renewed, certificate.Current.Thumbprint);
+    }
+
+    [Fact]
     public void Https_WithoutCertificate_RefusesToStartNamingTheSettings()
     {
         var error = Assert.Throws<InvalidOperationException>(() => Program.BuildApp(Arguments("--urls=https://127.0.0.1:0")));
@@ -111,6 +136,24 @@ public sealed class RelayTlsTests : IDisposable
         }
 
         return certificate.Thumbprint;
+    }
+
+    private sealed class WarningRecorder : ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning)
+            {
+                Messages.Add(formatter(state, exception));
+            }
+        }
     }
 
     /// <summary>GET /healthz on a new connection; returns the status and the thumbprint of the certificate the relay presented.</summary>
