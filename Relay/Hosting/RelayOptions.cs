@@ -55,8 +55,21 @@ public sealed class RelayOptions
     public IEnumerable<string> Validate()
     {
         var reserved = new[] { "_tunnel", "status", "healthz" };
+        var hostOwners = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, entry) in Appliances)
         {
+            foreach (var host in entry.Hosts ?? [])
+            {
+                if (Uri.CheckHostName(host) is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6))
+                {
+                    yield return $"Relay:Appliances:{name}:Hosts: '{host}' is not a host name (give it without scheme, port or path, e.g. cam.example.com).";
+                }
+                else if (!hostOwners.TryAdd(host, name))
+                {
+                    yield return $"Relay:Appliances:{name}:Hosts: '{host}' is already the host of {hostOwners[host]}.";
+                }
+            }
+
             if (!TunnelProtocol.TunnelHandshake.IsValidName(name) || reserved.Contains(name))
             {
                 yield return $"Relay:Appliances:{name}: names are 1-63 lowercase letters, digits or '-', and not {string.Join(", ", reserved)}.";

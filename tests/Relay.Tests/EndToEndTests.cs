@@ -62,6 +62,29 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task HostRoute_ApplianceOwnHost_ReachesItWithoutPrefix()
+    {
+        await using var relay = await RelayServer.StartAsync($"--Relay:Appliances:{RelayServer.Name}:Hosts:0=Cam.Example.Test");
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/test/echo");
+        request.Headers.Host = "cam.example.test";
+        using var response = await client.SendAsync(request);
+        var echo = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("pathbase=\n", echo, StringComparison.Ordinal);
+        Assert.Contains("path=/test/echo", echo, StringComparison.Ordinal);
+        Assert.Contains("host=cam.example.test", echo, StringComparison.Ordinal);
+        Assert.Contains("tunnel=True", echo, StringComparison.Ordinal);
+
+        // The relay's own address still routes by prefix.
+        var byPrefix = await client.GetStringAsync("/cam/test/echo");
+        Assert.Contains("pathbase=/cam\n", byPrefix, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task LoginRedirect_ThroughRelay_StaysUnderPrefix()
     {
         await using var relay = await RelayServer.StartAsync();

@@ -46,6 +46,22 @@ public sealed class RelayDoctorTests : IDisposable
         Assert.Contains("✗ Settings: Relay:Appliances:cam:Secret must be at least 16 characters.", output.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("https://cam.example.com", "is not a host name")]
+    [InlineData("cam.example.com:8443", "is not a host name")]
+    [InlineData("CAM.example.com", "is already the host of cam")]
+    public void Doctor_BadApplianceHost_FailsNamingIt(string secondHost, string expected)
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(Arguments(
+            "--urls=http://127.0.0.1:0", "--Relay:Appliances:cam:Hosts:0=cam.example.com",
+            "--Relay:Appliances:door:Secret=0123456789abcdef-door", $"--Relay:Appliances:door:Hosts:0={secondHost}"), output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"✗ Settings: Relay:Appliances:door:Hosts: '{secondHost}' {expected}", output.ToString(), StringComparison.Ordinal);
+    }
+
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string[] Arguments(params string[] extra) =>
