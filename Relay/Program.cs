@@ -51,6 +51,7 @@ public static class Program
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         foreach (var file in SettingsFiles)
         {
+            RequireReadableIfPresent(file);
             builder.Configuration.AddJsonFile(file, optional: true, reloadOnChange: false);
         }
 
@@ -58,6 +59,31 @@ public static class Program
         builder.Configuration.AddEnvironmentVariables();
         builder.Configuration.AddCommandLine(args);
         return builder;
+    }
+
+    /// <summary>
+    /// A settings file that is there but cannot be read (e.g. a directory the service's user may not enter) would be
+    /// skipped as absent, and the relay would run without its appliances: stop instead, naming the file.
+    /// </summary>
+    private static void RequireReadableIfPresent(string file)
+    {
+        try
+        {
+            using var probe = File.OpenRead(file);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Absent: the built-in defaults apply.
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            var exception = new InvalidOperationException(
+                $"The relay cannot start:\n  - the settings file {file} is there but this process (user {Environment.UserName}) "
+                + $"cannot read it: {ex.Message} Give the service's group read access to it and its directory "
+                + "(install.sh makes them root:relay, 640 and 750).\n");
+            exception.Data["RelayConfiguration"] = true;
+            throw exception;
+        }
     }
 
     public static WebApplication BuildApp(string[] args)
@@ -167,6 +193,13 @@ public static class Program
         {
             errors.Add("Urls has an https:// address but the relay has no certificate: set Relay:Tls:CertificatePath and "
                 + "Relay:Tls:KeyPath (PEM files, e.g. Let's Encrypt's), or listen on http:// behind nginx or Caddy.");
+        }
+
+        if (options.Tls.CertificatePath.Length > 0 && !urls.Contains("https://", StringComparison.OrdinalIgnoreCase)
+            && !configuration.GetSection("Kestrel:Endpoints").Exists())
+        {
+            errors.Add($"Relay:Tls is set but Urls ({(urls.Length > 0 ? urls : "not set")}) has no https:// address, so the "
+                + "certificate would not be used: set Urls to e.g. https://0.0.0.0:443.");
         }
 
         RelayCertificate? certificate = null;

@@ -174,7 +174,7 @@ internal sealed class RelayReachableCheck(IConfiguration configuration) : IDocto
 
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
         {
-            return DoctorResult.Fail($"Tunnel:RelayUrl '{value}' is not a URL", "write it like wss://relay.example.com/tunnel");
+            return DoctorResult.Fail($"Tunnel:RelayUrl '{value}' is not a URL", "write it like wss://relay.example.com/ (the relay's address; the tunnel path is added)");
         }
 
         var port = uri.IsDefaultPort ? uri.Scheme is "wss" or "https" ? 443 : 80 : uri.Port;

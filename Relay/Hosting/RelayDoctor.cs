@@ -22,6 +22,12 @@ internal static class RelayDoctor
             output.WriteLine("0 passed, 1 failed");
             return 1;
         }
+        catch (InvalidOperationException ex) when (ex.Data.Contains("RelayConfiguration"))
+        {
+            output.WriteLine($"✗ Configuration: {ex.Message.Trim()}");
+            output.WriteLine("0 passed, 1 failed");
+            return 1;
+        }
 
         var errors = Program.CheckSettings(builder.Configuration).Errors;
         output.WriteLine(errors.Count == 0 ? "✓ Settings: valid" : string.Concat(errors.Select(e => $"✗ Settings: {e}\n")).TrimEnd('\n'));

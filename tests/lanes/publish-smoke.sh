@@ -3,7 +3,8 @@
 # install.sh (twice: the second run is an upgrade that must keep settings), verify the installed unit, start the
 # installed binary with the synthetic camera on a loopback port under a fake systemd (a real NOTIFY_SOCKET,
 # JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with SIGTERM and require a clean exit within 5 s.
-# Then the same for the Relay (also over https from PEM files), and the doctor on a broken settings file.
+# Then the same for the Relay (also over https from PEM files), the doctor on a broken settings file, and both
+# programs run as an unprivileged user on settings they cannot read.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -112,4 +113,21 @@ APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" d
 grep -q "✗ Configuration: Failed to load configuration from file '$prefix/etc/appliance/appliance.json'" "$work/doctor.out" || fail "doctor did not name the file: $(cat "$work/doctor.out")"
 APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 >/dev/null 2>&1 && rc=0 || rc=$?
 [ "$rc" = 78 ] || fail "broken settings: exit status $rc, expected 78"
+
+# Settings files the service's user cannot read (here: a directory only root may enter, read as user nobody) stop both
+# programs with exit 78 and a message naming the file, instead of being skipped as if absent.
+chmod 755 "$work" # nobody must reach the installed binaries; the locked directory below stays root-only
+mkdir -m 700 "$work/locked"
+printf '{}\n' > "$work/locked/relay.json"; printf '{}\n' > "$work/locked/appliance.json"
+as_nobody() { # a regression would start the program, so each run is bounded (timeout 20 below)
+  (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent "$@"); }
+out="$(as_nobody timeout 20 env RELAY_CONFIG_DIR="$work/locked" "$prefix/opt/relay/Relay" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
+[ "$rc" = 78 ] || fail "relay with an unreadable relay.json: exit status $rc, expected 78: $out"
+grep -q "the settings file $work/locked/relay.json is there but this process (user nobody) cannot read it" <<<"$out" \
+  || fail "the relay did not name its unreadable settings file: $out"
+out="$(as_nobody timeout 20 env APPLIANCE_CONFIG_DIR="$work/locked" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
+[ "$rc" = 78 ] || fail "appliance with an unreadable appliance.json: exit status $rc, expected 78: $out"
+grep -q "The settings file $work/locked/appliance.json is there but this process (user nobody) cannot read it" <<<"$out" \
+  || fail "the appliance did not name its unreadable settings file: $out"
+echo "unreadable settings files: both programs stop with exit status 78, naming the file"
 echo "publish-smoke: ok"

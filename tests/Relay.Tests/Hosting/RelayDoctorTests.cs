@@ -46,6 +46,19 @@ public sealed class RelayDoctorTests : IDisposable
         Assert.Contains("✗ Settings: Relay:Appliances:cam:Secret must be at least 16 characters.", output.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Doctor_CertificateButNoHttpsAddress_FailsSayingSo()
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(Arguments(
+            "--urls=http://127.0.0.1:0", $"--Relay:Tls:CertificatePath={Path.Combine(_dir, "fullchain.pem")}",
+            $"--Relay:Tls:KeyPath={Path.Combine(_dir, "privkey.pem")}"), output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains("✗ Settings: Relay:Tls is set but Urls (http://127.0.0.1:0) has no https:// address", output.ToString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("https://cam.example.com", "is not a host name")]
     [InlineData("cam.example.com:8443", "is not a host name")]
