@@ -44,9 +44,17 @@ if [ "$name" = appliance ] && [ "$apt" = 1 ]; then
   command -v ffmpeg >/dev/null || say "ffmpeg is not installed; it is optional (sudo apt install ffmpeg)"
 fi
 
-# 2. The service user (the appliance only; the relay runs as a systemd DynamicUser).
+# 2. The service user: appliance (with the device groups) or relay.
 owner=root
-if [ "$name" = appliance ] && [ -z "$prefix" ]; then
+if [ "$name" = relay ] && [ -z "$prefix" ]; then
+  getent group relay >/dev/null || groupadd --system relay
+  if ! id relay >/dev/null 2>&1; then
+    say "creating user relay"
+    useradd --system --gid relay --home-dir /var/lib/relay --no-create-home --shell /usr/sbin/nologin \
+      --comment "Relay service" relay
+  fi
+  owner=relay
+elif [ "$name" = appliance ] && [ -z "$prefix" ]; then
   for group in video gpio i2c; do
     getent group "$group" >/dev/null || { say "creating group $group"; groupadd --system "$group"; }
   done
@@ -84,6 +92,10 @@ if [ ! -f "$etc/$name.json" ]; then
   printf '// Your settings; every key with its default is in %s.json.example. Comments are allowed.\n{\n}\n' "$name" > "$etc/$name.json"
   chmod 644 "$etc/$name.json"
 fi
+if [ "$name" = relay ]; then
+  # relay.json holds the appliances' secrets and the admin password: root writes it, the service's group reads it.
+  chmod 640 "$etc/$name.json" && chown_to "root:$owner" "$etc/$name.json"
+fi
 if [ "$name" = appliance ]; then
   if [ ! -f "$etc/secrets.json" ]; then
     printf '// Passwords and keys, e.g. { "Web": { "Password": "…" }, "WeCom": { "Secret": "…" } }\n{\n}\n' > "$etc/secrets.json"
@@ -91,7 +103,7 @@ if [ "$name" = appliance ]; then
   chmod 640 "$etc/secrets.json" && chown_to "root:$owner" "$etc/secrets.json"
 fi
 
-# 5. State (the relay's DynamicUser state directory is created by systemd under /var/lib/private).
+# 5. State (the relay's is created by systemd: StateDirectory=relay).
 if [ "$name" = appliance ]; then
   install -d -m 750 "$prefix/var/lib/$name" && chown_to "$owner:$owner" "$prefix/var/lib/$name"
 fi

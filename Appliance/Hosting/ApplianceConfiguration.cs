@@ -2,7 +2,7 @@ namespace Appliance.Hosting;
 
 /// <summary>
 /// Where settings come from, lowest priority first: the defaults embedded in the binary, appsettings.json beside it,
-/// /etc/appliance/appliance.json, /etc/appliance/secrets.json (root-only, for passwords and keys), environment
+/// /etc/appliance/appliance.json, /etc/appliance/secrets.json (0640 root:appliance, for passwords and keys), environment
 /// variables (Camera__Source=file) and the command line (--Camera:Source=file).
 /// </summary>
 public static class ApplianceConfiguration

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Relay.Hosting;
 using Relay.Tests.Infrastructure;
 
@@ -73,6 +74,31 @@ public sealed class RelayDoctorTests : IDisposable
 
         Assert.Equal(1, exitCode);
         Assert.Contains($"✗ Settings: Relay:Appliances:door:Hosts: '{secondHost}' {expected}", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ExampleSettingsFile_IsValidAndStatesTheRealDefaults()
+    {
+        // tests/Relay.Tests/bin/Release/net10.0 → the repository's systemd/relay.json.example
+        var example = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "systemd", "relay.json.example"));
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(example, optional: false)
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:StateDirectory"] = Path.Combine(_dir, "state") })
+            .Build();
+
+        var (options, _, _, errors) = Program.CheckSettings(configuration);
+
+        Assert.Empty(errors);
+        var defaults = new RelayOptions();
+        Assert.Equal("http://0.0.0.0:8443", configuration["Urls"]);
+        Assert.Equal(
+            (defaults.AdminUser, defaults.AdminPassword, defaults.TrustProxyHeaders, defaults.StreamLinger, defaults.SnapshotMaxAge,
+                defaults.CallbackTimeout, defaults.MaxCallbackBytes, defaults.PingInterval, defaults.PingTimeout, defaults.MaxAuthFailures,
+                defaults.AuthFailureWindow, defaults.Tls.CertificatePath, defaults.Tls.KeyPath),
+            (options.AdminUser, options.AdminPassword, options.TrustProxyHeaders, options.StreamLinger, options.SnapshotMaxAge,
+                options.CallbackTimeout, options.MaxCallbackBytes, options.PingInterval, options.PingTimeout, options.MaxAuthFailures,
+                options.AuthFailureWindow, options.Tls.CertificatePath, options.Tls.KeyPath));
+        Assert.Equal(["qyapi.weixin.qq.com", "api.weixin.qq.com"], options.EffectiveEgressAllowList);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
