@@ -20,10 +20,11 @@ internal sealed class GpioOutputSwitch(IGpioService gpio, GpioOptions options) :
     }
 
     /// <summary>Pulses for the pin's own <c>PulseMs</c> (a door strike's length is a property of the door, not of the message).</summary>
-    public Task PulseAsync(string name, TimeSpan duration, string who, CancellationToken cancellationToken)
+    public Task<TimeSpan> PulseAsync(string name, string who, CancellationToken cancellationToken)
     {
         gpio.Switch(name, GpioCommand.Pulse, who);
-        return Task.CompletedTask;
+        var pulseMs = options.Pins.TryGetValue(name, out var pin) ? pin.PulseMs : new GpioPinOptions().PulseMs;
+        return Task.FromResult(TimeSpan.FromMilliseconds(pulseMs));
     }
 }
 

@@ -89,8 +89,6 @@ internal enum OutputAction
 /// <summary>开 / on, 关 / off, 脉冲 / pulse NAME: switch an output (admins only).</summary>
 internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : IWeComCommand
 {
-    private static readonly TimeSpan PulseLength = TimeSpan.FromSeconds(1);
-
     public IReadOnlyList<string> Names { get; } = mode switch
     {
         OutputAction.On => ["开", "on"],
@@ -102,7 +100,7 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
     {
         OutputAction.On => $"开 / on NAME — 打开 switch on ({string.Join(", ", outputs.Names)})",
         OutputAction.Off => "关 / off NAME — 关闭 switch off",
-        _ => "脉冲 / pulse NAME — 点动一秒 on for one second",
+        _ => "脉冲 / pulse NAME — 点动 on, then off after the output's pulse length",
     };
 
     public WeComCommandAccess Access => WeComCommandAccess.Admin;
@@ -117,6 +115,7 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
         }
 
         var who = $"wecom:{context.User}";
+        var pulse = TimeSpan.Zero;
         switch (mode)
         {
             case OutputAction.On:
@@ -126,7 +125,7 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
                 await outputs.SetAsync(match, false, who, cancellationToken);
                 break;
             default:
-                await outputs.PulseAsync(match, PulseLength, who, cancellationToken);
+                pulse = await outputs.PulseAsync(match, who, cancellationToken);
                 break;
         }
 
@@ -135,7 +134,7 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
         {
             OutputAction.On => $"{match} 已打开 is on{simulated}",
             OutputAction.Off => $"{match} 已关闭 is off{simulated}",
-            _ => $"{match} 已点动 pulsed for {PulseLength.TotalSeconds:0} s{simulated}",
+            _ => $"{match} 已点动 pulsed for {pulse.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s{simulated}",
         });
     }
 }

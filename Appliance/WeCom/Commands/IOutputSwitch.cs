@@ -17,6 +17,6 @@ public interface IOutputSwitch
     /// <summary>Switches an output; <paramref name="who"/> (e.g. "wecom:alice") goes into the log.</summary>
     Task SetAsync(string name, bool on, string who, CancellationToken cancellationToken);
 
-    /// <summary>On for <paramref name="duration"/>, then off (door openers, buzzers).</summary>
-    Task PulseAsync(string name, TimeSpan duration, string who, CancellationToken cancellationToken);
+    /// <summary>On, then off after the output's own pulse length (door openers, buzzers); returns that length.</summary>
+    Task<TimeSpan> PulseAsync(string name, string who, CancellationToken cancellationToken);
 }

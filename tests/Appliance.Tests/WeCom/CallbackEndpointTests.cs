@@ -109,6 +109,32 @@ public sealed class CallbackEndpointTests
         Assert.Equal("wecom:dad", gpio.GetPins().Single(p => p.Name == "light").ChangedBy);
     }
 
+    [Fact]
+    public async Task Post_OffAndPulseFromAdmin_SwitchOffAndPulseForThePinsOwnLength()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(
+            null, "--Gpio:Pins:light:Line=5", "--Gpio:Pins:door:Line=6", "--Gpio:Pins:door:PulseMs=800"));
+        var client = WeComCallbackClient.For(server);
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "on light", WeComCallbackClient.NextMsgId())));
+        Assert.True(chip.PhysicalLevel(5));
+
+        var off = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "关 light", WeComCallbackClient.NextMsgId())));
+        var pulse = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "脉冲 door", WeComCallbackClient.NextMsgId())));
+        var pulsedAt = DateTime.UtcNow;
+
+        Assert.Contains("light 已关闭 is off", off["Content"], StringComparison.Ordinal);
+        Assert.False(chip.PhysicalLevel(5));
+        Assert.Contains("door 已点动 pulsed for 0.8 s", pulse["Content"], StringComparison.Ordinal);
+        Assert.True(chip.PhysicalLevel(6));
+        while (chip.PhysicalLevel(6) == true && DateTime.UtcNow - pulsedAt < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(chip.PhysicalLevel(6));
+    }
+
     public static TheoryData<string> HostileCases => new()
     {
         "wrong-signature", "stale-timestamp", "future-timestamp", "xxe", "billion-laughs", "ten-megabytes", "truncated-base64",
