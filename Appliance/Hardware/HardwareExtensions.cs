@@ -18,20 +18,25 @@ public static class HardwareExtensions
             o, sp.GetRequiredService<ILoggerFactory>().CreateLogger<V4l2Source>())));
 
         var gpioOptions = builder.BindOptions<GpioOptions>(GpioOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+
+        // The chip is opened now, before there is a logger factory; MapHardware connects its logger to the app's.
+        var chipLogger = new GpioChipLogger();
+        builder.Services.AddSingleton(chipLogger);
+        IGpioChip OpenConfiguredChip(string chip) => OpenChip(chip, chipLogger);
         if (gpioOptions.Validate().Count == 0 && builder.IsInspectionOnly())
         {
             // The doctor: check the chip and that every line exists, but take none (the service holds them).
-            foreach (var error in GpioLines.Check(gpioOptions, OpenChip))
+            foreach (var error in GpioLines.Check(gpioOptions, OpenConfiguredChip))
             {
                 builder.AddConfigurationError(error);
             }
 
-            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenChip, out List<string> _));
+            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenConfiguredChip, out List<string> _));
         }
         else if (gpioOptions.Validate().Count == 0)
         {
             // Lines are requested now, so an unknown or busy line is a start-up error (exit 78) naming the pin.
-            var lines = GpioLines.Open(gpioOptions, OpenChip, out var errors);
+            var lines = GpioLines.Open(gpioOptions, OpenConfiguredChip, out var errors);
             foreach (var error in errors)
             {
                 builder.AddConfigurationError(error);
@@ -41,7 +46,7 @@ public static class HardwareExtensions
         }
         else
         {
-            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenChip, out List<string> _));
+            builder.Services.AddSingleton(_ => GpioLines.Open(new GpioOptions(), OpenConfiguredChip, out List<string> _));
         }
 
         // Presses reach the family through WeCom (which logs instead while WeCom is not configured), and WeCom's
@@ -64,11 +69,10 @@ public static class HardwareExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         GpioEndpoints.Map(app);
+        app.Services.GetRequiredService<GpioChipLogger>().Inner = app.Services.GetRequiredService<ILogger<CharacterDeviceGpioChip>>();
         return app;
     }
 
-    private static IGpioChip OpenChip(string chip) =>
-        chip == GpioOptions.Simulated
-            ? new SimulatedGpioChip()
-            : CharacterDeviceGpioChip.Open(chip, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+    private static IGpioChip OpenChip(string chip, GpioChipLogger logger) =>
+        chip == GpioOptions.Simulated ? new SimulatedGpioChip() : CharacterDeviceGpioChip.Open(chip, logger);
 }

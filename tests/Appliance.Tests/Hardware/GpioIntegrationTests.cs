@@ -3,12 +3,25 @@ using System.Text.Json.Nodes;
 using Appliance.Hardware.Gpio;
 using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
+using Microsoft.Extensions.Logging;
 
 namespace Appliance.Tests.Hardware;
 
 /// <summary>GPIO together with the web page's viewers and WeCom (alerts to the family, commands from admins).</summary>
 public sealed class GpioIntegrationTests
 {
+    [Fact]
+    public async Task ChipLogger_AfterStart_WritesToTheAppsLogging()
+    {
+        // A real chip is opened before the host exists; its warnings (dropped events) must still reach the journal.
+        await using var server = await ApplianceServer.StartAsync();
+
+        var chipLogger = server.GetRequiredService<GpioChipLogger>();
+
+        Assert.IsNotType<Microsoft.Extensions.Logging.Abstractions.NullLogger>(chipLogger.Inner);
+        Assert.True(chipLogger.IsEnabled(LogLevel.Warning));
+    }
+
     [Fact]
     public async Task Api_ViewerWithLink_SeesPinsButCannotSwitch()
     {
