@@ -161,7 +161,7 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
             text.Append(CultureInfo.InvariantCulture, $"\n温度 Temperature: {temperature} °C");
         }
 
-        if (status["tunnel"] is { } tunnel)
+        if (status["tunnel"] is { } tunnel && tunnel["state"]?.ToString() != "disabled")
         {
             text.Append(CultureInfo.InvariantCulture, $"\n隧道 Tunnel: {tunnel["state"]?.ToString() ?? tunnel.ToJsonString()}");
         }

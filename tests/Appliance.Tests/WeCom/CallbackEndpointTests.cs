@@ -135,6 +135,21 @@ public sealed class CallbackEndpointTests
         Assert.False(chip.PhysicalLevel(6));
     }
 
+    [Fact]
+    public async Task Post_Status_AnswersUptimeCameraAndViewersWithoutAnUnconfiguredTunnel()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "状态", WeComCallbackClient.NextMsgId())));
+
+        var text = reply["Content"];
+        Assert.Contains("运行 Uptime: 0d 0h", text, StringComparison.Ordinal);
+        Assert.Contains("摄像头 Camera: synthetic", text, StringComparison.Ordinal);
+        Assert.Contains("观看 Viewers: 0", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Tunnel", text, StringComparison.Ordinal);
+    }
+
     public static TheoryData<string> HostileCases => new()
     {
         "wrong-signature", "stale-timestamp", "future-timestamp", "xxe", "billion-laughs", "ten-megabytes", "truncated-base64",
