@@ -51,6 +51,33 @@ public sealed class WeComThroughRelayTests
         [.. api.CallsTo("message/send").Select(c => FakeWeComServer.Json(c).GetProperty("text").GetProperty("content").GetString() ?? "")];
 
     [Fact]
+    public async Task UrlVerification_ThroughRelay_EchoesTheDecryptedStringOnlyWhenSignedAndOnline()
+    {
+        // Registering the callback URL in WeCom's console: a GET whose echostr only the appliance can decrypt.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using var client = relay.CreateClient();
+        var echo = Crypto.Encrypt("echo-" + Guid.NewGuid().ToString("N"));
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        const string Nonce = "1234567";
+        string Url(string signature) =>
+            $"/{RelayServer.Name}/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce={Nonce}&echostr={Uri.EscapeDataString(echo)}";
+        var signed = Url(Crypto.Signature(timestamp, Nonce, echo));
+
+        using var offline = await client.GetAsync(signed);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, offline.StatusCode);
+
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+        using var forged = await client.GetAsync(Url(new string('0', 40)));
+        using var verified = await client.GetAsync(signed);
+
+        Assert.Equal(HttpStatusCode.Forbidden, forged.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, verified.StatusCode);
+        Assert.Equal(Crypto.Decrypt(echo), await verified.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Callbacks_WhileApplianceOffline_AnsweredAtOnce_SurviveRelayRestart_RunOnceEachAfterReconnect()
     {
         await using var api = await FakeWeComServer.StartAsync();

@@ -44,16 +44,19 @@ grep -q kept "$prefix/etc/appliance/secrets.json" || fail "upgrade overwrote sec
 sed "s|^ExecStart=/opt/appliance/Appliance|ExecStart=$prefix/opt/appliance/Appliance|" "$prefix/etc/systemd/system/appliance.service" > "$work/appliance.service"
 out="$(systemd-analyze verify --man=no "$work/appliance.service" 2>&1)" && [ -z "$out" ] || fail "verify: $out"
 
-# A fake systemd: a Unix datagram socket that logs every notify message.
-notify="$work/notify.sock"
-python3 -u -c '
+# A fake systemd: a Unix datagram socket that logs every notify message (one per program).
+fake_systemd() { # SOCKET LOG
+  python3 -u -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
 while True:
     print(s.recv(4096).decode().replace("\n", "|"), flush=True)
-' "$notify" >"$work/appliance.notify" &
-pids+=($!)
-for _ in $(seq 50); do [ -S "$notify" ] && break; sleep 0.1; done
+' "$1" >"$2" &
+  pids+=($!)
+  for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
+notify="$work/notify.sock"
+fake_systemd "$notify" "$work/appliance.notify"
 
 start_ns=$(date +%s%N)
 APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" NOTIFY_SOCKET="$notify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
@@ -91,11 +94,20 @@ echo "SIGTERM to exit: $(( ($(date +%s%N) - stop_ns) / 1000000 )) ms"
 grep -q 'STOPPING=1' "$work/appliance.notify" || fail "no STOPPING=1"
 
 # The relay, on http and on https from PEM files (the trimmed binary must still carry Kestrel's HTTPS and PEM loading).
+# Under the same fake systemd as the appliance: READY=1, WATCHDOG=1, journald-format logs, STOPPING=1.
 make_test_ca "$work" "IP:127.0.0.1"
-RELAY_CONFIG_DIR="$work/none" "$prefix/opt/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
+rnotify="$work/relay-notify.sock"
+fake_systemd "$rnotify" "$work/relay.notify"
+RELAY_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$rnotify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
+  "$prefix/opt/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
   --Relay:Tls:CertificatePath="$work/server.pem" --Relay:Tls:KeyPath="$work/server.key" >"$work/relay.out" 2>&1 &
 relay=$!; pids+=($relay)
 rurl="$(listening_url "$work/relay.out" "$relay")" || fail "the relay did not start"
+for _ in $(seq 50); do grep -q 'READY=1' "$work/relay.notify" && break; sleep 0.1; done
+grep -q 'READY=1' "$work/relay.notify" || fail "relay: no READY=1 on NOTIFY_SOCKET"
+for _ in $(seq 30); do grep -q 'WATCHDOG=1' "$work/relay.notify" && break; sleep 0.1; done
+grep -q 'WATCHDOG=1' "$work/relay.notify" || fail "relay: no WATCHDOG=1 within 3 s (WATCHDOG_USEC=2 s)"
+grep -q '^<6>' "$work/relay.out" || fail "relay: logs are not in journald format"
 [ "$(curl -s "$rurl/healthz")" = ok ] || fail "relay /healthz"
 for _ in $(seq 100); do
   rsurl="$(sed -n 's/.*Now listening on: \(https:[^ ]*\).*/\1/p' "$work/relay.out" | head -1)"; [ -n "$rsurl" ] && break; sleep 0.05
@@ -106,6 +118,7 @@ kill -TERM "$relay"
 for _ in $(seq 50); do kill -0 "$relay" 2>/dev/null || break; sleep 0.1; done
 wait "$relay" && rc=0 || rc=$?
 [ "$rc" = 0 ] || fail "relay exit status $rc after SIGTERM"
+grep -q 'STOPPING=1' "$work/relay.notify" || fail "relay: no STOPPING=1"
 
 # The doctor on a broken settings file names it and exits non-zero; the service exits 78.
 printf '{ "Camera": { "Fps": 30 \n' > "$prefix/etc/appliance/appliance.json"
