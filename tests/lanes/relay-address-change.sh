@@ -14,12 +14,14 @@ work="$(mktemp -d)"
 relay_ns="relay-lane-$$"
 home_ns="home-lane-$$"
 pids=()
+in_namespaces() { ip netns pids "$relay_ns" 2>/dev/null || true; ip netns pids "$home_ns" 2>/dev/null || true; }
 cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    { kill -KILL "$p" && wait "$p"; } 2>/dev/null || true
-  done
+  # Every process in the two namespaces (the pids of the background jobs are subshells, not the programs).
+  local left
+  left="$(in_namespaces)"; if [ -n "$left" ]; then kill -TERM $left 2>/dev/null || true; fi
+  for _ in $(seq 50); do [ -z "$(in_namespaces)" ] && break; sleep 0.1; done
+  left="$(in_namespaces)"; if [ -n "$left" ]; then kill -KILL $left 2>/dev/null || true; fi
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns del "$relay_ns" 2>/dev/null || true # takes the veth pair with it
   ip netns del "$home_ns" 2>/dev/null || true
   rm -rf "$work"
