@@ -3,7 +3,8 @@
 # install.sh (twice: the second run is an upgrade that must keep settings), verify the installed unit, start the
 # installed binary with the synthetic camera on a loopback port under a fake systemd (a real NOTIFY_SOCKET,
 # JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with SIGTERM and require a clean exit within 5 s.
-# Then the same for the Relay (also over https from PEM files), the doctor on a broken settings file, and both
+# Then the same for the Relay (also over https from PEM files), the trimmed appliance through the trimmed relay's
+# tunnel with WeCom on (snapshot, a signed callback), the doctor on a broken settings file, and both
 # programs run as an unprivileged user on settings they cannot read.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -98,9 +99,12 @@ grep -q 'STOPPING=1' "$work/appliance.notify" || fail "no STOPPING=1"
 make_test_ca "$work" "IP:127.0.0.1"
 rnotify="$work/relay-notify.sock"
 fake_systemd "$rnotify" "$work/relay.notify"
+secret="0123456789abcdef-smoke-secret"; token="QDG6eK"; aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"; corp_id="ww1436e0e65a779aee"
 RELAY_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$rnotify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
   "$prefix/opt/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
-  --Relay:Tls:CertificatePath="$work/server.pem" --Relay:Tls:KeyPath="$work/server.key" >"$work/relay.out" 2>&1 &
+  --Relay:Tls:CertificatePath="$work/server.pem" --Relay:Tls:KeyPath="$work/server.key" \
+  --Relay:StateDirectory="$work/relay-state" --Relay:Appliances:cam:Secret="$secret" --Relay:Appliances:cam:WeComToken="$token" \
+  >"$work/relay.out" 2>&1 &
 relay=$!; pids+=($relay)
 rurl="$(listening_url "$work/relay.out" "$relay")" || fail "the relay did not start"
 for _ in $(seq 50); do grep -q 'READY=1' "$work/relay.notify" && break; sleep 0.1; done
@@ -114,6 +118,27 @@ for _ in $(seq 100); do
 done
 [ -n "$rsurl" ] || fail "the relay does not listen on https"
 [ "$(curl -s --cacert "$work/ca.pem" "$rsurl/healthz")" = ok ] || fail "relay /healthz over https with the test CA"
+
+# The trimmed appliance through the trimmed relay's tunnel (HTTP/2 over the WebSocket into its own Kestrel), with its
+# WeCom feature on: a snapshot, and a callback signed and encrypted by @wecom/crypto answered with an encrypted reply.
+APPLIANCE_CONFIG_DIR="$work/none" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic \
+  --Camera:Width=320 --Camera:Height=240 --State:Directory="$work/tunnelled-state" --Web:Password=smoke-pass \
+  --Tunnel:RelayUrl="ws://127.0.0.1:${rurl##*:}/" --Tunnel:Name=cam --Tunnel:Secret="$secret" \
+  --WeCom:CorpId=$corp_id --WeCom:Token=$token --WeCom:EncodingAesKey=$aes_key --WeCom:Secret=smoke-secret \
+  --WeCom:AgentId=1000002 --WeCom:ApiBaseUrl=http://127.0.0.1:9/ --WeCom:AllowedUsers:0=alice >"$work/tunnelled.out" 2>&1 &
+tunnelled=$!; pids+=($tunnelled)
+for _ in $(seq 200); do
+  [ "$(curl -s -o "$work/tunnel-snapshot.jpg" -w '%{http_code}' -u family:smoke-pass "$rurl/cam/snapshot")" = 200 ] && break; sleep 0.1
+done
+[ "$(head -c 2 "$work/tunnel-snapshot.jpg" 2>/dev/null | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "no JPEG snapshot through the relay's tunnel"
+reply="$(node "$root/tests/node/wecom-oracle.mjs" post "$rurl/cam" $token $aes_key $corp_id alice help)" || fail "wecom oracle: $reply"
+python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["status"] == 200 and r.get("signatureValid") is True and "photo" in (r.get("content") or ""), r
+' "$reply" || fail "WeCom callback through the trimmed relay and appliance: $reply"
+echo "trimmed binaries: snapshot through the tunnel, WeCom callback answered with an encrypted reply"
+kill -TERM "$tunnelled"
 kill -TERM "$relay"
 for _ in $(seq 50); do kill -0 "$relay" 2>/dev/null || break; sleep 0.1; done
 wait "$relay" && rc=0 || rc=$?
