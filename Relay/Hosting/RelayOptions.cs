@@ -22,6 +22,12 @@ public sealed class RelayOptions
     /// <summary>Largest WeCom callback body accepted (bytes).</summary>
     public int MaxCallbackBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Failed replays (5xx, timeout, dropped tunnel) before a stored callback is given up, logged as an error, so one
+    /// the appliance can never handle does not hold back every later message.
+    /// </summary>
+    public int MaxReplayAttempts { get; set; } = 10;
+
     /// <summary>Hosts (optionally <c>host:port</c>, default port 443) the appliance may reach through egress; default the two WeChat API hosts.</summary>
     public string[]? EgressAllowList { get; set; }
 
@@ -104,6 +110,11 @@ public sealed class RelayOptions
         if (MaxAuthFailures < 1 || MaxCallbackBytes < 1024)
         {
             yield return "Relay:MaxAuthFailures must be at least 1 and Relay:MaxCallbackBytes at least 1024.";
+        }
+
+        if (MaxReplayAttempts < 1)
+        {
+            yield return $"Relay:MaxReplayAttempts must be at least 1 (got {MaxReplayAttempts}).";
         }
     }
 }

@@ -199,17 +199,38 @@ internal sealed partial class CallbackRelay : BackgroundService
                     continue;
                 }
 
-                _store.RecordAttempt(stored.Id);
-                LogReplayFailed(_logger, name, stored.Id, status.ToString(CultureInfo.InvariantCulture));
+                if (GiveUpAfterFailure(name, stored, status.ToString(CultureInfo.InvariantCulture)))
+                {
+                    continue;
+                }
+
                 return;
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
             {
-                _store.RecordAttempt(stored.Id);
-                LogReplayFailed(_logger, name, stored.Id, ex.Message);
+                if (GiveUpAfterFailure(name, stored, ex.Message))
+                {
+                    continue;
+                }
+
                 return;
             }
         }
+    }
+
+    /// <summary>Counts a failed replay; true when it was the last allowed and the callback is dropped, so the next may go.</summary>
+    private bool GiveUpAfterFailure(string name, StoredCallback stored, string reason)
+    {
+        if (stored.Attempts + 1 >= _options.MaxReplayAttempts)
+        {
+            _store.Delete(stored.Id);
+            LogReplayGaveUp(_logger, name, stored.Id, stored.Attempts + 1, reason);
+            return true;
+        }
+
+        _store.RecordAttempt(stored.Id);
+        LogReplayFailed(_logger, name, stored.Id, reason);
+        return false;
     }
 
     private async Task<byte[]?> ReadBodyAsync(HttpContext context)
@@ -265,6 +286,9 @@ internal sealed partial class CallbackRelay : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stored WeCom callback {Id} for {Name} dropped: the appliance answered {Status}")]
     private static partial void LogReplayDropped(ILogger logger, string name, long id, int status);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Stored WeCom callback {Id} for {Name} given up after {Attempts} failed replays (last: {Reason}); later ones go on")]
+    private static partial void LogReplayGaveUp(ILogger logger, string name, long id, int attempts, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying WeCom callback {Id} to {Name} failed ({Reason}); retrying later")]
     private static partial void LogReplayFailed(ILogger logger, string name, long id, string reason);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 using Relay.Tests.Infrastructure;
 using Relay.WeCom;
 
@@ -102,6 +103,30 @@ public sealed class CallbackStoreAndForwardTests
         Assert.Equal(["msg1", "msg2", "msg3", "msg4", "msg5"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
         Assert.All(recorder.Received, r => Assert.NotEqual("", r.ReplayedAt));
         Assert.All(recorder.Received, r => Assert.Contains("msg_signature=", r.Query, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Replay_OneCallbackTheApplianceAlwaysFails_GivenUpAfterMaxAttempts_TheNextStillArrives()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxReplayAttempts=2");
+        using (var client = relay.CreateClient())
+        {
+            foreach (var id in new[] { "poison", "after" })
+            {
+                using var response = await PostCallbackAsync(client, id);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        var recorder = new CallbackRecorder { StatusFor = body => MsgIdOf(body) == "poison" ? 500 : 200 };
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
+
+        // Tried twice (on reconnect, then at the next retry), then dropped; the one behind it was held until then.
+        Assert.Equal(["poison", "poison", "after"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
+        await Task.Delay(6000); // one retry interval: the dropped one is not tried again
+        Assert.Equal(3, recorder.Received.Count);
+        Assert.Equal(0, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
     }
 
     internal static string Body(string id) => $"<xml><ToUserName><![CDATA[corp]]></ToUserName><Encrypt><![CDATA[{id}-encrypted]]></Encrypt><AgentID>1</AgentID></xml>";

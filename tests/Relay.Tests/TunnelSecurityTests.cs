@@ -52,7 +52,17 @@ public sealed class TunnelSecurityTests
         Assert.Null(await TunnelHandshake.ReceiveTextAsync(second, CancellationToken.None));
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, second.CloseStatus);
         Assert.Equal("authentication failed", second.CloseStatusDescription);
-        Assert.Single(relay.Services.GetRequiredService<TunnelRegistry>().All);
+
+        // The relay registers a session just after confirming its login: give the first a moment, then it must be
+        // the only one.
+        var registry = relay.Services.GetRequiredService<TunnelRegistry>();
+        var until = DateTime.UtcNow.AddSeconds(2);
+        while (registry.All.Count == 0 && DateTime.UtcNow < until)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Single(registry.All);
     }
 
     [Fact]

@@ -213,6 +213,7 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                         await Task.Delay(callbacks.Delay, context.RequestAborted);
                     }
 
+                    context.Response.StatusCode = callbacks.StatusFor?.Invoke(body) ?? StatusCodes.Status200OK;
                     context.Response.ContentType = "text/plain";
                     await context.Response.WriteAsync(callbacks.Answer);
                     return;
@@ -262,6 +263,9 @@ public sealed class CallbackRecorder
     public TimeSpan Delay { get; set; }
 
     public string Answer { get; set; } = "";
+
+    /// <summary>The status answered for a body (default 200): lets a test make one message fail every time.</summary>
+    public Func<string, int>? StatusFor { get; set; }
 
     public IReadOnlyList<(string Query, string Body, string ReplayedAt)> Received => [.. _received];
 
