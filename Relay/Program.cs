@@ -51,7 +51,7 @@ public static class Program
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         foreach (var file in SettingsFiles)
         {
-            RequireReadableIfPresent(file);
+            RelaySettings.RequireReadableIfPresent(file);
             builder.Configuration.AddJsonFile(file, optional: true, reloadOnChange: false);
         }
 
@@ -61,36 +61,11 @@ public static class Program
         return builder;
     }
 
-    /// <summary>
-    /// A settings file that is there but cannot be read (e.g. a directory the service's user may not enter) would be
-    /// skipped as absent, and the relay would run without its appliances: stop instead, naming the file.
-    /// </summary>
-    private static void RequireReadableIfPresent(string file)
-    {
-        try
-        {
-            using var probe = File.OpenRead(file);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            // Absent: the built-in defaults apply.
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            var exception = new InvalidOperationException(
-                $"The relay cannot start:\n  - the settings file {file} is there but this process (user {Environment.UserName}) "
-                + $"cannot read it: {ex.Message} Give the service's group read access to it and its directory "
-                + "(install.sh makes them root:relay, 640 and 750).\n");
-            exception.Data["RelayConfiguration"] = true;
-            throw exception;
-        }
-    }
-
     public static WebApplication BuildApp(string[] args)
     {
         var builder = CreateBuilder(args);
         builder.AddSystemd();
-        var (options, stateDirectory, certificate, errors) = CheckSettings(builder.Configuration);
+        var (options, stateDirectory, certificate, errors) = RelaySettings.Check(builder.Configuration);
         if (errors.Count > 0)
         {
             var exception = new InvalidOperationException("The relay cannot start:\n" + string.Concat(errors.Select(e => $"  - {e}\n")));
@@ -157,89 +132,5 @@ public static class Program
             }
         });
         return app;
-    }
-
-    /// <summary>
-    /// Reads <c>Relay:*</c> and checks what the relay needs before it starts (shared with <c>Relay doctor</c>): valid
-    /// options, a state directory it can create, and for any https:// address PEM files that load.
-    /// </summary>
-    internal static (RelayOptions Options, string StateDirectory, RelayCertificate? Certificate, List<string> Errors) CheckSettings(IConfiguration configuration)
-    {
-        var options = new RelayOptions();
-        List<string> errors = [];
-        try
-        {
-            configuration.GetSection(RelayOptions.SectionName).Bind(options);
-            errors.AddRange(options.Validate());
-        }
-        catch (InvalidOperationException ex)
-        {
-            errors.Add(ex.Message);
-        }
-
-        var stateDirectory = ResolveStateDirectory(options);
-        try
-        {
-            Directory.CreateDirectory(stateDirectory);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            errors.Add($"Relay:StateDirectory '{stateDirectory}' cannot be created: {ex.Message}");
-        }
-
-        var urls = configuration[WebHostDefaults.ServerUrlsKey] ?? "";
-        if (urls.Contains("https://", StringComparison.OrdinalIgnoreCase) && options.Tls.CertificatePath.Length == 0
-            && !configuration.GetSection("Kestrel:Certificates").Exists())
-        {
-            errors.Add("Urls has an https:// address but the relay has no certificate: set Relay:Tls:CertificatePath and "
-                + "Relay:Tls:KeyPath (PEM files, e.g. Let's Encrypt's), or listen on http:// behind nginx or Caddy.");
-        }
-
-        if (options.Tls.CertificatePath.Length > 0 && !urls.Contains("https://", StringComparison.OrdinalIgnoreCase)
-            && !configuration.GetSection("Kestrel:Endpoints").Exists())
-        {
-            errors.Add($"Relay:Tls is set but Urls ({(urls.Length > 0 ? urls : "not set")}) has no https:// address, so the "
-                + "certificate would not be used: set Urls to e.g. https://0.0.0.0:443.");
-        }
-
-        RelayCertificate? certificate = null;
-        if (options.Tls.CertificatePath.Length > 0 && options.Tls.KeyPath.Length > 0)
-        {
-            // Fail at start, not at the first visitor, when the files are wrong.
-            certificate = new RelayCertificate(options.Tls);
-            if (certificate.LoadError() is { } loadError)
-            {
-                errors.Add(loadError);
-            }
-        }
-
-        return (options, stateDirectory, certificate, errors);
-    }
-
-    private static string ResolveStateDirectory(RelayOptions options)
-    {
-        if (options.StateDirectory.Length > 0)
-        {
-            return options.StateDirectory;
-        }
-
-        if (Environment.GetEnvironmentVariable("STATE_DIRECTORY") is { Length: > 0 } systemd)
-        {
-            return systemd.Split(':')[0];
-        }
-
-        const string system = "/var/lib/relay";
-        try
-        {
-            Directory.CreateDirectory(system);
-            var probe = Path.Combine(system, ".write-test");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-            return system;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".local", "state", "relay");
-        }
     }
 }

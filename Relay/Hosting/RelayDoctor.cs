@@ -29,7 +29,7 @@ internal static class RelayDoctor
             return 1;
         }
 
-        var errors = Program.CheckSettings(builder.Configuration).Errors;
+        var errors = RelaySettings.Check(builder.Configuration).Errors;
         output.WriteLine(errors.Count == 0 ? "✓ Settings: valid" : string.Concat(errors.Select(e => $"✗ Settings: {e}\n")).TrimEnd('\n'));
         failed += errors.Count > 0 ? 1 : 0;
 

@@ -86,7 +86,7 @@ public sealed class RelayDoctorTests : IDisposable
             .AddInMemoryCollection(new Dictionary<string, string?> { ["Relay:StateDirectory"] = Path.Combine(_dir, "state") })
             .Build();
 
-        var (options, _, _, errors) = Program.CheckSettings(configuration);
+        var (options, _, _, errors) = RelaySettings.Check(configuration);
 
         Assert.Empty(errors);
         var defaults = new RelayOptions();
