@@ -42,6 +42,28 @@ public sealed class CallbackStoreAndForwardTests
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Callback_BodyOverMaxCallbackBytes_Refused413AndNotStored(bool announcedLength)
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxCallbackBytes=1024");
+        using var client = relay.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/cam/wecom/callback?msg_signature=0&timestamp=1&nonce=2")
+        {
+            Content = new StringContent(Body(new string('x', 2000)), Encoding.UTF8, "text/xml"),
+        };
+
+        // Without Content-Length (chunked) the relay finds out while reading.
+        request.Headers.TransferEncodingChunked = !announcedLength;
+
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("body too large\n", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+    }
+
     [Fact]
     public async Task Callback_ApplianceOnline_ForwardedWithItsAnswer()
     {
