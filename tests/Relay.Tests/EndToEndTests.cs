@@ -170,6 +170,33 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Stream_FpsCapThroughRelay_LimitsThatViewerOnly()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        using var bad = new HttpRequestMessage(HttpMethod.Get, "/cam/stream?fps=0") { Headers = { Authorization = FamilyBasic } };
+        using var refused = await client.SendAsync(bad, cancel.Token);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+
+        // At ?fps=2, five frames need four half-second gaps; a full-rate viewer beside it gets 30 in about a second.
+        var capped = Stopwatch.StartNew();
+        var cappedFrames = ReadFramesAsync(client, 5, cancel.Token, "/cam/stream?fps=2");
+        using var fullClient = relay.CreateClient();
+        var full = Stopwatch.StartNew();
+        Assert.Equal(30, await ReadFramesAsync(fullClient, 30, cancel.Token));
+        var fullElapsed = full.Elapsed;
+        Assert.Equal(5, await cappedFrames);
+        var cappedElapsed = capped.Elapsed;
+
+        Assert.True(cappedElapsed >= TimeSpan.FromSeconds(1.5), $"5 frames at fps=2 came in {cappedElapsed}");
+        Assert.True(fullElapsed < TimeSpan.FromSeconds(5), $"30 frames at full rate took {fullElapsed}");
+    }
+
+    [Fact]
     public async Task Snapshot_WhileStreaming_ServedFromRelayCache()
     {
         await using var relay = await RelayServer.StartAsync();
@@ -274,9 +301,9 @@ public sealed class EndToEndTests
         Assert.NotNull(cam["pingRttMs"]);
     }
 
-    internal static async Task<int> ReadFramesAsync(HttpClient client, int frames, CancellationToken cancellationToken)
+    internal static async Task<int> ReadFramesAsync(HttpClient client, int frames, CancellationToken cancellationToken, string path = "/cam/stream")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = FamilyBasic } };
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("multipart/x-mixed-replace", response.Content.Headers.ContentType?.MediaType);
