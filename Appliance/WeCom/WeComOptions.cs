@@ -11,7 +11,7 @@ public sealed class WeComOptions
     /// <summary>The app's AgentId.</summary>
     public int AgentId { get; set; }
 
-    /// <summary>The app's Secret, for gettoken. Keep it in the root-only secrets.json.</summary>
+    /// <summary>The app's Secret, for gettoken. Keep it in secrets.json (0640 root:appliance).</summary>
     public string Secret { get; set; } = "";
 
     /// <summary>The callback Token (signature key) from the app's "接收消息" settings.</summary>
