@@ -155,13 +155,13 @@ public sealed class CallbackStoreAndForwardTests
 
     private static string MsgIdOf(string body) => body.Split("<![CDATA[")[2].Split("-encrypted")[0];
 
-    internal static async Task<HttpResponseMessage> PostCallbackAsync(HttpClient client, string id)
+    internal static async Task<HttpResponseMessage> PostCallbackAsync(HttpClient client, string id, string path = "/cam/wecom/callback")
     {
         var timestamp = "1700000000";
         var nonce = "n" + id;
         var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, nonce, id + "-encrypted");
         return await client.PostAsync(
-            $"/cam/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
+            $"{path}?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
             new StringContent(Body(id), Encoding.UTF8, "text/xml"));
     }
 
