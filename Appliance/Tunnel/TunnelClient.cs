@@ -158,7 +158,19 @@ public sealed partial class TunnelClient(
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        var (socket, nonce) = await dialer.OpenAsync(TunnelHandshake.ConnectPath, TunnelHandshake.ConnectPurpose, timeout.Token);
+        ClientWebSocket socket;
+        byte[] nonce;
+        try
+        {
+            (socket, nonce) = await dialer.OpenAsync(TunnelHandshake.ConnectPath, TunnelHandshake.ConnectPurpose, timeout.Token);
+        }
+        catch (Exception ex) when ((ex is OperationCanceledException or WebSocketException) && timeout.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        {
+            // "The operation was canceled" would not tell the user which limit struck or that the relay went silent.
+            throw new TimeoutException(
+                $"No answer from the relay within Tunnel:ConnectTimeout ({options.ConnectTimeout.TotalSeconds:0.###} s) while connecting and logging in.", ex);
+        }
+
         var info = new TunnelConnectionInfo(TunnelHandshake.RelayKey(options.Secret, nonce), time.GetUtcNow());
         return (new CountingStream(WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout)), info, socket);
     }
