@@ -258,6 +258,42 @@ public sealed class ScoringTests
     }
 
     [Fact]
+    public async Task Token_UseStableTokenFalse_FetchedFromCgiBinTokenAndDownloadSucceeds()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var wechat = await FakeWeChatServer.StartAsync();
+        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(5));
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, wechat, true, "--Scoring:UseStableToken=false"));
+
+        var (status, json, _) = await PostAsync(server.CreateClient(), Body("v", ClientMeta));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(0, json.GetProperty("status").GetInt32());
+        Assert.Equal(0, wechat.Count("stable_token"));
+        var call = Assert.Single(wechat.Calls, c => c.Api == "token");
+        Assert.Equal($"?grant_type=client_credential&appid={FakeWeChatServer.AppId}&secret={FakeWeChatServer.AppSecret}", call.Query);
+        Assert.Single(scorer.Sessions);
+    }
+
+    [Fact]
+    public async Task Token_UseStableTokenFalseWrongSecret_ClearErrorWithoutTheSecret()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var wechat = await FakeWeChatServer.StartAsync();
+        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(5));
+        string[] settings = [.. Settings(scorer, wechat, true, "--Scoring:UseStableToken=false"), "--Scoring:OfficialAppSecret=not-the-secret"];
+        await using var server = await ApplianceServer.StartAsync(settings);
+
+        var (_, json, raw) = await PostAsync(server.CreateClient(), Body("v", ClientMeta));
+
+        Assert.NotEqual(0, json.GetProperty("status").GetInt32());
+        Assert.Contains("token answered 40125", json.GetProperty("msg").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-secret", Encoding.UTF8.GetString(raw), StringComparison.Ordinal);
+        Assert.Equal(0, wechat.Count("media/get/jssdk"));
+        Assert.Empty(scorer.Sessions);
+    }
+
+    [Fact]
     public async Task Scorer_NeverAnswers_Minus100AfterTheScoringTimeout()
     {
         await using var scorer = await TestScorer.StartAsync();
