@@ -23,15 +23,9 @@ internal sealed partial class VideoCommand(FrameHub hub, CameraOptions camera, W
 
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
-        var seconds = DefaultSeconds;
-        if (context.Arguments.Length > 0)
+        if (ParseSeconds(context.Arguments) is not { } seconds)
         {
-            if (!int.TryParse(context.Arguments.TrimEnd('s', 'S', '秒'), NumberStyles.None, CultureInfo.InvariantCulture, out seconds) || seconds < 1)
-            {
-                return new TextMessage($"录像时长应为 1–{MaxSeconds} 秒。Give the length in seconds, 1–{MaxSeconds} (e.g. \"video 10\").");
-            }
-
-            seconds = Math.Min(seconds, MaxSeconds);
+            return new TextMessage($"录像时长应为 1–{MaxSeconds} 秒。Give the length in seconds, 1–{MaxSeconds} (e.g. \"video 10\").");
         }
 
         if (ResolveFfmpeg() is not { } ffmpeg)
@@ -64,6 +58,19 @@ internal sealed partial class VideoCommand(FrameHub hub, CameraOptions camera, W
         {
             File.Delete(path);
         }
+    }
+
+    /// <summary>The clip's length from "", "10", "10s" or "10秒": the default when absent, capped at <see cref="MaxSeconds"/>, null when not a length.</summary>
+    internal static int? ParseSeconds(string arguments)
+    {
+        if (arguments.Length == 0)
+        {
+            return DefaultSeconds;
+        }
+
+        return int.TryParse(arguments.TrimEnd('s', 'S', '秒'), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 1
+            ? Math.Min(seconds, MaxSeconds)
+            : null;
     }
 
     private string? ResolveFfmpeg()

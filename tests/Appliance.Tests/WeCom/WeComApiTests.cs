@@ -298,6 +298,93 @@ public sealed class WeComApiTests
         Assert.Empty(api.CallsTo("media/upload"));
     }
 
+    [Theory]
+    [InlineData("", 5)]
+    [InlineData("10", 10)]
+    [InlineData("10s", 10)]
+    [InlineData("10秒", 10)]
+    [InlineData("30", 30)]
+    [InlineData("31", 30)]
+    [InlineData("99999999999", null)]
+    [InlineData("0", null)]
+    [InlineData("-3", null)]
+    [InlineData("ten", null)]
+    [InlineData("1.5", null)]
+    public void Video_Length_DefaultCappedOrRefused(string arguments, int? expected)
+    {
+        Assert.Equal(expected, Appliance.WeCom.Commands.VideoCommand.ParseSeconds(arguments));
+    }
+
+    [Fact]
+    public async Task Video_BadLength_ClearTextAnswerAndNothingRecorded()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = WeComCallbackClient.For(server);
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "录像0", WeComCallbackClient.NextMsgId())));
+
+        Assert.Equal("text", reply["MsgType"]);
+        Assert.Contains("1–30", reply["Content"], StringComparison.Ordinal);
+        Assert.Empty(api.CallsTo("media/upload"));
+    }
+
+    /// <summary>An "ffmpeg" that takes the frames and then does what <paramref name="body"/> says (error injection).</summary>
+    private static string FakeFfmpeg(string body)
+    {
+        var path = Path.Combine(Directory.CreateTempSubdirectory("fake-ffmpeg-").FullName, "ffmpeg");
+        File.WriteAllText(path, "#!/bin/sh\ncat > /dev/null\nfor out; do :; done\n" + body + "\n");
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserExecute | UnixFileMode.UserWrite);
+        return path;
+    }
+
+    /// <summary>The text the member got: the passive reply, or the message/send that followed an empty one.</summary>
+    private static async Task<string> TextAnswerAsync(WeComCallbackClient client, FakeWeComServer api, HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        if ((await response.Content.ReadAsStringAsync()).Length > 0)
+        {
+            var reply = await client.ReadReplyAsync(response);
+            Assert.Equal("text", reply["MsgType"]);
+            return reply["Content"];
+        }
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(), TimeSpan.FromSeconds(30)), "no answer was sent");
+        var sent = FakeWeComServer.Json(api.CallsTo("message/send").First());
+        Assert.Equal("text", sent.GetProperty("msgtype").GetString());
+        return sent.GetProperty("text").GetProperty("content").GetString()!;
+    }
+
+    [Fact]
+    public async Task Video_ClipOverTenMegabytes_ClearTextAnswerNotUploadedAndFileRemoved()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        var ffmpeg = FakeFfmpeg("head -c 11534336 /dev/zero > \"$out\"");
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, $"--WeCom:FfmpegPath={ffmpeg}"));
+        var client = WeComCallbackClient.For(server);
+
+        var text = await TextAnswerAsync(client, api, await client.PostAsync(WeComCallbackClient.TextXml("alice", "录像1", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("11.0 MB, over WeCom's 10 MB limit", text, StringComparison.Ordinal);
+        Assert.Empty(api.CallsTo("media/upload"));
+        Assert.Empty(Directory.GetFiles(server.StateDirectory, "wecom-clip-*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Video_FfmpegFails_AnswerNamesTheErrorAndFileRemoved()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        var ffmpeg = FakeFfmpeg("echo 'Unknown encoder libx264' >&2\nexit 1");
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, $"--WeCom:FfmpegPath={ffmpeg}"));
+        var client = WeComCallbackClient.For(server);
+
+        var text = await TextAnswerAsync(client, api, await client.PostAsync(WeComCallbackClient.TextXml("alice", "video 1", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("ffmpeg exited with 1: Unknown encoder libx264", text, StringComparison.Ordinal);
+        Assert.Empty(api.CallsTo("media/upload"));
+        Assert.Empty(Directory.GetFiles(server.StateDirectory, "wecom-clip-*", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public async Task Alerts_ToFamily_TextAndPhotoThenMergedWithinInterval()
     {
