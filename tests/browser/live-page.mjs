@@ -3,6 +3,9 @@
 // Usage: node live-page.mjs URL OUTDIR
 // CHROMIUM_EXTRA_ARGS (space-separated) adds switches, e.g. --ignore-certificate-errors-spki-list=HASH to trust
 // only a test server's key over https.
+// BLOCK_STREAM plays a browser that cannot show the multipart stream: "abort" fails every stream request, "hang"
+// leaves it pending without a byte (as in-app browsers that never paint multipart do); the page must fall back to
+// polling snapshots.
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +22,21 @@ try {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  const requests = { stream: 0, snapshot: 0 };
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('/stream')) requests.stream++;
+    if (path.endsWith('/snapshot')) requests.snapshot++;
+  });
+  const block = process.env.BLOCK_STREAM;
+  if (block) {
+    // A blocked stream errors in the page's console ("Failed to load resource"); that is the point here.
+    await page.route((u) => u.pathname.endsWith('/stream'), (route) => { if (block === 'abort') route.abort(); });
+  }
+  const started = Date.now();
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20000 });
   await page.waitForFunction(() => document.getElementById('live').naturalWidth > 0, null, { timeout: 20000 });
+  result.msToPicture = Date.now() - started;
 
   // What the <img> shows, measured in the page: size, brightness spread (blank = no spread).
   const measure = () => page.evaluate(() => {
@@ -47,7 +63,8 @@ try {
   writeFileSync(join(outDir, 'first.png'), first);
   writeFileSync(join(outDir, 'second.png'), second);
   result.screenshotsDiffer = Buffer.compare(first, second) !== 0;
-  result.consoleErrors = consoleErrors;
+  result.consoleErrors = block ? consoleErrors.filter((e) => !e.includes('Failed to load resource')) : consoleErrors;
+  result.requests = { ...requests };
 
   // Hide the tab: the page must close the stream (the appliance's viewer count drops to zero).
   await page.evaluate(() => {
