@@ -30,7 +30,7 @@ public static class Program
         }
         catch (ConfigurationException ex)
         {
-            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(Hosting.Systemd.SystemdEnvironment.FromProcess().Fatal(ex.Message));
             return ExitCodes.ConfigurationError;
         }
 

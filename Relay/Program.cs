@@ -1,3 +1,4 @@
+using Appliance.Hosting.Systemd;
 using Relay.Hosting;
 using Relay.Proxy;
 using Relay.Streaming;
@@ -31,13 +32,13 @@ public static class Program
         }
         catch (InvalidOperationException ex) when (ex.Data.Contains("RelayConfiguration"))
         {
-            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync(SystemdEnvironment.FromProcess().Fatal(ex.Message));
             return 78; // EX_CONFIG: systemd does not restart in a loop
         }
         catch (InvalidDataException ex)
         {
             // A settings file that is not valid JSON: name it, and do not restart in a loop.
-            await Console.Error.WriteLineAsync($"{ex.Message} {ex.InnerException?.Message}");
+            await Console.Error.WriteLineAsync(SystemdEnvironment.FromProcess().Fatal($"{ex.Message} {ex.InnerException?.Message}"));
             return 78;
         }
 

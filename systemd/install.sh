@@ -47,8 +47,15 @@ fi
 # 2. The service user: appliance (with the device groups) or relay.
 owner=root
 if [ "$name" = relay ] && [ -z "$prefix" ]; then
-  getent group relay >/dev/null || groupadd --system relay
-  if ! id relay >/dev/null 2>&1; then
+  # Installs before 2026-12-02 ran the relay as a DynamicUser, which systemd also calls "relay" while it runs: stop
+  # it first, or useradd would find that user and the new unit's User=relay would not exist once it stopped.
+  if [ "$systemctl" = 1 ] && grep -qs '^DynamicUser=yes' /etc/systemd/system/relay.service \
+     && systemctl is-active --quiet relay.service; then
+    say "stopping the relay to move it from a dynamic user to the relay user"
+    systemctl stop relay.service
+  fi
+  getent -s files group relay >/dev/null || groupadd --system relay
+  if ! getent -s files passwd relay >/dev/null; then
     say "creating user relay"
     useradd --system --gid relay --home-dir /var/lib/relay --no-create-home --shell /usr/sbin/nologin \
       --comment "Relay service" relay

@@ -2,6 +2,8 @@
 # Runs a shell command as root inside a qemu guest (TCG) booted on a Debian kernel with gpio-sim, vivid and
 # i2c-stub loaded. The guest sees the host's root read-only and /tmp/hwlane (read-write) = $HWLANE_WORK.
 # Usage: run-in-qemu.sh 'command …'   Exit status: the command's, or 1 when the guest could not run it.
+# HWLANE_INIT replaces the guest's /init (default guest-init.sh; the systemd-boot lane boots systemd instead); such an
+# init writes exit-status to the work share itself.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "run-in-qemu: ERROR: $*" >&2; exit 1; }
@@ -35,7 +37,7 @@ cp "$busybox_bin" "$initrd_dir/bin/busybox"
 cp "$kernel_dir"/modules/* "$initrd_dir/modules/"
 echo "n_devs=1 node_types=0x1" > "$initrd_dir/modules/vivid.params"
 echo "chip_addr=0x76" > "$initrd_dir/modules/i2c-stub.params"
-cp "$here/guest-init.sh" "$initrd_dir/init" && chmod +x "$initrd_dir/init"
+cp "${HWLANE_INIT:-$here/guest-init.sh}" "$initrd_dir/init" && chmod +x "$initrd_dir/init"
 (cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 timeout_s="${HWLANE_TIMEOUT:-280}"

@@ -79,4 +79,11 @@ internal sealed record SystemdEnvironment(string? NotifySocket, TimeSpan? Watchd
 
         return new SystemdEnvironment(socket, watchdog, !string.IsNullOrEmpty(variable("JOURNAL_STREAM")));
     }
+
+    /// <summary>
+    /// A message that stops the program, as journald should file it: every line at priority err (<c>&lt;3&gt;</c>), so
+    /// <c>journalctl -p err -u NAME</c> shows why the service did not start. Unchanged outside the journal.
+    /// </summary>
+    public string Fatal(string message) =>
+        UnderJournal ? "<3>" + message.TrimEnd('\n').ReplaceLineEndings("\n<3>") : message;
 }

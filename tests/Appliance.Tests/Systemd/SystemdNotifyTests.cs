@@ -117,6 +117,16 @@ public sealed class SystemdNotifyTests
         Assert.False(SystemdEnvironment.Parse(_ => null, 1).UnderJournal);
     }
 
+    [Fact]
+    public void Fatal_UnderJournal_EveryLineAtPriorityErr()
+    {
+        const string message = "The appliance cannot start:\n  - Camera:Fps must be between 1 and 120 (got 0).\nSettings come from …\n";
+        var journal = SystemdEnvironment.Parse(name => name == "JOURNAL_STREAM" ? "8:1234" : null, 1);
+
+        Assert.Equal("<3>The appliance cannot start:\n<3>  - Camera:Fps must be between 1 and 120 (got 0).\n<3>Settings come from …", journal.Fatal(message));
+        Assert.Equal(message, SystemdEnvironment.Parse(_ => null, 1).Fatal(message));
+    }
+
     private static async Task<RunningApp> StartAsync(NotifySocketListener socket, GatedFrameSource camera, TimeSpan? watchdog, params string[] settings)
     {
         var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;

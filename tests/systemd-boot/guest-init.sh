@@ -1,0 +1,66 @@
+#!/bin/busybox sh
+# /init of the systemd-boot lane's initramfs. Loads the lane's modules (vivid, gpio-sim, i2c-stub …), builds a
+# writable root on tmpfs from the host's (read-only 9p: /usr and dpkg's database bound, /etc copied), makes
+# lane.target the default and hands over to the host's own systemd as PID 1. lane.service then runs
+# /lane/in-guest.sh, which writes /lane/exit-status and powers the guest off.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+die() { echo "systemd-boot-init: $*"; poweroff -f; }
+
+params() {
+  case "$1" in
+    vivid.ko) cat /modules/vivid.params ;;
+    i2c-stub.ko) cat /modules/i2c-stub.params ;;
+  esac
+}
+for module in $(cat /modules/order); do
+  insmod "/modules/$module" $(params "$module") || echo "systemd-boot-init: insmod $module failed"
+done
+
+mkdir -p /host /newroot
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || die "cannot mount the host root"
+mount -t tmpfs -o mode=755,size=1200m tmpfs /newroot
+cd /newroot
+mkdir -p usr etc var/lib/dpkg var/log var/cache var/tmp opt root srv lane tmp proc sys dev run home mnt
+chmod 1777 tmp var/tmp && chmod 700 root
+for dir in bin lib lib64 sbin; do ln -s "$(readlink /host/$dir)" $dir; done
+ln -s /run var/run
+mount --bind /host/usr usr
+mount --bind /host/var/lib/dpkg var/lib/dpkg
+cp -a /host/etc/. etc/
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work lane || die "cannot mount the work share"
+
+# Only what the lane needs starts: the host's enabled services (nginx, ssh, timers …) are left out.
+rm -rf etc/systemd/system/*.wants etc/systemd/system/default.target
+: > etc/fstab
+: > etc/machine-id
+cat > etc/systemd/system/lane.target <<'UNIT'
+[Unit]
+Description=Appliance systemd-boot lane
+Requires=basic.target lane.service
+After=basic.target lane.service
+AllowIsolate=yes
+UNIT
+cat > etc/systemd/system/lane.service <<'UNIT'
+[Unit]
+Description=Appliance systemd-boot lane: install.sh and the units under this systemd
+After=basic.target
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /lane/in-guest.sh
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+UNIT
+ln -s lane.target etc/systemd/system/default.target
+
+mount --move /dev /newroot/dev
+mount --move /proc /newroot/proc
+mount --move /sys /newroot/sys
+echo "systemd-boot-init: root ready, starting systemd"
+exec switch_root /newroot /lib/systemd/systemd --log-target=console --show-status=false
