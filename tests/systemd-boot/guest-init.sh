@@ -63,4 +63,4 @@ mount --move /dev /newroot/dev
 mount --move /proc /newroot/proc
 mount --move /sys /newroot/sys
 echo "systemd-boot-init: root ready, starting systemd"
-exec switch_root /newroot /lib/systemd/systemd --log-target=console --show-status=false
+exec switch_root /newroot /lib/systemd/systemd --show-status=false

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs inside the systemd-boot guest as lane.service, with systemd as PID 1: installs the published Relay and
 # Appliance with their own install.sh exactly as the README says (as root, no options), then checks what only a real
-# systemd shows: the units start as their users under the full hardening, READY and the watchdog, the appliance on
-# the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel between the two services, a bad
-# setting (exit 78) not restarted, an upgrade that keeps settings, journald priorities, and the upgrade of a relay
-# installed with the old DynamicUser unit (its state directory must move back with the queued WeCom callback).
-# Writes its exit status to /lane/exit-status; lane.service then powers the guest off.
+# systemd shows: the units start as their users under the full hardening, READY and the watchdog (which restarts a
+# hung appliance), the appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel
+# between the two services, a bad setting (exit 78) not restarted, an upgrade that keeps settings, journald
+# priorities, and the upgrade of a relay installed with the old DynamicUser unit (its state directory must move back
+# with the queued WeCom callback). Writes its exit status to /lane/exit-status; lane.service then powers the guest off.
 set -euo pipefail
 lane=/lane
 trap 'rc=$?; echo "$rc" > "$lane/exit-status"; sync' EXIT
@@ -168,7 +168,16 @@ grep -q lane-household-password /etc/appliance/secrets.json || fail "the upgrade
 wait_for "appliance online again after the upgrade" 60 online
 curl -sf "${family[@]}" -o /dev/null "$relay_url/cam/snapshot" || fail "no snapshot through the relay after the upgrade"
 
-# 7. A clean stop: STOPPING=1 and exit within TimeoutStopSec, no kill.
+# 7. A hung appliance (SIGSTOP): no more watchdog pings, so systemd kills it after WatchdogSec=30s and restarts it.
+log "appliance: hung (SIGSTOP), waiting for the watchdog"
+hung=$(prop appliance MainPID); restarts=$(prop appliance NRestarts)
+kill -STOP "$hung"; stopped_at=$(date +%s)
+back() { [ "$(prop appliance NRestarts)" -gt "$restarts" ] && [ "$(prop appliance MainPID)" != "$hung" ] && [ "$(prop appliance ActiveState)" = active ]; }
+wait_for "the watchdog's restart" 150 back
+journalctl --no-pager -u appliance | grep -q "Watchdog timeout" || fail "the journal has no watchdog timeout"
+log "appliance: restarted by the watchdog, active again $(( $(date +%s) - stopped_at )) s after it hung"
+
+# 8. A clean stop: STOPPING=1 and exit within TimeoutStopSec, no kill.
 log "both: stop"
 systemctl stop appliance relay
 for unit in appliance relay; do
