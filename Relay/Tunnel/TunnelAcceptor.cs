@@ -92,9 +92,11 @@ internal sealed partial class TunnelAcceptor(
             return;
         }
 
-        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, context.RequestAborted);
         var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout);
         var session = new TunnelSession(name, remote, stream, nonce, options.Appliances[name].Secret, options, TimeProvider.System);
+
+        // Registered before the appliance hears it is accepted, so that once it believes it is connected the relay
+        // routes to it (requests in between wait in the session until Open).
         var previous = registry.Register(session);
         if (previous is not null)
         {
@@ -102,17 +104,20 @@ internal sealed partial class TunnelAcceptor(
             await previous.DisposeAsync();
         }
 
-        LogConnected(logger, name, remote);
         // On shutdown, close tunnels at once so appliances start reconnecting (to the restarted relay) right away.
         using var probing = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
-        var prober = ProbeLoopAsync(session, probing.Token);
+        var prober = Task.CompletedTask;
         try
         {
+            await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, probing.Token);
+            session.Open();
+            LogConnected(logger, name, remote);
+            prober = ProbeLoopAsync(session, probing.Token);
             await session.Ended.WaitAsync(probing.Token);
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
         {
-            // The relay is stopping or the WebSocket request was aborted.
+            // The relay is stopping, the WebSocket request was aborted, or the acceptance could not be sent.
         }
         finally
         {

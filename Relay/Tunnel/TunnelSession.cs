@@ -23,6 +23,7 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     private static long _nextId;
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NotifyingStream _stream;
     private int _claimed;
 
@@ -36,9 +37,12 @@ internal sealed class TunnelSession : IAsyncDisposable
         _stream = new NotifyingStream(Counter, () => _ended.TrySetResult());
         Client = new HttpMessageInvoker(new SocketsHttpHandler
         {
-            ConnectCallback = (_, _) => Interlocked.Exchange(ref _claimed, 1) == 0
-                ? ValueTask.FromResult<Stream>(_stream)
-                : ValueTask.FromException<Stream>(new IOException($"The tunnel to {name} has closed.")),
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                // Requests may arrive as soon as the session is registered; HTTP/2 starts once the appliance was told.
+                await _opened.Task.WaitAsync(cancellationToken);
+                return Interlocked.Exchange(ref _claimed, 1) == 0 ? _stream : throw new IOException($"The tunnel to {name} has closed.");
+            },
             KeepAlivePingDelay = options.PingInterval,
             KeepAlivePingTimeout = options.PingTimeout,
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
@@ -79,6 +83,12 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     public bool IsOpen => !_ended.Task.IsCompleted;
 
+    /// <summary>
+    /// Lets the HTTP/2 client use the stream, once the appliance has been sent its acceptance (which must be the
+    /// first thing on the stream after the handshake). Requests made before wait for it.
+    /// </summary>
+    public void Open() => _opened.TrySetResult();
+
     public static HttpRequestMessage NewRequest(HttpMethod method, string pathAndQuery) =>
         new(method, "http://appliance" + pathAndQuery) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
 
@@ -94,6 +104,7 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _opened.TrySetException(new IOException($"The tunnel to {Name} has closed."));
         _ended.TrySetResult();
         Client.Dispose();
         await _stream.DisposeAsync();
