@@ -19,6 +19,9 @@ else
   rm -rf "$work/publish"
 fi
 cp "$root/tests/systemd-boot/in-guest.sh" "$work/"
+# A test CA and a certificate for the relay's own HTTPS (the guest plays certbot with them).
+source "$root/tests/lanes/lib/lane-helpers.sh"
+mkdir -p "$work/tls" && make_test_ca "$work/tls" "DNS:relay.test"
 
 started=$(date +%s)
 HWLANE_WORK="$work" HWLANE_INIT="$root/tests/systemd-boot/guest-init.sh" HWLANE_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-480}" \

@@ -3,7 +3,7 @@
 # Appliance with their own install.sh exactly as the README says (as root, no options), then checks what only a real
 # systemd shows: the units start as their users under the full hardening, READY and the watchdog (which restarts a
 # hung appliance), the appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel
-# between the two services, a bad setting (exit 78) not restarted, an upgrade that keeps settings, journald
+# between the two services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, an upgrade that keeps settings, journald
 # priorities, and the upgrade of a relay installed with the old DynamicUser unit (its state directory must move back
 # with the queued WeCom callback). Writes its exit status to /lane/exit-status; lane.service then powers the guest off.
 set -euo pipefail
@@ -145,6 +145,41 @@ curl -sf "${family[@]}" -o /root/relayed.jpg "$relay_url/cam/snapshot" || fail "
 log "tunnel: appliance online at the relay, snapshot through the relay ($(stat -c %s /root/relayed.jpg) bytes)"
 
 # ---------------------------------------------------------------------------------------------------------------
+# 4b. The relay serving HTTPS itself on 443, set up as the README shows: certbot's root-only files copied to
+# /etc/relay/tls by a deploy hook; the unit's only capability binds 443 as the relay user; the appliance dials wss://.
+log "relay: its own HTTPS on 443"
+install -d -m 700 /etc/letsencrypt/live/relay.test /etc/letsencrypt/renewal-hooks/deploy
+install -m 600 "$lane/tls/server.pem" /etc/letsencrypt/live/relay.test/fullchain.pem
+install -m 600 "$lane/tls/server.key" /etc/letsencrypt/live/relay.test/privkey.pem
+# The README's commands, verbatim but for the domain.
+install -d -m 750 -o root -g relay /etc/relay/tls
+tee /etc/letsencrypt/renewal-hooks/deploy/relay.sh >/dev/null <<'HOOK'
+#!/bin/sh
+install -m 640 -o root -g relay "$RENEWED_LINEAGE/fullchain.pem" "$RENEWED_LINEAGE/privkey.pem" /etc/relay/tls/
+HOOK
+chmod 755 /etc/letsencrypt/renewal-hooks/deploy/relay.sh
+RENEWED_LINEAGE=/etc/letsencrypt/live/relay.test /etc/letsencrypt/renewal-hooks/deploy/relay.sh
+cat > /etc/relay/relay.json <<'JSON'
+{ "Urls": "https://0.0.0.0:443",
+  "Relay": { "Tls": { "CertificatePath": "/etc/relay/tls/fullchain.pem", "KeyPath": "/etc/relay/tls/privkey.pem" },
+             "AdminPassword": "lane-admin-password",
+             "Appliances": { "cam": { "Secret": "lane-tunnel-secret-0123456789abcdef", "WeComToken": "QDG6eK" } } } }
+JSON
+# The appliance trusts the test CA through the system store, as it would trust Let's Encrypt.
+cat "$lane/tls/ca.pem" >> /etc/ssl/certs/ca-certificates.crt
+sed -i 's|"RelayUrl": "ws://127.0.0.1:8443/"|"RelayUrl": "wss://relay.test/"|' /etc/appliance/appliance.json
+echo "127.0.0.1 relay.test" >> /etc/hosts
+systemctl restart relay || fail "the relay did not restart with its own HTTPS on 443"
+systemctl restart appliance || fail "the appliance did not restart with wss://"
+relay_url=https://relay.test
+curl_tls=(--cacert "$lane/tls/ca.pem")
+online() { curl -sf "${curl_tls[@]}" "${admin[@]}" "$relay_url/status" | jq -e '.appliances[] | select(.name == "cam") | .online'; }
+wait_for "appliance online at https://relay.test" 60 online
+curl -sf "${curl_tls[@]}" "${family[@]}" -o /root/relayed-tls.jpg "$relay_url/cam/snapshot" || fail "no snapshot through the relay over https"
+[ "$(ps -o user= -p "$(prop relay MainPID)")" = relay ] || fail "the relay on 443 does not run as relay"
+log "relay: https on 443 as user relay with the hook's certificate; the appliance online over wss, snapshot $(stat -c %s /root/relayed-tls.jpg) bytes"
+
+# ---------------------------------------------------------------------------------------------------------------
 # 5. A bad setting: exit 78, and systemd does not restart it (RestartPreventExitStatus=78).
 log "appliance: a bad setting"
 cp /etc/appliance/appliance.json /root/appliance.json.good
@@ -166,7 +201,7 @@ log "appliance: upgrade with install.sh"
 grep -q "appliance is running" /root/appliance-upgrade.out || fail "not running after the upgrade"
 grep -q lane-household-password /etc/appliance/secrets.json || fail "the upgrade replaced secrets.json"
 wait_for "appliance online again after the upgrade" 60 online
-curl -sf "${family[@]}" -o /dev/null "$relay_url/cam/snapshot" || fail "no snapshot through the relay after the upgrade"
+curl -sf "${curl_tls[@]}" "${family[@]}" -o /dev/null "$relay_url/cam/snapshot" || fail "no snapshot through the relay after the upgrade"
 
 # 7. A hung appliance (SIGSTOP): no more watchdog pings, so systemd kills it after WatchdogSec=30s and restarts it.
 log "appliance: hung (SIGSTOP), waiting for the watchdog"
