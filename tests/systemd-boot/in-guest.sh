@@ -3,9 +3,10 @@
 # Appliance with their own install.sh exactly as the README says (as root, no options), then checks what only a real
 # systemd shows: the units start as their users under the full hardening, READY and the watchdog (which restarts a
 # hung appliance), the appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel
-# between the two services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, an upgrade that keeps settings, journald
-# priorities, and the upgrade of a relay installed with the old DynamicUser unit (its state directory must move back
-# with the queued WeCom callback). Writes its exit status to /lane/exit-status; lane.service then powers the guest off.
+# between the two services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, an
+# upgrade that keeps settings, journald priorities, and the upgrade of a relay installed with the old DynamicUser unit
+# (its state directory must move back with the queued WeCom callback). Writes its exit status to /lane/exit-status;
+# lane.service then powers the guest off.
 set -euo pipefail
 lane=/lane
 trap 'rc=$?; echo "$rc" > "$lane/exit-status"; sync' EXIT
