@@ -7,15 +7,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
-params() {
-  case "$1" in
-    vivid.ko) cat /modules/vivid.params ;;
-    i2c-stub.ko) cat /modules/i2c-stub.params ;;
-  esac
-}
-for module in $(cat /modules/order); do
-  insmod "/modules/$module" $(params "$module") || echo "hwlane-init: insmod $module failed"
-done
+. /load-modules.sh
 ip link set lo up
 
 root=/newroot

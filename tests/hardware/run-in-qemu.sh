@@ -38,6 +38,7 @@ cp "$kernel_dir"/modules/* "$initrd_dir/modules/"
 echo "n_devs=1 node_types=0x1" > "$initrd_dir/modules/vivid.params"
 echo "chip_addr=0x76" > "$initrd_dir/modules/i2c-stub.params"
 cp "${HWLANE_INIT:-$here/guest-init.sh}" "$initrd_dir/init" && chmod +x "$initrd_dir/init"
+cp "$here/load-modules.sh" "$initrd_dir/load-modules.sh"
 (cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 timeout_s="${HWLANE_TIMEOUT:-280}"

@@ -10,15 +10,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 die() { echo "systemd-boot-init: $*"; poweroff -f; }
 
-params() {
-  case "$1" in
-    vivid.ko) cat /modules/vivid.params ;;
-    i2c-stub.ko) cat /modules/i2c-stub.params ;;
-  esac
-}
-for module in $(cat /modules/order); do
-  insmod "/modules/$module" $(params "$module") || echo "systemd-boot-init: insmod $module failed"
-done
+. /load-modules.sh
 
 mkdir -p /host /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || die "cannot mount the host root"
