@@ -72,35 +72,17 @@ public static class ApplianceConfiguration
         configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
         foreach (var file in SettingsFiles())
         {
-            RequireReadableIfPresent(file);
+            if (SettingsFile.UnreadableReason(file, "root:appliance, 640 and 750") is { } unreadable)
+            {
+                throw new UnauthorizedAccessException(unreadable); // named by CreateBuilder, like broken JSON
+            }
+
             configuration.AddJsonFile(file, optional: true, reloadOnChange: false);
         }
 
         configuration.AddEnvironmentVariables("ASPNETCORE_");
         configuration.AddEnvironmentVariables();
         configuration.AddCommandLine(args);
-    }
-
-    /// <summary>
-    /// A settings file that is there but cannot be read (e.g. secrets.json made root-only) would be skipped as absent,
-    /// silently dropping passwords and keys: fail instead (<see cref="CreateBuilder"/> names the file).
-    /// </summary>
-    private static void RequireReadableIfPresent(string file)
-    {
-        try
-        {
-            using var probe = File.OpenRead(file);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            // Absent: the defaults apply.
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            throw new UnauthorizedAccessException(
-                $"The settings file {file} is there but this process (user {Environment.UserName}) cannot read it: {ex.Message} "
-                + "Give the group appliance read access to it (install.sh makes it root:appliance, 640).");
-        }
     }
 
     /// <summary>The settings files in /etc (or <see cref="ConfigDirectoryVariable"/>), in load order.</summary>

@@ -6,7 +6,7 @@ namespace Relay.Hosting;
 /// <summary>
 /// The HTTPS certificate from PEM files (Let's Encrypt's fullchain.pem + privkey.pem), re-read when the files change
 /// so a renewal needs no restart. Files caught half-written by a renewal do not break HTTPS: the certificate loaded
-/// last goes on being served, and the files are tried again at the next connection.
+/// last goes on being served, and the files are tried again when they change.
 /// </summary>
 internal sealed partial class RelayCertificate(TlsOptions options)
 {

@@ -1,28 +1,16 @@
+using Appliance.Hosting;
+
 namespace Relay.Hosting;
 
 /// <summary>Checks on the relay's settings before it starts, shared by start-up and <c>Relay doctor</c>.</summary>
 internal static class RelaySettings
 {
-    /// <summary>
-    /// A settings file that is there but cannot be read (e.g. a directory the service's user may not enter) would be
-    /// skipped as absent, and the relay would run without its appliances: stop instead, naming the file.
-    /// </summary>
+    /// <summary>Stops the relay (exit 78) when a settings file is there but unreadable, rather than run without its appliances.</summary>
     public static void RequireReadableIfPresent(string file)
     {
-        try
+        if (SettingsFile.UnreadableReason(file, "root:relay, 640 and 750") is { } unreadable)
         {
-            using var probe = File.OpenRead(file);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            // Absent: the built-in defaults apply.
-        }
-        catch (UnauthorizedAccessException ex)
-        {
-            var exception = new InvalidOperationException(
-                $"The relay cannot start:\n  - the settings file {file} is there but this process (user {Environment.UserName}) "
-                + $"cannot read it: {ex.Message} Give the service's group read access to it and its directory "
-                + "(install.sh makes them root:relay, 640 and 750).\n");
+            var exception = new InvalidOperationException($"The relay cannot start:\n  - {unreadable}\n");
             exception.Data["RelayConfiguration"] = true;
             throw exception;
         }

@@ -167,7 +167,7 @@ grep -q "the settings file $work/locked/relay.json is there but this process (us
   || fail "the relay did not name its unreadable settings file: $out"
 out="$(as_nobody timeout 20 env APPLIANCE_CONFIG_DIR="$work/locked" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
 [ "$rc" = 78 ] || fail "appliance with an unreadable appliance.json: exit status $rc, expected 78: $out"
-grep -q "The settings file $work/locked/appliance.json is there but this process (user nobody) cannot read it" <<<"$out" \
+grep -q "the settings file $work/locked/appliance.json is there but this process (user nobody) cannot read it" <<<"$out" \
   || fail "the appliance did not name its unreadable settings file: $out"
 echo "unreadable settings files: both programs stop with exit status 78, naming the file"
 echo "publish-smoke: ok"
