@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hardware.Tests;
@@ -87,6 +88,51 @@ public sealed class GpioCharacterDeviceTests
         Assert.True(edges.TryTake(out var held, EventTimeout), "a held change did not get through the debouncer");
         Assert.True(held.Rising);
         Assert.False(edges.TryTake(out _, TimeSpan.FromMilliseconds(400)), "one held change gave more than one edge");
+    }
+
+    [Fact]
+    public void RequestInput_ReaderStalled_KernelDropsOldestEventsAndTheGapIsLogged()
+    {
+        using var sim = new GpioSimChip();
+        sim.Pull(6, high: false);
+        var warnings = new WarningRecorder();
+        using var chip = CharacterDeviceGpioChip.Open(sim.Label, warnings);
+        var delivered = new BlockingCollection<GpioEdgeEvent>();
+        using var release = new ManualResetEventSlim();
+
+        // A handler that holds the event thread (as a slow one would): the kernel keeps only the newest events.
+        using var input = chip.RequestInput("test:pir", 6, activeLow: false, GpioBias.AsIs, 0, GpioEdge.Both, e =>
+        {
+            delivered.Add(e);
+            release.Wait(EventTimeout * 4);
+        });
+        sim.Pull(6, high: true);
+        Assert.True(delivered.TryTake(out var first, EventTimeout), "no edge before the stall");
+
+        // Many more edges than the request's event buffer holds (16 per line by default) while the reader is held.
+        const int Toggles = 100;
+        for (var i = 0; i < Toggles; i++)
+        {
+            sim.Pull(6, high: i % 2 == 1);
+        }
+
+        release.Set();
+        var after = new List<GpioEdgeEvent>();
+        while (delivered.TryTake(out var e, TimeSpan.FromSeconds(1)))
+        {
+            after.Add(e);
+        }
+
+        Assert.NotEmpty(after);
+        var seqnos = after.Select(e => e.LineSeqno).Prepend(first.LineSeqno).ToList();
+        Assert.Equal(seqnos.Order(), seqnos);
+        var gaps = seqnos.Zip(seqnos.Skip(1), (a, b) => b - a - 1).Where(gap => gap > 0).ToList();
+        Assert.True(gaps.Sum(g => (long)g) > 0,
+            $"the kernel dropped nothing: {after.Count} events arrived after the stall, seqnos {first.LineSeqno}..{seqnos[^1]}");
+        Assert.True(after.Count <= 17, $"{after.Count} events arrived after the stall: more than the kernel's buffer holds");
+
+        // Every gap the kernel left is reported once, with its size and the line.
+        Assert.Equal(gaps.Select(g => $"GPIO line 6: the kernel dropped {g} edge events (reader too slow)"), warnings.Messages);
     }
 
     [Fact]
@@ -194,5 +240,25 @@ public sealed class GpioCharacterDeviceTests
         await Appliance.Doctor.DoctorCommand.RunAsync(settings, output, CancellationToken.None);
         Assert.DoesNotContain("Gpio:Pins:porch-light", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("✓", output.ToString(), StringComparison.Ordinal);
+    }
+
+    private sealed class WarningRecorder : ILogger
+    {
+        private readonly ConcurrentQueue<string> _messages = new();
+
+        public IReadOnlyList<string> Messages => [.. _messages];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Warning)
+            {
+                _messages.Enqueue(formatter(state, exception));
+            }
+        }
     }
 }
