@@ -15,6 +15,7 @@ internal sealed class AmrTranscoder : IDisposable
     private readonly StringBuilder _errors = new();
     private readonly Task _errorReader;
     private int _inputClosed;
+    private int _killed;
 
     private AmrTranscoder(Process process)
     {
@@ -83,7 +84,8 @@ internal sealed class AmrTranscoder : IDisposable
     {
         await _process.WaitForExitAsync(cancellationToken);
         await _errorReader.WaitAsync(cancellationToken);
-        if (_process.ExitCode != 0)
+        // Killed here (the download was refused, or scoring ended early): the caller has the reason.
+        if (_process.ExitCode != 0 && Volatile.Read(ref _killed) == 0)
         {
             throw new AudioRejectedException($"ffmpeg could not decode the AMR voice (exit {_process.ExitCode}: {ErrorTail})");
         }
@@ -91,6 +93,7 @@ internal sealed class AmrTranscoder : IDisposable
 
     public void Kill()
     {
+        Interlocked.Exchange(ref _killed, 1);
         try
         {
             if (!_process.HasExited)

@@ -336,9 +336,11 @@ public sealed partial class RatingService
     {
         var api = _services.GetRequiredService<WeComApiClient>();
         using var ffmpeg = AmrTranscoder.Start(_options.FfmpegPath);
+        using var stopFeed = CancellationTokenSource.CreateLinkedTokenSource(downloadToken);
         var feed = FeedAsync();
         var buffer = ArrayPool<byte>.Shared.Rent(PcmChunkBytes);
         long produced = 0;
+        var decodeFailed = false;
         try
         {
             var stdout = ffmpeg.Output;
@@ -355,33 +357,51 @@ public sealed partial class RatingService
                 await session.SendAsync(buffer.AsMemory(0, filled & ~1));
                 if (session.HasAnswered)
                 {
-                    break;
+                    // The scorer answered (or refused, or closed) before the end: nobody reads ffmpeg's output any more,
+                    // so stop it and the download at once instead of waiting for them to finish into a full pipe.
+                    await StopFeedAsync();
+                    return;
                 }
             }
 
+            // ffmpeg ended its output. When it gave up on the voice itself (-xerror: corrupt frames), that is the
+            // reason, whatever the download then ran into (a broken pipe).
+            try
+            {
+                await ffmpeg.WaitAsync(scoringToken);
+            }
+            catch (AudioRejectedException)
+            {
+                decodeFailed = true;
+                throw;
+            }
+
             await feed;
-            await ffmpeg.WaitAsync(scoringToken);
             if (produced == 0)
             {
                 throw new AudioRejectedException($"ffmpeg decoded no audio from the AMR voice ({ffmpeg.ErrorTail})");
             }
         }
-        catch
+        catch when (decodeFailed)
         {
+            await StopFeedAsync();
+            throw;
+        }
+        catch when (feed.IsCompleted)
+        {
+            // The download ended first: when it was refused, its reason is the clearer one.
             ffmpeg.Kill();
-            try
+            if (feed.Exception?.InnerException is AudioRejectedException rejected)
             {
-                await feed;
-            }
-            catch (Exception feedFailure) when (feedFailure is AudioRejectedException)
-            {
-                // The download's reason is the clearer one.
-                throw;
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(rejected);
             }
 
+            throw;
+        }
+        catch
+        {
+            // Scoring failed while the download was still under way: its broken pipe is a consequence, not the cause.
+            await StopFeedAsync();
             throw;
         }
         finally
@@ -389,12 +409,25 @@ public sealed partial class RatingService
             ArrayPool<byte>.Shared.Return(buffer);
         }
 
+        async Task StopFeedAsync()
+        {
+            await stopFeed.CancelAsync();
+            ffmpeg.Kill();
+            try
+            {
+                await feed;
+            }
+            catch (Exception ex) when (ex is AudioRejectedException or IOException or OperationCanceledException or InvalidOperationException)
+            {
+            }
+        }
+
         async Task FeedAsync()
         {
             try
             {
                 await using var guard = new AmrInputGuard(ffmpeg.Input, _options.MaxAudioBytes);
-                var result = await api.GetMediaAsync(mediaId, guard, downloadToken);
+                var result = await api.GetMediaAsync(mediaId, guard, stopFeed.Token);
                 if (!result.IsSuccess)
                 {
                     ffmpeg.Kill();

@@ -61,7 +61,8 @@ public static class ScoringMeta
 
         try
         {
-            return JsonNode.Parse(text.AsSpan(0, end + 1).ToString()) as JsonObject
+            // Duplicate keys are refused here: JsonObject would otherwise fail on them only when first used.
+            return JsonNode.Parse(text.AsSpan(0, end + 1).ToString(), documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject
                 ?? throw new InvalidMetaException("meta is not a JSON object");
         }
         catch (JsonException ex)

@@ -13,14 +13,14 @@ namespace Appliance.Tests.Scoring;
 public sealed class AmrScoringTests
 {
     /// <summary>
-    /// A real AMR-NB file: a 440 Hz sine, 2 s, 12.2 kbit/s. Debian's ffmpeg has no AMR encoder, so GStreamer's amrnbenc
+    /// A real AMR-NB file: a 440 Hz sine, 2 s by default, 12.2 kbit/s. Debian's ffmpeg has no AMR encoder, so GStreamer's amrnbenc
     /// (libopencore-amrnb, tests/lanes/scoring.apt) encodes it; it writes bare frames, so the "#!AMR\n" header is added here.
     /// </summary>
-    internal static async Task<byte[]> AmrSineAsync()
+    internal static async Task<byte[]> AmrSineAsync(int seconds = 2)
     {
         var path = Path.Combine(Path.GetTempPath(), $"sine-{Guid.NewGuid():N}.amr");
         var start = new ProcessStartInfo("gst-launch-1.0") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in "-q audiotestsrc wave=sine freq=440 num-buffers=16 samplesperbuffer=1000 ! audio/x-raw,rate=8000,channels=1 ! audioconvert ! amrnbenc band-mode=MR122 ! filesink".Split(' '))
+        foreach (var argument in $"-q audiotestsrc wave=sine freq=440 num-buffers={seconds * 8} samplesperbuffer=1000 ! audio/x-raw,rate=8000,channels=1 ! audioconvert ! amrnbenc band-mode=MR122 ! filesink".Split(' '))
         {
             start.ArgumentList.Add(argument);
         }
@@ -32,7 +32,7 @@ public sealed class AmrScoringTests
         Assert.True(process.ExitCode == 0, $"gst-launch-1.0 failed: {errors}");
         var frames = await File.ReadAllBytesAsync(path);
         File.Delete(path);
-        Assert.Equal(100 * 32, frames.Length); // 100 frames of 20 ms, 32 bytes each at 12.2k
+        Assert.Equal(seconds * 50 * 32, frames.Length); // 50 frames of 20 ms a second, 32 bytes each at 12.2k
         return [.. "#!AMR\n"u8, .. frames];
     }
 
@@ -90,6 +90,43 @@ public sealed class AmrScoringTests
 
         // A 440 Hz tone crosses zero 880 times a second: the decoded audio really is the sine, at 16 kHz.
         Assert.InRange(ZeroCrossings(session.Pcm.ToArray()), 1600, 1920);
+    }
+
+    /// <summary>
+    /// A voice longer than ffmpeg's output pipe holds (10 s is 320 KB of PCM against 64 KB): when the scorer answers or
+    /// closes early, nothing reads ffmpeg any more, so it must be stopped rather than waited for until the timeout.
+    /// </summary>
+    [Theory]
+    [InlineData(ScorerBehavior.RefuseAfterMeta, "{\"status\":-31,\"msg\":\"refused by the test scorer\",\"result\":\"\"}")]
+    [InlineData(ScorerBehavior.CloseAfterMeta, "without an answer")]
+    public async Task Amr_LongVoiceScorerEndsEarly_AnsweredAtOnceNotAfterTheTimeout(ScorerBehavior behavior, string expected)
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        scorer.Behavior = behavior;
+        scorer.ErrorStatus = -31;
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("long", await AmrSineAsync(seconds: 10), "audio/amr");
+        await using var server = await ApplianceServer.StartAsync([.. Settings(scorer, api), "--Scoring:ScoringTimeout=00:00:20"]);
+
+        var watch = Stopwatch.StartNew();
+        using var response = await server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = "long", ["meta"] = ScoringTests.Base64Meta("{\"item\":{}}") }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var raw = Encoding.UTF8.GetString(await response.Content.ReadAsByteArrayAsync());
+        var elapsed = watch.Elapsed;
+
+        if (behavior == ScorerBehavior.RefuseAfterMeta)
+        {
+            Assert.Equal(expected, raw);
+        }
+        else
+        {
+            var json = JsonDocument.Parse(raw).RootElement;
+            Assert.Equal(-100, json.GetProperty("status").GetInt32());
+            Assert.Contains(expected, json.GetProperty("msg").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.True(elapsed < TimeSpan.FromSeconds(8), $"answered after {elapsed.TotalSeconds:0.0} s (the scoring timeout is 20 s)");
+        Assert.Equal(0, server.GetRequiredService<Appliance.Scoring.RatingService>().InFlight);
     }
 
     [Fact]

@@ -132,6 +132,26 @@ public sealed class ScoringTests
     }
 
     [Theory]
+    [InlineData("""{"item":{"reftext":"a"},"item":{"reftext":"b"}}""")]
+    [InlineData("""{"appID":"a","appID":"b","item":{}}""")]
+    [InlineData("""{"item":{"type":"readaloud","type":"word"}}""")]
+    public async Task Meta_DuplicateKey_400BadParamsAndScorerUntouched(string json)
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var wechat = await FakeWeChatServer.StartAsync();
+        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(10));
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, wechat));
+
+        var (status, body, _) = await PostAsync(server.CreateClient(), Body("v", Base64Meta(json)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        AssertError(body, -1, "meta is not JSON");
+        Assert.Contains("duplicate", body.GetProperty("msg").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, scorer.SessionCount);
+        Assert.Equal(0, wechat.Count("media/get/jssdk"));
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData("[1,2]")]
     [InlineData("{\"meta\":\"e30=\"}")]
