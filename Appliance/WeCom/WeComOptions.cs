@@ -41,7 +41,10 @@ public sealed class WeComOptions
     /// <summary>An answer ready within this time goes back as a passive reply; later ones go through message/send.</summary>
     public TimeSpan PassiveReplyBudget { get; set; } = TimeSpan.FromSeconds(3.5);
 
-    /// <summary>How long a handled message is remembered so WeCom's retries do not run it again.</summary>
+    /// <summary>
+    /// How long a handled message is remembered so WeCom's retries do not run it again (at least
+    /// <see cref="ReplayMaxAge"/> is used, so a relay replay of something already run is recognised too).
+    /// </summary>
     public TimeSpan DedupeWindow { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Largest callback body accepted, in bytes (real callbacks are a few KB).</summary>

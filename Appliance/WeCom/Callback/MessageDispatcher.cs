@@ -120,7 +120,9 @@ public sealed partial class MessageDispatcher(
     private Work StartOrJoin(InboundMessage message, out bool duplicate)
     {
         Sweep();
-        var fresh = new Work(time.GetUtcNow() + options.DedupeWindow);
+        // Remembered for as long as either delivery may still come: WeCom's retries, or the relay replaying a callback it
+        // answered for a slow appliance (up to ReplayMaxAge later, when the tunnel dropped in between).
+        var fresh = new Work(time.GetUtcNow() + (options.DedupeWindow > options.ReplayMaxAge ? options.DedupeWindow : options.ReplayMaxAge));
         var work = _seen.GetOrAdd(message.DedupeKey, fresh);
         duplicate = !ReferenceEquals(work, fresh);
         if (!duplicate)
