@@ -2,8 +2,9 @@ namespace Appliance.WeCom.Api;
 
 /// <summary>
 /// At most <c>limit</c> messages per member per window. Messages over the limit wait in the member's queue and are
-/// merged when the window allows again (texts joined, only the newest picture kept with a note of how many older
-/// ones were folded) — WeCom drops the excess silently, so sending anyway would lose them.
+/// merged when the window allows again (texts joined into as few messages of at most 2048 bytes as they fit in, only
+/// the newest picture kept with a note of how many older ones were folded; what still does not fit waits for the next
+/// window) — WeCom drops the excess silently, so sending anyway would lose them.
 /// </summary>
 public sealed partial class MemberRateLimiter : IDisposable
 {
@@ -50,7 +51,7 @@ public sealed partial class MemberRateLimiter : IDisposable
             }
 
             var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            member.Pending.Add((message, done));
+            member.Pending.Add((message, [done]));
             LogQueued(_logger, user, member.Pending.Count);
             ScheduleLocked(user, member);
             return done.Task;
@@ -108,11 +109,17 @@ public sealed partial class MemberRateLimiter : IDisposable
                 return;
             }
 
-            batch = Merge(member.Pending, available);
+            (batch, var later) = Merge(member.Pending, available);
             member.Pending.Clear();
+            member.Pending.AddRange(later);
             for (var i = 0; i < batch.Count; i++)
             {
                 member.Sent.Enqueue(_time.GetUtcNow());
+            }
+
+            if (later.Count > 0)
+            {
+                ScheduleLocked(user, member);
             }
         }
 
@@ -135,27 +142,28 @@ public sealed partial class MemberRateLimiter : IDisposable
         }
     }
 
-    /// <summary>Folds the queue into at most <paramref name="available"/> messages, losing no text.</summary>
-    internal static List<(WeComMessage Message, List<TaskCompletionSource> Done)> Merge(List<(WeComMessage Message, TaskCompletionSource Done)> pending, int available)
+    /// <summary>
+    /// Folds the queue into at most <paramref name="available"/> messages to send now, losing no text: texts are joined
+    /// into messages of at most <see cref="TextMessage.MaxBytes"/> (WeCom cuts longer ones), and what does not fit
+    /// now is returned to wait for the next window.
+    /// </summary>
+    internal static (List<(WeComMessage Message, List<TaskCompletionSource> Done)> Now, List<(WeComMessage Message, List<TaskCompletionSource> Done)> Later) Merge(
+        List<(WeComMessage Message, List<TaskCompletionSource> Done)> pending, int available)
     {
-        var texts = new List<string>();
-        var textDone = new List<TaskCompletionSource>();
-        var media = new List<(WeComMessage Message, TaskCompletionSource Done)>();
+        var texts = new List<(string Text, List<TaskCompletionSource> Done)>();
+        var media = new List<(WeComMessage Message, List<TaskCompletionSource> Done)>();
         foreach (var (message, done) in pending)
         {
             switch (message)
             {
                 case TextMessage text:
-                    texts.Add(text.Content);
-                    textDone.Add(done);
+                    texts.Add((text.Content, done));
                     break;
                 case MarkdownMessage markdown:
-                    texts.Add(markdown.Content);
-                    textDone.Add(done);
+                    texts.Add((markdown.Content, done));
                     break;
                 case TextCardMessage card:
-                    texts.Add($"{card.Title}: {card.Url}");
-                    textDone.Add(done);
+                    texts.Add(($"{card.Title}: {card.Url}", done));
                     break;
                 default:
                     media.Add((message, done));
@@ -168,18 +176,37 @@ public sealed partial class MemberRateLimiter : IDisposable
         var dropped = Math.Max(0, media.Count - mediaSlots);
         if (dropped > 0)
         {
-            texts.Add($"({dropped} older picture(s)/clip(s) folded into this message by WeCom's send limit)");
-            textDone.AddRange(media.Take(dropped).Select(m => m.Done));
+            texts.Add(($"({dropped} older picture(s)/clip(s) folded into this message by WeCom's send limit)", [.. media.Take(dropped).SelectMany(m => m.Done)]));
         }
 
-        var result = new List<(WeComMessage, List<TaskCompletionSource>)>();
-        if (texts.Count > 0)
+        var merged = new List<(WeComMessage Message, List<TaskCompletionSource> Done)>();
+        var joined = new System.Text.StringBuilder();
+        var joinedBytes = 0;
+        var joinedDone = new List<TaskCompletionSource>();
+        foreach (var (text, done) in texts)
         {
-            result.Add((new TextMessage(string.Join("\n\n", texts)), textDone));
+            var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+            if (joined.Length > 0 && joinedBytes + 2 + bytes > TextMessage.MaxBytes)
+            {
+                merged.Add((new TextMessage(joined.ToString()), joinedDone));
+                joined.Clear();
+                joinedBytes = 0;
+                joinedDone = [];
+            }
+
+            joinedBytes += (joined.Length > 0 ? 2 : 0) + bytes;
+            joined.Append(joined.Length > 0 ? "\n\n" : "").Append(text);
+            joinedDone.AddRange(done);
         }
 
-        result.AddRange(media.Skip(dropped).Select(m => (m.Message, new List<TaskCompletionSource> { m.Done })));
-        return result;
+        if (joined.Length > 0)
+        {
+            merged.Add((new TextMessage(joined.ToString()), joinedDone));
+        }
+
+        merged.AddRange(media.Skip(dropped));
+        var now = merged.Count <= available ? merged : merged[..available];
+        return (now, merged[now.Count..]);
     }
 
     public void Dispose()
@@ -201,7 +228,7 @@ public sealed partial class MemberRateLimiter : IDisposable
     {
         public Queue<DateTimeOffset> Sent { get; } = new();
 
-        public List<(WeComMessage Message, TaskCompletionSource Done)> Pending { get; } = [];
+        public List<(WeComMessage Message, List<TaskCompletionSource> Done)> Pending { get; } = [];
 
         public ITimer? Timer { get; set; }
     }

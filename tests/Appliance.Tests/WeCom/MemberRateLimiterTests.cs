@@ -39,4 +39,40 @@ public sealed class MemberRateLimiterTests
         Assert.Equal(new ImageMessage("new"), alice[3]);
         Assert.Equal(0, limiter.Queued("alice"));
     }
+
+    [Fact]
+    public async Task Submit_QueuedTextsOverWeComsTextLimit_SplitIntoMessagesOf2048BytesAndTheRestWaitsNothingLost()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch);
+        var delivered = new ConcurrentQueue<WeComMessage>();
+        using var limiter = new MemberRateLimiter(2, TimeSpan.FromMinutes(1), clock, (_, m) => { delivered.Enqueue(m); return Task.CompletedTask; }, NullLogger.Instance);
+
+        // Two go out; then sixty alerts of about 70 bytes each (4 200 bytes): more than two 2048-byte texts hold.
+        var sends = new List<Task> { limiter.SubmitAsync("alice", new TextMessage("first")), limiter.SubmitAsync("alice", new TextMessage("second")) };
+        var alerts = Enumerable.Range(0, 60).Select(i => $"门铃 #{i:00} 有人按门铃，已拍照 Doorbell #{i:00} pressed, snapshot sent").ToList();
+        sends.AddRange(alerts.Select(a => limiter.SubmitAsync("alice", new TextMessage(a))));
+        Assert.Equal(2, delivered.Count);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await WaitForAsync(() => delivered.Count == 4);
+        Assert.True(limiter.Queued("alice") > 0, "everything fitted into two texts: the test needs more");
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(5));
+
+        var texts = delivered.Skip(2).Select(m => Assert.IsType<TextMessage>(m).Content).ToList();
+        Assert.True(texts.Count >= 3);
+        Assert.All(texts, t => Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(t), 1, TextMessage.MaxBytes));
+        Assert.Equal(alerts, texts.SelectMany(t => t.Split("\n\n")));
+        Assert.Equal(0, limiter.Queued("alice"));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 100 && !condition(); i++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(condition());
+    }
 }
