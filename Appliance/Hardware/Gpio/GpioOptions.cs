@@ -38,6 +38,16 @@ public sealed class GpioOptions
             {
                 errors.Add($"{key}: line {pin.Line} is already used by Gpio:Pins:{byLine[pin.Line]} (two names on one line).");
             }
+
+            foreach (var alias in pin.Aliases)
+            {
+                // One word a member can type after 开/关/on/off: it must name one output only.
+                if (Pins.Keys.FirstOrDefault(other => other != name && (string.Equals(other, alias, StringComparison.OrdinalIgnoreCase)
+                        || Pins[other].Aliases.Contains(alias, StringComparer.OrdinalIgnoreCase))) is { } clash)
+                {
+                    errors.Add($"{key}:Aliases: '{alias}' also names Gpio:Pins:{clash}.");
+                }
+            }
         }
 
         return errors;
@@ -80,6 +90,12 @@ public sealed class GpioPinOptions
     /// <summary>Outputs: the value set when the line is requested at start-up.</summary>
     public bool InitialOn { get; set; }
 
+    /// <summary>
+    /// Outputs: other names WeCom members may use for it, in any script, e.g. ["灯", "light"] so that "开灯" and
+    /// "on light" switch this pin (pin names themselves are ASCII, as they appear in URLs).
+    /// </summary>
+    public string[] Aliases { get; set; } = [];
+
     internal IEnumerable<string> Validate(string key)
     {
         if (Line is < 0 or > 1023)
@@ -110,6 +126,19 @@ public sealed class GpioPinOptions
         if (Mode == GpioMode.Output && OnPress != GpioPressAction.None)
         {
             yield return $"{key}:OnPress applies to inputs only (the pin is an Output).";
+        }
+
+        if (Mode == GpioMode.Input && Aliases.Length > 0)
+        {
+            yield return $"{key}:Aliases apply to outputs only (the pin is an Input).";
+        }
+
+        foreach (var alias in Aliases)
+        {
+            if (alias.Length is 0 or > 16 || alias.Any(char.IsWhiteSpace) || alias.Any(char.IsPunctuation))
+            {
+                yield return $"{key}:Aliases: '{alias}' must be one word of 1-16 characters, without spaces or punctuation.";
+            }
         }
 
         if (Mode == GpioMode.Input && OnPress != GpioPressAction.None && Edge is GpioEdge.None or GpioEdge.Falling)

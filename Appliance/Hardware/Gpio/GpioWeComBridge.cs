@@ -10,6 +10,14 @@ internal sealed class GpioOutputSwitch(IGpioService gpio, GpioOptions options) :
 
     public IReadOnlyList<string> Names => [.. gpio.GetPins().Where(p => p.Mode == GpioMode.Output).Select(p => p.Name)];
 
+    public string? Find(string name) =>
+        Names.FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase))
+        ?? Names.FirstOrDefault(n => AliasesOf(n).Contains(name, StringComparer.OrdinalIgnoreCase));
+
+    public string Label(string name) => AliasesOf(name) is { Length: > 0 } aliases ? $"{name} ({string.Join(", ", aliases)})" : name;
+
+    private string[] AliasesOf(string name) => options.Pins.TryGetValue(name, out var pin) ? pin.Aliases : [];
+
     public bool? GetState(string name) =>
         gpio.GetPins().FirstOrDefault(p => p.Mode == GpioMode.Output && string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))?.On;
 

@@ -98,20 +98,23 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
 
     public string Help => mode switch
     {
-        OutputAction.On => $"开 / on NAME — 打开 switch on ({string.Join(", ", outputs.Names)})",
+        OutputAction.On => $"开 / on NAME — 打开 switch on ({string.Join(", ", outputs.Names.Select(outputs.Label))})",
         OutputAction.Off => "关 / off NAME — 关闭 switch off",
         _ => "脉冲 / pulse NAME — 点动 on, then off after the output's pulse length",
     };
 
     public WeComCommandAccess Access => WeComCommandAccess.Admin;
 
+    /// <summary>"开灯" when an output is called 灯 (Gpio:Pins:NAME:Aliases); "开心" or "关于…" are words, not commands.</summary>
+    public bool AcceptsUnspaced(string arguments) => outputs.Find(arguments) is not null;
+
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
         var name = context.Arguments.Trim();
-        var match = outputs.Names.FirstOrDefault(n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase));
+        var match = outputs.Find(name);
         if (match is null)
         {
-            return new TextMessage($"请指定输出 Name an output: {string.Join(", ", outputs.Names)} (e.g. \"{Names[1]} {(outputs.Names.Count > 0 ? outputs.Names[0] : "light")}\")");
+            return new TextMessage($"请指定输出 Name an output: {string.Join(", ", outputs.Names.Select(outputs.Label))} (e.g. \"{Names[1]} {(outputs.Names.Count > 0 ? outputs.Names[0] : "light")}\")");
         }
 
         var who = $"wecom:{context.User}";

@@ -11,6 +11,12 @@ public interface IOutputSwitch
 
     IReadOnlyList<string> Names { get; }
 
+    /// <summary>The output called <paramref name="name"/> or one of its aliases (灯 for porch), ignoring case; null when none.</summary>
+    string? Find(string name);
+
+    /// <summary>An output as the help text shows it: "porch (灯, light)".</summary>
+    string Label(string name) => name;
+
     /// <summary>The output's state, or null when no output has that name.</summary>
     bool? GetState(string name);
 

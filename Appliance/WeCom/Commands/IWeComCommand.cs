@@ -27,6 +27,12 @@ public interface IWeComCommand
 
     WeComCommandAccess Access { get; }
 
+    /// <summary>
+    /// Whether text typed straight after a Chinese name, without a space ("开灯", "录像10"), is meant as this command
+    /// with <paramref name="arguments"/>. Commands whose names begin ordinary words ("开心", "关于") check it.
+    /// </summary>
+    bool AcceptsUnspaced(string arguments) => true;
+
     /// <summary>The answer; null for none. Slow answers are delivered later through message/send automatically.</summary>
     Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken);
 }

@@ -68,7 +68,18 @@ internal sealed partial class VideoCommand(FrameHub hub, CameraOptions camera, W
             return DefaultSeconds;
         }
 
-        return int.TryParse(arguments.TrimEnd('s', 'S', '秒'), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 1
+        // "10", "10s", "10 秒", "10秒钟" (full-width digits are already ASCII: the registry normalises the text).
+        var number = arguments.Trim();
+        foreach (var unit in (string[])["秒钟", "秒", "seconds", "second", "secs", "sec", "s"])
+        {
+            if (number.EndsWith(unit, StringComparison.OrdinalIgnoreCase))
+            {
+                number = number[..^unit.Length].TrimEnd();
+                break;
+            }
+        }
+
+        return int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds >= 1
             ? Math.Min(seconds, MaxSeconds)
             : null;
     }

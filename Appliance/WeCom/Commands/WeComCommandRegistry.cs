@@ -32,13 +32,13 @@ public sealed class WeComCommandRegistry
     /// <summary>The command and its arguments, or null when the text names no command.</summary>
     public (IWeComCommand Command, string Arguments)? Resolve(string text)
     {
-        var trimmed = (text ?? "").Trim();
+        var trimmed = Normalize(text);
         if (trimmed.Length == 0)
         {
             return null;
         }
 
-        var space = trimmed.IndexOfAny([' ', '\t', '\u3000', '\n']);
+        var space = trimmed.IndexOf(' ', StringComparison.Ordinal); // every kind of space is a plain one by now
         var head = space < 0 ? trimmed : trimmed[..space];
         var rest = space < 0 ? "" : trimmed[(space + 1)..].Trim();
         if (_byName.TryGetValue(head, out var command))
@@ -46,16 +46,46 @@ public sealed class WeComCommandRegistry
             return (command, rest);
         }
 
-        // Chinese is typed without spaces: "开灯", "录像10".
+        // Chinese is typed without spaces: "开灯", "录像10". A name is also the start of ordinary words ("开心", "关于"),
+        // so the command decides whether what follows is meant for it.
         foreach (var (name, prefixed) in _prefixes)
         {
-            if (trimmed.StartsWith(name, StringComparison.Ordinal))
+            if (trimmed.StartsWith(name, StringComparison.Ordinal) && prefixed.AcceptsUnspaced(trimmed[name.Length..].Trim()))
             {
                 return (prefixed, trimmed[name.Length..].Trim());
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// What phone keyboards send, made comparable: full-width letters, digits and signs (ＰＨＯＴＯ, １０, ！) become
+    /// ASCII, any kind of space a plain one, and a trailing "!", "。" or "?" is dropped unless it is all there is
+    /// ("?" asks for help). Done by hand: with invariant globalization string.Normalize leaves such text as it is.
+    /// </summary>
+    internal static string Normalize(string? text)
+    {
+        var folded = string.Create((text ?? "").Length, text ?? "", static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                var c = source[i];
+                span[i] = c switch
+                {
+                    >= '\uFF01' and <= '\uFF5E' => (char)(c - 0xFEE0),
+                    _ when char.IsWhiteSpace(c) => ' ',
+                    _ => c,
+                };
+            }
+        }).Trim();
+        var end = folded.Length;
+        while (end > 1 && char.IsPunctuation(folded[end - 1]))
+        {
+            end--;
+        }
+
+        return folded[..end].TrimEnd();
     }
 
     /// <summary>The commands <paramref name="isAdmin"/> may use, one per line.</summary>

@@ -47,6 +47,27 @@ public sealed class GpioOptionsTests
     }
 
     [Fact]
+    public void Validate_BadAliases_NameTheirKeys()
+    {
+        var options = new GpioOptions
+        {
+            Pins =
+            {
+                ["porch"] = new GpioPinOptions { Line = 5, Aliases = ["灯", "front door", "light!"] },
+                ["hall"] = new GpioPinOptions { Line = 6, Aliases = ["灯", "PORCH"] },
+                ["pir"] = new GpioPinOptions { Line = 7, Mode = GpioMode.Input, Aliases = ["动"] },
+            },
+        };
+        var errors = options.Validate();
+        Assert.Contains("Gpio:Pins:porch:Aliases: 'front door' must be one word of 1-16 characters, without spaces or punctuation.", errors);
+        Assert.Contains("Gpio:Pins:porch:Aliases: 'light!' must be one word of 1-16 characters, without spaces or punctuation.", errors);
+        Assert.Contains("Gpio:Pins:porch:Aliases: '灯' also names Gpio:Pins:hall.", errors);
+        Assert.Contains("Gpio:Pins:hall:Aliases: 'PORCH' also names Gpio:Pins:porch.", errors);
+        Assert.Contains("Gpio:Pins:pir:Aliases apply to outputs only (the pin is an Input).", errors);
+        Assert.Empty(new GpioOptions { Pins = { ["porch"] = new GpioPinOptions { Line = 5, Aliases = ["灯", "light"] } } }.Validate());
+    }
+
+    [Fact]
     public void BuildApp_UnknownLineAndBadMode_IsAConfigurationErrorNamingThePin()
     {
         var unknown = Assert.Throws<ConfigurationException>(() => Program.BuildApp(

@@ -110,6 +110,24 @@ public sealed class CallbackEndpointTests
     }
 
     [Fact]
+    public async Task Post_ChineseWithoutSpace_AliasSwitchesItsOutputAndAnOrdinaryWordGetsHelp()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(
+            null, "--Gpio:Pins:porch:Line=5", "--Gpio:Pins:porch:Aliases:0=灯"));
+        var client = WeComCallbackClient.For(server);
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+
+        var happy = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "开心", WeComCallbackClient.NextMsgId())));
+        Assert.False(chip.PhysicalLevel(5));
+        Assert.Contains("可用命令 Commands", happy["Content"], StringComparison.Ordinal);
+        Assert.Contains("porch (灯)", happy["Content"], StringComparison.Ordinal);
+
+        var on = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "开灯！", WeComCallbackClient.NextMsgId())));
+        Assert.Contains("porch 已打开 is on", on["Content"], StringComparison.Ordinal);
+        Assert.True(chip.PhysicalLevel(5));
+    }
+
+    [Fact]
     public async Task Post_OffAndPulseFromAdmin_SwitchOffAndPulseForThePinsOwnLength()
     {
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(
