@@ -59,6 +59,9 @@ public sealed class WeComOptions
     /// <summary>App messages per member per minute (WeCom drops the excess silently); extra messages are queued and merged.</summary>
     public int MessagesPerMemberPerMinute { get; set; } = 30;
 
+    /// <summary>App messages per member per hour (WeCom's second limit, also dropped silently); extra ones wait and are merged.</summary>
+    public int MessagesPerMemberPerHour { get; set; } = 1000;
+
     /// <summary>At most one alert per member per this interval; alerts in between are merged into the next one.</summary>
     public TimeSpan AlertInterval { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -145,6 +148,11 @@ public sealed class WeComOptions
         if (MessagesPerMemberPerMinute is < 1 or > 30)
         {
             yield return $"WeCom:MessagesPerMemberPerMinute must be between 1 and 30 (got {MessagesPerMemberPerMinute}).";
+        }
+
+        if (MessagesPerMemberPerHour is < 1 or > 1000)
+        {
+            yield return $"WeCom:MessagesPerMemberPerHour must be between 1 and 1000, WeCom's own limit (got {MessagesPerMemberPerHour}).";
         }
 
         if (AlertInterval < TimeSpan.Zero)

@@ -1,15 +1,16 @@
 namespace Appliance.WeCom.Api;
 
 /// <summary>
-/// At most <c>limit</c> messages per member per window. Messages over the limit wait in the member's queue and are
-/// merged when the window allows again (texts joined into as few messages of at most 2048 bytes as they fit in, only
-/// the newest picture kept with a note of how many older ones were folded; what still does not fit waits for the next
-/// window) — WeCom drops the excess silently, so sending anyway would lose them.
+/// At most <c>limit</c> messages per member per window (several windows may apply: WeCom allows 30 a minute and 1000
+/// an hour). Messages over the limit wait in the member's queue and are merged when the windows allow again (texts
+/// joined into as few messages of at most 2048 bytes as they fit in, only the newest picture kept with a note of how
+/// many older ones were folded; what still does not fit waits for the next opening) — WeCom drops the excess
+/// silently, so sending anyway would lose them.
 /// </summary>
 public sealed partial class MemberRateLimiter : IDisposable
 {
-    private readonly int _limit;
-    private readonly TimeSpan _window;
+    private readonly (int Limit, TimeSpan Window)[] _limits;
+    private readonly TimeSpan _longest;
     private readonly TimeProvider _time;
     private readonly Func<string, WeComMessage, Task> _deliver;
     private readonly ILogger _logger;
@@ -17,10 +18,21 @@ public sealed partial class MemberRateLimiter : IDisposable
     private readonly Lock _lock = new();
 
     public MemberRateLimiter(int limit, TimeSpan window, TimeProvider time, Func<string, WeComMessage, Task> deliver, ILogger logger)
+        : this([(limit, window)], time, deliver, logger)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        _limit = limit;
-        _window = window;
+    }
+
+    public MemberRateLimiter(IReadOnlyList<(int Limit, TimeSpan Window)> limits, TimeProvider time, Func<string, WeComMessage, Task> deliver, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfZero(limits.Count);
+        foreach (var (limit, _) in limits)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        }
+
+        _limits = [.. limits];
+        _longest = _limits.Max(l => l.Window);
         _time = time;
         _deliver = deliver;
         _logger = logger;
@@ -44,7 +56,7 @@ public sealed partial class MemberRateLimiter : IDisposable
         {
             var member = MemberLocked(user);
             Prune(member);
-            if (member.Pending.Count == 0 && member.Sent.Count < _limit)
+            if (member.Pending.Count == 0 && AvailableLocked(member) > 0)
             {
                 member.Sent.Enqueue(_time.GetUtcNow());
                 return _deliver(user, message);
@@ -71,11 +83,41 @@ public sealed partial class MemberRateLimiter : IDisposable
 
     private void Prune(Member member)
     {
-        var cutoff = _time.GetUtcNow() - _window;
+        var cutoff = _time.GetUtcNow() - _longest;
         while (member.Sent.Count > 0 && member.Sent.Peek() <= cutoff)
         {
             member.Sent.Dequeue();
         }
+    }
+
+    /// <summary>How many more messages every window allows now.</summary>
+    private int AvailableLocked(Member member)
+    {
+        var now = _time.GetUtcNow();
+        var available = int.MaxValue;
+        foreach (var (limit, window) in _limits)
+        {
+            available = Math.Min(available, limit - member.Sent.Count(sent => sent > now - window));
+        }
+
+        return available;
+    }
+
+    /// <summary>When every full window has let go of the send that keeps it full.</summary>
+    private TimeSpan DueLocked(Member member)
+    {
+        var now = _time.GetUtcNow();
+        var due = TimeSpan.Zero;
+        foreach (var (limit, window) in _limits)
+        {
+            var counted = member.Sent.Where(sent => sent > now - window).ToList(); // oldest first
+            if (counted.Count >= limit && counted[counted.Count - limit] + window - now is var frees && frees > due)
+            {
+                due = frees;
+            }
+        }
+
+        return due;
     }
 
     private void ScheduleLocked(string user, Member member)
@@ -85,8 +127,7 @@ public sealed partial class MemberRateLimiter : IDisposable
             return;
         }
 
-        var due = member.Sent.Count > 0 ? member.Sent.Peek() + _window - _time.GetUtcNow() : TimeSpan.Zero;
-        member.Timer = _time.CreateTimer(_ => Drain(user), null, due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan);
+        member.Timer = _time.CreateTimer(_ => Drain(user), null, DueLocked(member), Timeout.InfiniteTimeSpan);
     }
 
     private void Drain(string user)
@@ -98,7 +139,7 @@ public sealed partial class MemberRateLimiter : IDisposable
             member.Timer?.Dispose();
             member.Timer = null;
             Prune(member);
-            var available = _limit - member.Sent.Count;
+            var available = AvailableLocked(member);
             if (member.Pending.Count == 0 || available <= 0)
             {
                 if (member.Pending.Count > 0)
@@ -234,10 +275,21 @@ public sealed partial class MemberRateLimiter : IDisposable
     }
 }
 
-/// <summary>Sends app messages to one member through the per-member limit (WeCom:MessagesPerMemberPerMinute).</summary>
+/// <summary>
+/// Sends app messages to one member through the per-member limits (WeCom:MessagesPerMemberPerMinute and PerHour). A send
+/// WeCom refuses for a passing reason (busy after its retries, API frequency limit, no answer) is tried again later,
+/// up to <see cref="ResendDelays"/>; a refusal that would not change (a non-member, bad credentials) is logged at once.
+/// </summary>
 public sealed partial class WeComMessenger : IDisposable
 {
+    /// <summary>Waits before the later attempts of a send refused for a passing reason.</summary>
+    internal static readonly TimeSpan[] ResendDelays = [TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(10)];
+
+    /// <summary>45009: API call frequency over the limit; 45033: too many concurrent calls.</summary>
+    private static readonly int[] PassingErrcodes = [45009, 45033];
+
     private readonly WeComApiClient _api;
+    private readonly TimeProvider _time;
     private readonly ILogger<WeComMessenger> _logger;
     private readonly MemberRateLimiter _limiter;
 
@@ -245,26 +297,46 @@ public sealed partial class WeComMessenger : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         _api = api;
+        _time = time;
         _logger = logger;
-        _limiter = new MemberRateLimiter(options.MessagesPerMemberPerMinute, TimeSpan.FromMinutes(1), time, DeliverAsync, logger);
+        _limiter = new MemberRateLimiter(
+            [(options.MessagesPerMemberPerMinute, TimeSpan.FromMinutes(1)), (options.MessagesPerMemberPerHour, TimeSpan.FromHours(1))],
+            time, DeliverAsync, logger);
     }
 
     public MemberRateLimiter Limiter => _limiter;
 
-    /// <summary>Completes when the message (possibly merged with others) was handed to WeCom; failures are logged.</summary>
+    /// <summary>Completes when the message (possibly merged with others) was handed to WeCom or given up; failures are logged.</summary>
     public Task SendAsync(string user, WeComMessage message) => _limiter.SubmitAsync(user, message);
 
     private async Task DeliverAsync(string user, WeComMessage message)
     {
-        var result = await _api.SendAsync(user, message, CancellationToken.None);
-        if (!result.IsSuccess)
+        for (var attempt = 0; ; attempt++)
         {
-            LogSendFailed(_logger, message.MsgType, user, result.Error!.ToString());
+            var result = await _api.SendAsync(user, message, CancellationToken.None);
+            if (result.IsSuccess)
+            {
+                return;
+            }
+
+            var error = result.Error!;
+            var passing = error.Kind is WeComErrorKind.Busy or WeComErrorKind.Transport || PassingErrcodes.Contains(error.ErrCode);
+            if (!passing || attempt == ResendDelays.Length)
+            {
+                LogSendFailed(_logger, message.MsgType, user, attempt + 1, error.ToString());
+                return;
+            }
+
+            LogResendLater(_logger, message.MsgType, user, error.ToString(), ResendDelays[attempt].TotalSeconds);
+            await Task.Delay(ResendDelays[attempt], _time);
         }
     }
 
     public void Dispose() => _limiter.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom {MsgType} to {User} was not sent: {Error}")]
-    private static partial void LogSendFailed(ILogger logger, string msgType, string user, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom {MsgType} to {User} was not sent after {Attempts} attempt(s): {Error}")]
+    private static partial void LogSendFailed(ILogger logger, string msgType, string user, int attempts, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom {MsgType} to {User} was refused ({Error}); trying again in {Seconds} s")]
+    private static partial void LogResendLater(ILogger logger, string msgType, string user, string error, double seconds);
 }

@@ -66,6 +66,35 @@ public sealed class MemberRateLimiterTests
         Assert.Equal(0, limiter.Queued("alice"));
     }
 
+    [Fact]
+    public async Task Submit_TwoWindows_TheFullerOneHoldsMessagesUntilItLetsGo()
+    {
+        // 2 a minute and 3 an hour (as WeCom's 30 a minute and 1000 an hour, scaled down).
+        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch);
+        var delivered = new ConcurrentQueue<WeComMessage>();
+        using var limiter = new MemberRateLimiter(
+            [(2, TimeSpan.FromMinutes(1)), (3, TimeSpan.FromHours(1))], clock, (_, m) => { delivered.Enqueue(m); return Task.CompletedTask; }, NullLogger.Instance);
+
+        _ = limiter.SubmitAsync("alice", new TextMessage("a"));
+        _ = limiter.SubmitAsync("alice", new TextMessage("b"));
+        var c = limiter.SubmitAsync("alice", new TextMessage("c"));
+        Assert.Equal(2, delivered.Count);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await c.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // The minute allows d, the hour does not (a, b, c): it waits until a and b are an hour old.
+        var d = limiter.SubmitAsync("alice", new TextMessage("d"));
+        Assert.Equal(3, delivered.Count);
+        clock.Advance(TimeSpan.FromMinutes(58));
+        await Task.Delay(100);
+        Assert.False(d.IsCompleted);
+        Assert.Equal(1, limiter.Queued("alice"));
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await d.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(["a", "b", "c", "d"], delivered.Select(m => ((TextMessage)m).Content));
+    }
+
     private static async Task WaitForAsync(Func<bool> condition)
     {
         for (var i = 0; i < 100 && !condition(); i++)

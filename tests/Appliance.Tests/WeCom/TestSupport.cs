@@ -80,6 +80,18 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
 
     public override long GetTimestamp() => Interlocked.Read(ref _ticks);
 
+    /// <summary>Timers waiting to fire (so a test can move the clock only once the code under test is waiting).</summary>
+    public int PendingTimers
+    {
+        get
+        {
+            lock (_timers)
+            {
+                return _timers.Count;
+            }
+        }
+    }
+
     public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
     public void Advance(TimeSpan by)
