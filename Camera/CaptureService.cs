@@ -102,11 +102,20 @@ public sealed partial class CaptureService : IDisposable
             {
                 break;
             }
-            catch (FrameSourceException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
-                LogSourceLost(_logger, _source?.Name ?? _options.Source, ex.Message, _backoff.TotalSeconds);
-                SetStatus(CaptureState.Unavailable, ex.Message);
-                _source?.Close();
+                // Any failure, not only a FrameSourceException: this is a plain thread, and an exception escaping it
+                // (a permission error, a short frame, a failed encode) would end the whole process.
+                var name = _source?.Name ?? _options.Source;
+                var reason = Reason(name, ex);
+                if (ex is not FrameSourceException)
+                {
+                    LogSourceFailed(_logger, ex, name, reason);
+                }
+
+                LogSourceLost(_logger, name, reason, _backoff.TotalSeconds);
+                SetStatus(CaptureState.Unavailable, reason);
+                CloseQuietly(_source);
                 Sleep(_backoff, token);
 
                 // Reset only by a delivered frame (RecordDelivery): a capture command that starts and dies at once
@@ -115,8 +124,7 @@ public sealed partial class CaptureService : IDisposable
             }
         }
 
-        _source?.Close();
-        _source?.Dispose();
+        CloseQuietly(_source, dispose: true);
     }
 
     /// <summary>Reads and publishes frames until the source fails or the service stops.</summary>
@@ -235,9 +243,10 @@ public sealed partial class CaptureService : IDisposable
                 continue;
             }
 
-            var source = candidate.Factory.Create(_options);
+            FrameSource? source = null;
             try
             {
+                source = candidate.Factory.Create(_options);
                 source.Open(token);
                 var first = source.ReadFrame(FirstFrameTimeout, token)
                     ?? throw new FrameSourceException($"no frame within {FirstFrameTimeout.TotalSeconds:0} s");
@@ -247,10 +256,17 @@ public sealed partial class CaptureService : IDisposable
                 LogAutoChose(_logger, source.Name, _skipped.Count == 0 ? "first choice" : string.Join("; ", _skipped.Select(s => $"{s.Name}: {s.Reason}")));
                 return source;
             }
-            catch (FrameSourceException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
-                _skipped.Add(new SkippedSource(source.Name, ex.Message));
-                source.Dispose();
+                var failed = source?.Name ?? candidate.Name;
+                var reason = Reason(failed, ex);
+                if (ex is not FrameSourceException)
+                {
+                    LogSourceFailed(_logger, ex, failed, reason);
+                }
+
+                _skipped.Add(new SkippedSource(failed, reason));
+                CloseQuietly(source, dispose: true);
             }
         }
 
@@ -335,6 +351,33 @@ public sealed partial class CaptureService : IDisposable
         }
     }
 
+    /// <summary>
+    /// A <see cref="FrameSourceException"/> already says what to do; anything else is unexpected, so its type is named
+    /// with its message.
+    /// </summary>
+    private static string Reason(string source, Exception ex) =>
+        ex is FrameSourceException ? ex.Message : $"{source}: {ex.GetType().Name}: {ex.Message}";
+
+    /// <summary>Closes (or disposes) a source; one that also fails to close must not end the loop.</summary>
+    private void CloseQuietly(FrameSource? source, bool dispose = false)
+    {
+        try
+        {
+            if (dispose)
+            {
+                source?.Dispose();
+            }
+            else
+            {
+                source?.Close();
+            }
+        }
+        catch (Exception ex)
+        {
+            LogCloseFailed(_logger, ex, source!.Name);
+        }
+    }
+
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     /// <summary>Kernel waits take whole milliseconds and truncate: 0.4 ms would become a busy loop.</summary>
@@ -353,6 +396,12 @@ public sealed partial class CaptureService : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Camera source {Source} lost: {Reason}; retrying in {Seconds} s")]
     private static partial void LogSourceLost(ILogger logger, string source, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Camera source {Source} failed unexpectedly: {Reason}")]
+    private static partial void LogSourceFailed(ILogger logger, Exception exception, string source, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Camera source {Source} failed to close")]
+    private static partial void LogCloseFailed(ILogger logger, Exception exception, string source);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Camera:Source=auto chose {Source} ({Skipped})")]
     private static partial void LogAutoChose(ILogger logger, string source, string skipped);

@@ -35,24 +35,32 @@ public sealed class FileSource : FrameSource
     {
         Close();
         var path = _options.File;
-        if (Directory.Exists(path))
+        try
         {
-            _files = [.. Directory.EnumerateFiles(path)
-                .Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase))
-                .Order(StringComparer.Ordinal)];
-            if (_files.Length == 0)
+            if (Directory.Exists(path))
             {
-                throw new FrameSourceException($"Camera:File '{path}' is a directory without .jpg files.");
+                _files = [.. Directory.EnumerateFiles(path)
+                    .Where(f => f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpeg", StringComparison.OrdinalIgnoreCase))
+                    .Order(StringComparer.Ordinal)];
+                if (_files.Length == 0)
+                {
+                    throw new FrameSourceException($"Camera:File '{path}' is a directory without .jpg files.");
+                }
+            }
+            else if (File.Exists(path))
+            {
+                _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+                _splitter = new MjpegSplitter(_stream);
+            }
+            else
+            {
+                throw new FrameSourceException($"Camera:File '{path}' does not exist.");
             }
         }
-        else if (File.Exists(path))
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-            _splitter = new MjpegSplitter(_stream);
-        }
-        else
-        {
-            throw new FrameSourceException($"Camera:File '{path}' does not exist.");
+            // Exists() is true for a file or directory the service may not read (mode 0600, another owner).
+            throw new FrameSourceException($"Camera:File '{path}' cannot be read: {ex.Message}", ex);
         }
 
         // Read the first frame now so a file without any valid image fails at open, with the reason.
@@ -127,8 +135,9 @@ public sealed class FileSource : FrameSource
             file.ReadExactly(_fileBuffer, 0, length);
             return _fileBuffer.AsSpan(0, length);
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            // Counted as an invalid image, like a file that is not a JPEG.
             return [];
         }
     }

@@ -293,10 +293,20 @@ public sealed unsafe partial class V4l2Source : FrameSource
 
                 return frame;
             case V4l2Native.PixYuyv:
-                YuvConversion.DeinterleaveYuyv(data, _bytesPerLine, Width, Height, _y, _u, _v);
+                if (!YuvConversion.TryDeinterleaveYuyv(data, _bytesPerLine, Width, Height, _y, _u, _v))
+                {
+                    LogDropped(_logger, _path, "short YUYV buffer");
+                    return null;
+                }
+
                 return _encoder!.EncodeYuvPlanes(_y, Width, _u, _v, Width / 2, Width, Height, ChromaSubsampling.Yuv422, now);
             case V4l2Native.PixNv12:
-                YuvConversion.SplitNv12(data, _bytesPerLine, Width, Height, _y, _u, _v);
+                if (!YuvConversion.TrySplitNv12(data, _bytesPerLine, Width, Height, _y, _u, _v))
+                {
+                    LogDropped(_logger, _path, "short NV12 buffer");
+                    return null;
+                }
+
                 return _encoder!.EncodeYuvPlanes(_y, Width, _u, _v, Width / 2, Width, Height, ChromaSubsampling.Yuv420, now);
             default:
                 // YU12: Y, then U, then V planes (chroma stride is half the luma stride).

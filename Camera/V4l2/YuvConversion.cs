@@ -7,11 +7,19 @@ namespace Camera.V4l2;
 /// <summary>Packed/semi-planar YUV to the planar layout libturbojpeg encodes from, into buffers the caller reuses.</summary>
 internal static class YuvConversion
 {
-    /// <summary>YUYV (Y0 U Y1 V per pixel pair) to planar 4:2:2: Y width x height, U and V width/2 x height.</summary>
-    public static void DeinterleaveYuyv(ReadOnlySpan<byte> yuyv, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
+    /// <summary>
+    /// YUYV (Y0 U Y1 V per pixel pair) to planar 4:2:2: Y width x height, U and V width/2 x height. False, and nothing
+    /// converted, when <paramref name="yuyv"/> is shorter than the frame (a driver's bytesused may be).
+    /// </summary>
+    public static bool TryDeinterleaveYuyv(ReadOnlySpan<byte> yuyv, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
     {
         var stride = bytesPerLine > 0 ? bytesPerLine : width * 2;
         var half = width / 2;
+        if (height > 0 && yuyv.Length < ((long)(height - 1) * stride) + (width * 2))
+        {
+            return false;
+        }
+
         for (var row = 0; row < height; row++)
         {
             var source = yuyv.Slice(row * stride, width * 2);
@@ -41,13 +49,23 @@ internal static class YuvConversion
                 vRow[i] = source[s + 3];
             }
         }
+
+        return true;
     }
 
-    /// <summary>NV12 (Y plane, then interleaved UV at half height) to planar 4:2:0.</summary>
-    public static void SplitNv12(ReadOnlySpan<byte> nv12, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
+    /// <summary>
+    /// NV12 (Y plane, then interleaved UV at half height) to planar 4:2:0. False, and nothing converted, when
+    /// <paramref name="nv12"/> is shorter than the frame.
+    /// </summary>
+    public static bool TrySplitNv12(ReadOnlySpan<byte> nv12, int bytesPerLine, int width, int height, Span<byte> y, Span<byte> u, Span<byte> v)
     {
         var stride = bytesPerLine > 0 ? bytesPerLine : width;
         var half = width / 2;
+        if (height >= 2 && nv12.Length < ((long)stride * height) + ((long)((height / 2) - 1) * stride) + width)
+        {
+            return false;
+        }
+
         for (var row = 0; row < height; row++)
         {
             nv12.Slice(row * stride, width).CopyTo(y.Slice(row * width, width));
@@ -63,5 +81,7 @@ internal static class YuvConversion
                 v[(row * half) + i] = source[(2 * i) + 1];
             }
         }
+
+        return true;
     }
 }

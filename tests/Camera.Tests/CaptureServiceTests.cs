@@ -44,6 +44,52 @@ public sealed class CaptureServiceTests
         }
     }
 
+    /// <summary>
+    /// A device that fails with whatever <see cref="Failure"/> makes (not a FrameSourceException), on open or after
+    /// some frames, until the test clears it.
+    /// </summary>
+    private sealed class FailingSource(string name, bool failOnOpen, int dieAfter = 0) : FrameSource
+    {
+        private volatile Func<Exception>? _failure;
+        private int _delivered;
+        private int _opens;
+
+        public Func<Exception>? Failure
+        {
+            get => _failure;
+            set => _failure = value;
+        }
+
+        public int Opens => Volatile.Read(ref _opens);
+
+        public override string Name => name;
+
+        public override bool IsSelfPaced => false;
+
+        public override void Open(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _opens);
+            if (failOnOpen && Failure is { } failure)
+            {
+                throw failure();
+            }
+
+            _delivered = 0;
+            Width = 32;
+            Height = 24;
+        }
+
+        public override Frame? ReadFrame(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            if (!failOnOpen && _delivered++ >= dieAfter && Failure is { } failure)
+            {
+                throw failure();
+            }
+
+            return Frame.Create(TestJpegs.Make(32, 24), 32, 24, DateTimeOffset.UtcNow);
+        }
+    }
+
     private static CaptureService Create(CameraOptions options, FrameHub hub, params FrameSourceFactory[] factories) =>
         new(options, hub, factories, NullLogger<CaptureService>.Instance);
 
@@ -140,5 +186,59 @@ public sealed class CaptureServiceTests
         Assert.Equal(CaptureState.Unavailable, capture.Status.State);
         // Viewers meanwhile see the "no camera" picture about once a second, not a burst.
         Assert.InRange(hub.FramesPublished, 2, 6);
+    }
+
+    [Fact]
+    public async Task Run_OpenThrowsAnUnexpectedException_ReportsUnavailableShowsNoCameraAndRecovers()
+    {
+        using var hub = new FrameHub();
+        var source = new FailingSource("file", failOnOpen: true) { Failure = () => new UnauthorizedAccessException("Access to the path '/srv/clip.mjpeg' is denied.") };
+        using var capture = Create(new CameraOptions { Source = "file", Fps = 50, IdleFps = 50, Width = 64, Height = 48 }, hub, new FrameSourceFactory("file", null, _ => source));
+        capture.Start();
+
+        // The capture thread survives (an escaping exception would end the test host), says why, and viewers get
+        // the "no camera" picture.
+        var seen = capture.Status;
+        await WaitUntil(() => (seen = capture.Status).State == CaptureState.Unavailable && hub.FramesPublished > 0);
+        Assert.Contains("Access to the path '/srv/clip.mjpeg' is denied.", seen.Problem, StringComparison.Ordinal);
+        Assert.Contains(nameof(UnauthorizedAccessException), seen.Problem, StringComparison.Ordinal);
+
+        // Retried with the backoff, and live again once the file can be read.
+        await WaitUntil(() => source.Opens >= 2, seconds: 20);
+        Assert.Equal(CaptureState.Unavailable, capture.Status.State);
+        source.Failure = null;
+        await WaitUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null }, seconds: 20);
+    }
+
+    [Fact]
+    public async Task Run_ReadThrowsAnUnexpectedExceptionMidStream_ReportsUnavailableAndRecovers()
+    {
+        using var hub = new FrameHub();
+        var source = new FailingSource("v4l2", failOnOpen: false, dieAfter: 3) { Failure = () => new InvalidOperationException("JPEG encoding failed: bogus") };
+        using var capture = Create(new CameraOptions { Source = "v4l2", Fps = 50, IdleFps = 50, Width = 64, Height = 48 }, hub, new FrameSourceFactory("v4l2", null, _ => source));
+        capture.Start();
+
+        var seen = capture.Status;
+        await WaitUntil(() => (seen = capture.Status).State == CaptureState.Unavailable);
+        Assert.Contains("JPEG encoding failed: bogus", seen.Problem, StringComparison.Ordinal);
+
+        await WaitUntil(() => source.Opens >= 2, seconds: 20);
+        source.Failure = null;
+        var published = hub.FramesPublished;
+        await WaitUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null } && hub.FramesPublished > published + 10, seconds: 20);
+    }
+
+    [Fact]
+    public async Task Auto_CandidateThrowsAnUnexpectedException_IsSkippedWithTheMessage()
+    {
+        using var hub = new FrameHub();
+        var broken = new FailingSource("rpicam", failOnOpen: true) { Failure = () => new UnauthorizedAccessException("Access to the path '/dev/video0' is denied.") };
+        using var capture = Create(new CameraOptions { Source = "auto", Fps = 30 }, hub,
+            new FrameSourceFactory("rpicam", 20, _ => broken),
+            new FrameSourceFactory("synthetic", 100, _ => new ScriptedSource("synthetic")));
+        capture.Start();
+        await WaitUntil(() => capture.Status.Source == "synthetic");
+
+        Assert.Contains(capture.Status.Skipped, s => s.Name == "rpicam" && s.Reason.Contains("'/dev/video0' is denied", StringComparison.Ordinal));
     }
 }

@@ -74,6 +74,28 @@ public sealed class SourceTests : IDisposable
     }
 
     [Fact]
+    public void File_ImageThatCannotBeOpened_IsSkippedAndCounted()
+    {
+        File.WriteAllBytes(Path.Combine(_dir, "a.jpg"), TestJpegs.Make(seed: 1));
+        File.WriteAllBytes(Path.Combine(_dir, "b.jpg"), TestJpegs.Make(seed: 2));
+        using var source = new FileSource(new CameraOptions { Source = "file", File = _dir });
+        source.Open(CancellationToken.None);
+
+        // Opening a directory is an UnauthorizedAccessException, as a file without read permission is (which the
+        // tests, often run as root, cannot make).
+        File.Delete(Path.Combine(_dir, "b.jpg"));
+        Directory.CreateDirectory(Path.Combine(_dir, "b.jpg"));
+        Assert.Throws<UnauthorizedAccessException>(() => File.OpenRead(Path.Combine(_dir, "b.jpg")).Dispose());
+
+        for (var i = 0; i < 3; i++)
+        {
+            source.ReadFrame(TimeSpan.Zero, CancellationToken.None)!.Release();
+        }
+
+        Assert.True(source.InvalidFrames >= 1);
+    }
+
+    [Fact]
     public void File_NoValidJpeg_OpenFailsWithReason()
     {
         var path = Path.Combine(_dir, "junk.mjpeg");

@@ -60,7 +60,7 @@ public sealed class V4l2NegotiationTests
         var y = new byte[8];
         var u = new byte[4];
         var v = new byte[4];
-        YuvConversion.DeinterleaveYuyv(yuyv, 12, 4, 2, y, u, v);
+        Assert.True(YuvConversion.TryDeinterleaveYuyv(yuyv, 12, 4, 2, y, u, v));
         Assert.Equal([10, 11, 12, 13, 20, 21, 22, 23], y);
         Assert.Equal([100, 101, 102, 103], u);
         Assert.Equal([200, 201, 202, 203], v);
@@ -79,7 +79,7 @@ public sealed class V4l2NegotiationTests
         var y = new byte[width * height];
         var u = new byte[width / 2 * height];
         var v = new byte[width / 2 * height];
-        YuvConversion.DeinterleaveYuyv(yuyv, stride, width, height, y, u, v);
+        Assert.True(YuvConversion.TryDeinterleaveYuyv(yuyv, stride, width, height, y, u, v));
         for (var row = 0; row < height; row++)
         {
             for (var x = 0; x < width; x++)
@@ -102,10 +102,42 @@ public sealed class V4l2NegotiationTests
         var y = new byte[8];
         var u = new byte[2];
         var v = new byte[2];
-        YuvConversion.SplitNv12(nv12, 4, 4, 2, y, u, v);
+        Assert.True(YuvConversion.TrySplitNv12(nv12, 4, 4, 2, y, u, v));
         Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8], y);
         Assert.Equal([50, 51], u);
         Assert.Equal([60, 61], v);
+    }
+
+    [Theory]
+    [InlineData(0)] // no padding on the last line: still a whole frame
+    [InlineData(1)]
+    [InlineData(200)]
+    public void TryDeinterleaveYuyv_BufferShorterThanTheFrame_ReturnsFalseInsteadOfThrowing(int missing)
+    {
+        // 64x4 pixels, 136 bytes per line; a whole frame needs 3 lines and the last one's pixels.
+        const int width = 64;
+        const int height = 4;
+        const int stride = 136;
+        var whole = (stride * (height - 1)) + (width * 2);
+        var yuyv = new byte[whole - missing];
+        var converted = YuvConversion.TryDeinterleaveYuyv(yuyv, stride, width, height, new byte[width * height], new byte[width / 2 * height], new byte[width / 2 * height]);
+        Assert.Equal(missing == 0, converted);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(100)]
+    public void TrySplitNv12_BufferShorterThanTheFrame_ReturnsFalseInsteadOfThrowing(int missing)
+    {
+        // 64x4 pixels, 72 bytes per line: the Y plane, then 2 lines of interleaved UV, the last without padding.
+        const int width = 64;
+        const int height = 4;
+        const int stride = 72;
+        var whole = (stride * height) + stride + width;
+        var nv12 = new byte[whole - missing];
+        var converted = YuvConversion.TrySplitNv12(nv12, stride, width, height, new byte[width * height], new byte[width / 2 * height / 2], new byte[width / 2 * height / 2]);
+        Assert.Equal(missing == 0, converted);
     }
 
     [Fact]
