@@ -33,7 +33,8 @@ public static class StreamingExtensions
         return app;
     }
 
-    private static async Task StreamAsync(HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time)
+    private static async Task StreamAsync(
+        HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time, IHostApplicationLifetime lifetime)
     {
         int? fpsCap = null;
         if (context.Request.Query.TryGetValue("fps", out var fpsText))
@@ -54,7 +55,10 @@ public static class StreamingExtensions
         response.Headers.Pragma = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no"; // nginx: do not buffer the stream
 
-        var token = context.RequestAborted;
+        // Shutdown waits for open requests: without ApplicationStopping, one viewer would hold a restart for the
+        // whole host timeout (and systemd's TimeoutStopSec would end it with SIGKILL). The response simply ends.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        var token = stopping.Token;
         var writer = response.BodyWriter;
         using var registration = hub.RegisterViewer();
         using var viewer = viewers.Add(context.Connection.RemoteIpAddress?.ToString() ?? "?", time, fpsCap);

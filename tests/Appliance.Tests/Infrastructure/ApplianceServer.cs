@@ -13,6 +13,7 @@ namespace Appliance.Tests.Infrastructure;
 public sealed class ApplianceServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private bool _stopped;
 
     private ApplianceServer(WebApplication app, string stateDirectory, Uri baseAddress)
     {
@@ -70,10 +71,21 @@ public sealed class ApplianceServer : IAsyncDisposable
         return new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
+    /// <summary>Stops the host as a service stop does, for tests that measure shutdown; disposing then only cleans up.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopped = true;
+        await _app.StopAsync(cancellationToken);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await _app.StopAsync(timeout.Token);
+        if (!_stopped)
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _app.StopAsync(timeout.Token);
+        }
+
         await _app.DisposeAsync();
         try
         {

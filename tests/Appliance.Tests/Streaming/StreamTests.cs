@@ -110,6 +110,34 @@ public sealed class StreamTests
         AssertKeptUp(await full, "full-rate viewer");
     }
 
+    [Fact]
+    public async Task Stop_WithAViewerReadingTheStream_ReturnsPromptlyAndTheStreamEnds()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = Task.Run(async () =>
+        {
+            var buffer = new byte[64 * 1024];
+            while (await body.ReadAsync(buffer) > 0)
+            {
+                streaming.TrySetResult();
+            }
+        });
+        await streaming.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Without the stream ending by itself, the host waits for it until the token below (systemd: TimeoutStopSec).
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await server.StopAsync(timeout.Token);
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"stopping took {stopping.Elapsed.TotalSeconds:0.0} s with a viewer connected");
+
+        // The response ends (a read returns 0), rather than the connection being aborted.
+        await reading.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("abc")]
