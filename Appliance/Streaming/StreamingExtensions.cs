@@ -64,13 +64,25 @@ public static class StreamingExtensions
         using var viewer = viewers.Add(context.Connection.RemoteIpAddress?.ToString() ?? "?", time, fpsCap);
         var minInterval = fpsCap is { } cap ? TimeSpan.FromSeconds(1.0 / cap) : TimeSpan.Zero;
         long lastSequence = 0;
-        long lastSent = 0;
+        long? lastSent = null;
         try
         {
             MjpegStreamWriter.WriteFirstBoundary(writer);
             while (!token.IsCancellationRequested)
             {
+                if (lastSent is { } sent && minInterval > TimeSpan.Zero)
+                {
+                    // The cap counts from when the previous frame went out: the first frame goes at once, and each
+                    // later one (the second too) at least an interval after the one before.
+                    var wait = minInterval - time.GetElapsedTime(sent);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, time, token);
+                    }
+                }
+
                 var frame = await hub.NextAsync(lastSequence, token);
+                lastSent = time.GetTimestamp();
                 bool open;
                 try
                 {
@@ -87,18 +99,6 @@ public static class StreamingExtensions
                 if (!open)
                 {
                     break;
-                }
-
-                if (minInterval > TimeSpan.Zero)
-                {
-                    var now = time.GetTimestamp();
-                    var wait = minInterval - time.GetElapsedTime(lastSent, now);
-                    lastSent = now;
-                    if (wait > TimeSpan.Zero)
-                    {
-                        await Task.Delay(wait, time, token);
-                        lastSent = time.GetTimestamp();
-                    }
                 }
             }
         }

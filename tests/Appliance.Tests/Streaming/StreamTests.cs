@@ -138,6 +138,30 @@ public sealed class StreamTests
         await reading.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    [Fact]
+    public async Task Stream_FpsCap_FirstFramesAreAnIntervalApartToo()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("/stream?fps=1", HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var reader = new MultipartReader(body);
+        using var stuck = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var arrivals = new List<TimeSpan>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++)
+        {
+            await reader.ReadPartAsync(stuck.Token);
+            arrivals.Add(clock.Elapsed);
+        }
+
+        // Only a lower bound: a loaded machine may deliver late, but never early. With the second frame right after
+        // the first, the gap is one camera frame (33 ms).
+        var gaps = arrivals.Zip(arrivals.Skip(1), (a, b) => (b - a).TotalMilliseconds).ToArray();
+        Assert.True(gaps.All(g => g >= 800), $"gaps between parts at ?fps=1: {string.Join(", ", gaps.Select(g => $"{g:0} ms"))}");
+    }
+
     [Theory]
     [InlineData("0")]
     [InlineData("abc")]
