@@ -3,6 +3,8 @@ namespace Appliance.Auth;
 /// <summary>The web-auth feature: settings, tokens, the middleware and the login form.</summary>
 public static class WebAuthExtensions
 {
+    private const string NotAFormMessage =
+        "POST /login takes the login form (application/x-www-form-urlencoded or multipart/form-data) with a password field.\n";
     private static readonly TimeSpan FailedLoginDelay = TimeSpan.FromSeconds(1);
 
     public static WebApplicationBuilder AddWebAuth(this WebApplicationBuilder builder)
@@ -26,7 +28,23 @@ public static class WebAuthExtensions
 
         app.MapPost("/login", async (HttpContext context, WebAuthOptions options, SignedTokens tokens) =>
         {
-            var form = await context.Request.ReadFormAsync(context.RequestAborted);
+            // A JSON or empty body is a client's mistake, not the appliance's: say so instead of failing with a 500.
+            if (!context.Request.HasFormContentType)
+            {
+                return Results.Text(NotAFormMessage, statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            IFormCollection form;
+            try
+            {
+                form = await context.Request.ReadFormAsync(context.RequestAborted);
+            }
+            catch (InvalidDataException)
+            {
+                // A malformed multipart body, or one past the form reader's limits.
+                return Results.Text(NotAFormMessage, statusCode: StatusCodes.Status400BadRequest);
+            }
+
             var back = SafeReturn(context, form["return"]);
             if (!options.HasPassword || !PasswordCheck.Matches(options, form["password"].ToString()))
             {

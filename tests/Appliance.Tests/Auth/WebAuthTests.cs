@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Appliance.Auth;
 using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
 
 namespace Appliance.Tests.Auth;
 
@@ -115,6 +116,31 @@ public sealed class WebAuthTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/status")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/snapshot")).StatusCode);
     }
+
+    [Theory]
+    [InlineData("application/json", "{\"password\":\"correct horse\",\"return\":\"/\"}")]
+    [InlineData(null, "")]
+    public async Task Login_BodyIsNotAForm_Answers400AndLogsNoError(string? contentType, string body)
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, "--Web:TrustLoopback=false", $"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        if (contentType is not null)
+        {
+            content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        }
+
+        var response = await client.PostAsync("/login", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("login form", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(SetCookies(response));
+        Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
+    }
+
+    private static IEnumerable<string> SetCookies(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [];
 
     [Theory]
     [InlineData("https://evil.example/")]
