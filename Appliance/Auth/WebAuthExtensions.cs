@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
 namespace Appliance.Auth;
 
 /// <summary>The web-auth feature: settings, tokens, the middleware and the login form.</summary>
@@ -5,7 +7,6 @@ public static class WebAuthExtensions
 {
     private const string NotAFormMessage =
         "POST /login takes the login form (application/x-www-form-urlencoded or multipart/form-data) with a password field.\n";
-    private static readonly TimeSpan FailedLoginDelay = TimeSpan.FromSeconds(1);
 
     public static WebApplicationBuilder AddWebAuth(this WebApplicationBuilder builder)
     {
@@ -13,6 +14,7 @@ public static class WebAuthExtensions
         builder.BindOptions<WebAuthOptions>(WebAuthOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
         builder.Services.AddSingleton<SignedTokens>();
         builder.Services.AddSingleton<LinkSigner>();
+        builder.Services.TryAddSingleton<LoginFailureLimiter>();
         return builder;
     }
 
@@ -26,7 +28,7 @@ public static class WebAuthExtensions
             Results.Content(Pages.LoginPage(SafeReturn(context, context.Request.Query["return"]), null), "text/html; charset=utf-8"))
             .AllowAnonymousAccess();
 
-        app.MapPost("/login", async (HttpContext context, WebAuthOptions options, SignedTokens tokens) =>
+        app.MapPost("/login", async (HttpContext context, WebAuthOptions options, SignedTokens tokens, LoginFailureLimiter limiter) =>
         {
             // A JSON or empty body is a client's mistake, not the appliance's: say so instead of failing with a 500.
             if (!context.Request.HasFormContentType)
@@ -46,12 +48,29 @@ public static class WebAuthExtensions
             }
 
             var back = SafeReturn(context, form["return"]);
-            if (!options.HasPassword || !PasswordCheck.Matches(options, form["password"].ToString()))
+            if (!options.HasPassword)
             {
-                await Task.Delay(FailedLoginDelay, context.RequestAborted);
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                return Results.Content(Pages.LoginPage(back, options.HasPassword ? "Wrong password." : "No password is set on the appliance yet."), "text/html; charset=utf-8");
+                return Results.Content(Pages.LoginPage(back, "No password is set on the appliance yet."), "text/html; charset=utf-8");
             }
+
+            // The limiter, not a delay per wrong password, slows guessing: refused attempts cost no PBKDF2.
+            if (!limiter.TryBeginAttempt(context, out var wait))
+            {
+                context.Response.Headers.CacheControl = "no-store";
+                context.Response.Headers.RetryAfter = LoginFailureLimiter.RetryAfterSeconds(wait);
+                return Results.Content(
+                    Pages.LoginPage(back, $"Too many wrong passwords from your address. Wait {LoginFailureLimiter.Describe(wait)}, then try again."),
+                    "text/html; charset=utf-8", statusCode: StatusCodes.Status429TooManyRequests);
+            }
+
+            if (!PasswordCheck.Matches(options, form["password"].ToString()))
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                return Results.Content(Pages.LoginPage(back, "Wrong password."), "text/html; charset=utf-8");
+            }
+
+            limiter.Succeeded(context);
 
             context.Response.Cookies.Append(WebAuthMiddleware.SessionCookie, tokens.Create(SignedTokens.SessionKind, options.User, options.SessionLifetime), new CookieOptions
             {

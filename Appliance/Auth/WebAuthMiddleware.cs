@@ -6,13 +6,16 @@ namespace Appliance.Auth;
 
 /// <summary>
 /// Decides who a request comes from and whether the endpoint admits them. Loopback (not the tunnel) is admin
-/// without a login; otherwise a login cookie, HTTP Basic (Web:User and the password) or a signed view link.
+/// without a login; otherwise a login cookie, HTTP Basic (Web:User and the password) or a signed view link. Basic
+/// attempts go through <see cref="LoginFailureLimiter"/>: an address past the limit gets 429, its password unchecked.
 /// </summary>
-public sealed partial class WebAuthMiddleware(
-    RequestDelegate next, WebAuthOptions options, SignedTokens tokens, TimeProvider time, ILogger<WebAuthMiddleware> logger)
+internal sealed partial class WebAuthMiddleware(
+    RequestDelegate next, WebAuthOptions options, SignedTokens tokens, LoginFailureLimiter limiter, TimeProvider time,
+    ILogger<WebAuthMiddleware> logger)
 {
     public const string SessionCookie = "appliance_session";
     public const string LinkCookie = "appliance_link";
+    private const string RefusedForItem = "Appliance.LoginRefusedFor";
     private static readonly TimeSpan BasicCacheLifetime = TimeSpan.FromMinutes(5);
 
     // PBKDF2 is slow on purpose; remember the last accepted Basic header so a camera client polling snapshots
@@ -103,6 +106,13 @@ public sealed partial class WebAuthMiddleware(
             return null;
         }
 
+        // Checked after the cache: a header accepted minutes ago is the password, whoever else guessed from this address.
+        if (!limiter.TryBeginAttempt(context, out var wait))
+        {
+            context.Items[RefusedForItem] = wait;
+            return null;
+        }
+
         var colon = decoded.IndexOf(':', StringComparison.Ordinal);
         if (colon < 0 || decoded[..colon] != options.User || !PasswordCheck.Matches(options, decoded[(colon + 1)..]))
         {
@@ -110,6 +120,7 @@ public sealed partial class WebAuthMiddleware(
             return null;
         }
 
+        limiter.Succeeded(context);
         _acceptedBasic = (headerHash, time.GetUtcNow() + BasicCacheLifetime);
         return new WebPrincipal(options.User, WebRole.Admin, "basic");
     }
@@ -123,6 +134,15 @@ public sealed partial class WebAuthMiddleware(
             response.StatusCode = StatusCodes.Status403Forbidden;
             response.ContentType = "text/html; charset=utf-8";
             await response.WriteAsync(Pages.NoPasswordPage);
+            return;
+        }
+
+        if (principal.Role == WebRole.Anonymous && context.Items[RefusedForItem] is TimeSpan wait)
+        {
+            // Too many wrong passwords from this address: its HTTP Basic header was not even checked.
+            response.StatusCode = StatusCodes.Status429TooManyRequests;
+            response.Headers.RetryAfter = LoginFailureLimiter.RetryAfterSeconds(wait);
+            await response.WriteAsync($"Too many wrong passwords from your address; wait {LoginFailureLimiter.Describe(wait)}, then try again.\n");
             return;
         }
 

@@ -23,6 +23,16 @@ public sealed class WebAuthOptions
     /// <summary>How long a login lasts.</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// Password attempts (login form or HTTP Basic) allowed per client address within <see cref="LoginFailureWindow"/>;
+    /// past it the address gets 429 without its password being checked until the window ends. A correct password
+    /// clears the count. IPv6 addresses count per /64; a trusted loopback is never limited.
+    /// </summary>
+    public int MaxLoginFailures { get; set; } = 10;
+
+    /// <summary>How long an address's attempts count, from its first one: also how long it waits once refused.</summary>
+    public TimeSpan LoginFailureWindow { get; set; } = TimeSpan.FromMinutes(15);
+
     public bool HasPassword => Password.Length > 0 || PasswordHash.Length > 0;
 
     public IEnumerable<string> Validate()
@@ -45,6 +55,16 @@ public sealed class WebAuthOptions
         if (SessionLifetime <= TimeSpan.Zero)
         {
             yield return $"Web:SessionLifetime must be positive (got {SessionLifetime}).";
+        }
+
+        if (MaxLoginFailures < 1)
+        {
+            yield return $"Web:MaxLoginFailures must be at least 1 (got {MaxLoginFailures}).";
+        }
+
+        if (LoginFailureWindow <= TimeSpan.Zero)
+        {
+            yield return $"Web:LoginFailureWindow must be positive (got {LoginFailureWindow}).";
         }
     }
 }

@@ -11,6 +11,8 @@ public sealed class ConfigurationTests
     [InlineData("--Camera:Source=webcam", "Camera:Source")]
     [InlineData("--Camera:Source=file", "Camera:File")]
     [InlineData("--Web:PasswordHash=plain", "Web:PasswordHash")]
+    [InlineData("--Web:MaxLoginFailures=0", "Web:MaxLoginFailures")]
+    [InlineData("--Web:LoginFailureWindow=00:00:00", "Web:LoginFailureWindow")]
     public async Task BuildApp_BadSetting_ThrowsNamingTheKey(string setting, string key)
     {
         var ex = await Assert.ThrowsAsync<ConfigurationException>(() => ApplianceServer.StartAsync(setting));
