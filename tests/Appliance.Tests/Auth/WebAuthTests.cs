@@ -4,6 +4,7 @@ using System.Text;
 using Appliance.Auth;
 using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
+using SetCookie = Microsoft.Net.Http.Headers.SetCookieHeaderValue;
 
 namespace Appliance.Tests.Auth;
 
@@ -138,6 +139,46 @@ public sealed class WebAuthTests
         Assert.Empty(SetCookies(response));
         Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task LoginCookie_OverLanHttp_IsHttpOnlyLaxForTheWholeSiteButNotSecure()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+
+        var login = await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/" }));
+
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        var cookie = SessionCookie(login);
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(Microsoft.Net.Http.Headers.SameSiteMode.Lax, cookie.SameSite);
+        Assert.Equal("/", cookie.Path.ToString());
+        Assert.False(cookie.Secure); // plain http on the LAN: a Secure cookie would never be sent back
+        Assert.Equal(TimeSpan.FromDays(30), cookie.MaxAge);
+    }
+
+    [Fact]
+    public async Task LoginCookie_ThroughHttpsTunnelUnderPrefix_IsSecureHttpOnlyLaxAndScopedToThePrefix()
+    {
+        await using var server = await ApplianceServer.StartAsync(SimulatedTunnel.Install, $"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        var request = SimulatedTunnel.Request(HttpMethod.Post, "/login", "203.0.113.7", proto: "https", prefix: "/home");
+        request.Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/home/" });
+
+        var login = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.Equal("/home/", login.Headers.Location?.OriginalString);
+        var cookie = SessionCookie(login);
+        Assert.True(cookie.Secure);
+        Assert.True(cookie.HttpOnly);
+        Assert.Equal(Microsoft.Net.Http.Headers.SameSiteMode.Lax, cookie.SameSite);
+        Assert.Equal("/home", cookie.Path.ToString());
+    }
+
+    private static SetCookie SessionCookie(HttpResponseMessage response) =>
+        Assert.Single(
+            SetCookies(response).Select(v => SetCookie.Parse(v)), c => c.Name == WebAuthMiddleware.SessionCookie);
 
     private static IEnumerable<string> SetCookies(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [];
