@@ -14,7 +14,7 @@ using Appliance.Tests.Infrastructure;
 namespace Appliance.Tests.Scoring;
 
 /// <summary>One voice the fake serves: bytes, content type, whether Content-Length is announced, and a delay before the body.</summary>
-public sealed record FakeVoice(byte[] Bytes, string ContentType = "voice/speex", bool Chunked = false, TimeSpan Delay = default);
+public sealed record FakeVoice(byte[] Bytes, string ContentType = "voice/speex", bool Chunked = false, TimeSpan Delay = default, TimeSpan ChunkDelay = default);
 
 /// <summary>
 /// WeChat's official-account APIs as a real Kestrel app on 127.0.0.1:0: <c>cgi-bin/stable_token</c> (POST JSON),
@@ -140,6 +140,11 @@ public sealed class FakeWeChatServer : IAsyncDisposable
         for (var offset = 0; offset < voice.Bytes.Length; offset += 1000)
         {
             await context.Response.Body.WriteAsync(voice.Bytes.AsMemory(offset, Math.Min(1000, voice.Bytes.Length - offset)), context.RequestAborted);
+            if (voice.ChunkDelay > TimeSpan.Zero)
+            {
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await Task.Delay(voice.ChunkDelay, context.RequestAborted);
+            }
         }
     }
 

@@ -306,7 +306,7 @@ public sealed class ScoringTests
 
         var (_, json, raw) = await PostAsync(server.CreateClient(), Body("v", ClientMeta));
 
-        Assert.NotEqual(0, json.GetProperty("status").GetInt32());
+        Assert.Equal(-100, json.GetProperty("status").GetInt32());
         Assert.Contains("token answered 40125", json.GetProperty("msg").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-secret", Encoding.UTF8.GetString(raw), StringComparison.Ordinal);
         Assert.Equal(0, wechat.Count("media/get/jssdk"));
@@ -351,13 +351,18 @@ public sealed class ScoringTests
         scorer.Behavior = ScorerBehavior.RefuseAfterMeta;
         scorer.ErrorStatus = -31;
         await using var wechat = await FakeWeChatServer.StartAsync();
-        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(350));
+        // Paced over about 1.2 s, so the refusal arrives while most of the voice is still to come.
+        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(350), ChunkDelay: TimeSpan.FromMilliseconds(50));
         await using var server = await ApplianceServer.StartAsync(Settings(scorer, wechat));
 
         var (status, _, raw) = await PostAsync(server.CreateClient(), Body("v", ClientMeta));
 
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("{\"status\":-31,\"msg\":\"refused by the test scorer\",\"result\":\"\"}", Encoding.UTF8.GetString(raw));
+        var session = Assert.Single(scorer.Sessions);
+        await session.Ended.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(session.SawEos, "the upload went on to the end after the refusal");
+        Assert.True(session.SpeexFrames.Count < 350, $"{session.SpeexFrames.Count} of 350 frames were sent after the refusal");
     }
 
     [Fact]

@@ -158,7 +158,21 @@ public sealed class TestScorer : IAsyncDisposable
             if (behavior == ScorerBehavior.RefuseAfterMeta)
             {
                 await AnswerAsync(socket, Encoding.UTF8.GetBytes($"{{\"status\":{ErrorStatus},\"msg\":\"refused by the test scorer\",\"result\":\"\"}}"));
-                await DrainAsync(socket, buffer);
+
+                // Count what still comes after the refusal (the client should stop sending).
+                while (await ReceiveMessageAsync(socket, buffer) is { } late)
+                {
+                    if (late.AsSpan().SequenceEqual("EOS"u8))
+                    {
+                        record.SawEos = true;
+                    }
+                    else
+                    {
+                        record.AudioMessages++;
+                        ReadSpeex(record, late);
+                    }
+                }
+
                 return;
             }
 
