@@ -14,6 +14,9 @@ public sealed class PracticeSessions(ScoringOptions options, TimeProvider time)
 
     public void Set(string user, string text) => _pending[user] = (text, time.GetUtcNow() + options.PracticeLifetime);
 
+    /// <summary>Puts a text back after a voice that got no score, unless the member has set a new one meanwhile.</summary>
+    public void Keep(string user, string text) => _pending.TryAdd(user, (text, time.GetUtcNow() + options.PracticeLifetime));
+
     /// <summary>The member's reference text, removed (the next voice uses it up); null when none or expired.</summary>
     public string? Take(string user) =>
         _pending.TryRemove(user, out var entry) && entry.Until > time.GetUtcNow() ? entry.Text : null;
@@ -69,12 +72,21 @@ internal sealed class PracticeVoiceHandler(PracticeSessions sessions, RatingServ
 
         var outcome = await ratings.RateAsync(
             new RatingRequest(context.Message.MediaId, "", ScoringMediaSource.WeCom, Meta: ScoringMeta.ReadAloud(text)), cancellationToken);
-        return new TextMessage(Summarize(outcome));
+        var summary = Summarize(outcome, out var scored);
+        if (scored)
+        {
+            return new TextMessage(summary);
+        }
+
+        // No score (busy, the scorer down or refusing, a bad download): the text stays, so another voice is enough.
+        sessions.Keep(context.User, text);
+        return new TextMessage(summary + "\n练习文字已保留，请重新发送语音。The practice text is kept: send the voice again.");
     }
 
     /// <summary>Overall, pronunciation, fluency, integrity and the three weakest words, or why there is no score.</summary>
-    internal static string Summarize(RatingOutcome outcome)
+    internal static string Summarize(RatingOutcome outcome, out bool scored)
     {
+        scored = false;
         try
         {
             using var answer = JsonDocument.Parse(outcome.Body);
@@ -99,6 +111,7 @@ internal sealed class PracticeVoiceHandler(PracticeSessions sessions, RatingServ
                 text.Append("\n多练 Practise: ").AppendJoin(", ", weakest.Select(w => string.Create(CultureInfo.InvariantCulture, $"{w.Word} ({w.Score:0.#})")));
             }
 
+            scored = true;
             return text.ToString();
         }
         catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)

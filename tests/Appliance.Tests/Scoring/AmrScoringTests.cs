@@ -174,20 +174,8 @@ public sealed class AmrScoringTests
         var set = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "练习 The quick brown fox", WeComCallbackClient.NextMsgId())));
         Assert.Contains("The quick brown fox", set["Content"], StringComparison.Ordinal);
 
-        var voiceXml = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[alice]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[voice-from-alice]]></MediaId><Format><![CDATA[amr]]></Format><MsgId>{WeComCallbackClient.NextMsgId()}</MsgId><AgentID>{WeComCallbackClient.AgentId}</AgentID></xml>";
-        using var voiceResponse = await client.PostAsync(voiceXml);
-        var body = await voiceResponse.Content.ReadAsStringAsync();
-        string answer;
-        if (body.Length > 0)
-        {
-            answer = (await client.ReadReplyAsync(voiceResponse))["Content"];
-        }
-        else
-        {
-            // Not ready within the passive-reply budget: it comes through message/send.
-            Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(c => Encoding.UTF8.GetString(c.Body).Contains("Overall", StringComparison.Ordinal)), TimeSpan.FromSeconds(15)));
-            answer = api.CallsTo("message/send").Select(FakeWeComServer.Json).Select(j => j.GetProperty("text").GetProperty("content").GetString()!).Last(c => c.Contains("Overall", StringComparison.Ordinal));
-        }
+        var voiceXml = VoiceXml("alice", "voice-from-alice");
+        var answer = await VoiceAnswerAsync(client, api, voiceXml, "Overall");
 
         var session = Assert.Single(scorer.Sessions);
         Assert.True(session.SignatureValid);
@@ -204,5 +192,45 @@ public sealed class AmrScoringTests
         var again = await client.ReadReplyAsync(await client.PostAsync(voiceXml.Replace("<MsgId>", "<MsgId>9", StringComparison.Ordinal)));
         Assert.Contains("text commands", again["Content"], StringComparison.Ordinal);
         Assert.Single(scorer.Sessions);
+    }
+
+    [Fact]
+    public async Task Practice_VoiceNotScored_TextKeptSoTheNextVoiceIsScored()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        scorer.Behavior = ScorerBehavior.RefuseAfterMeta;
+        scorer.ErrorStatus = -31;
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("voice-from-alice", await AmrSineAsync(), "audio/amr");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+        var client = WeComCallbackClient.For(server);
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "练习 The quick brown fox", WeComCallbackClient.NextMsgId())));
+
+        var refused = await VoiceAnswerAsync(client, api, VoiceXml("alice", "voice-from-alice"), "kept");
+        Assert.Contains("Scoring failed (status -31)", refused, StringComparison.Ordinal);
+
+        scorer.Behavior = ScorerBehavior.Answer;
+        var scored = await VoiceAnswerAsync(client, api, VoiceXml("alice", "voice-from-alice"), "Overall");
+        Assert.Contains("Overall: 81.5", scored, StringComparison.Ordinal);
+        Assert.Equal("The quick brown fox", scorer.Sessions.Last().Meta!["item"]!["reftext"]!.GetValue<string>());
+    }
+
+    private static string VoiceXml(string from, string mediaId) =>
+        $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[{mediaId}]]></MediaId><Format><![CDATA[amr]]></Format><MsgId>{WeComCallbackClient.NextMsgId()}</MsgId><AgentID>{WeComCallbackClient.AgentId}</AgentID></xml>";
+
+    /// <summary>The answer to a voice message: the passive reply, or (when slower than the budget) the message/send text containing <paramref name="marker"/>.</summary>
+    private static async Task<string> VoiceAnswerAsync(WeComCallbackClient client, FakeWeComServer api, string voiceXml, string marker)
+    {
+        using var response = await client.PostAsync(voiceXml);
+        if ((await response.Content.ReadAsStringAsync()).Length > 0)
+        {
+            return (await client.ReadReplyAsync(response))["Content"];
+        }
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => Sent(api).Any(c => c.Contains(marker, StringComparison.Ordinal)), TimeSpan.FromSeconds(15)));
+        return Sent(api).Last(c => c.Contains(marker, StringComparison.Ordinal));
+
+        static IEnumerable<string> Sent(FakeWeComServer api) =>
+            api.CallsTo("message/send").Select(FakeWeComServer.Json).Where(j => j.TryGetProperty("text", out _)).Select(j => j.GetProperty("text").GetProperty("content").GetString()!);
     }
 }
