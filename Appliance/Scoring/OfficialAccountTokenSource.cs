@@ -66,21 +66,31 @@ internal sealed class OfficialAccountTokenSource(ScoringOptions options, WeChatH
 
         using (document)
         {
+            // Every field is checked for its type: an odd answer is an error that says so, not an exception.
             var root = document.RootElement;
-            var code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("errcode", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : 0;
-            if (code != 0)
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                var message = root.TryGetProperty("errmsg", out var m) ? m.GetString() ?? "" : "";
-                throw new AccessTokenException($"{api} answered {code}: {WeComApiClient.Shorten(message)}", code, transient: code == WeComApiClient.Busy);
+                throw new AccessTokenException($"{api} answered {root.ValueKind}, not a JSON object", 0, transient: true);
             }
 
-            var token = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("access_token", out var t) ? t.GetString() : null;
+            var code = root.TryGetProperty("errcode", out var c) && c.ValueKind == JsonValueKind.Number
+                ? (c.TryGetInt32(out var number) ? number : int.MinValue)
+                : 0;
+            if (code != 0)
+            {
+                var message = root.TryGetProperty("errmsg", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "";
+                throw new AccessTokenException($"{api} answered {(code == int.MinValue ? c.GetRawText() : code)}: {WeComApiClient.Shorten(message)}", code, transient: code == WeComApiClient.Busy);
+            }
+
+            var token = root.TryGetProperty("access_token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
             if (string.IsNullOrEmpty(token))
             {
                 throw new AccessTokenException($"{api} answered without access_token", 0, transient: true);
             }
 
-            var expiresIn = root.TryGetProperty("expires_in", out var e) && e.TryGetInt32(out var seconds) ? seconds : 7200;
+            var expiresIn = root.TryGetProperty("expires_in", out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var seconds) && seconds > 0
+                ? seconds
+                : 7200;
             return new AccessToken(token, time.GetUtcNow().AddSeconds(expiresIn));
         }
     }

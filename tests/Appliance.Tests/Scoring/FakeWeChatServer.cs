@@ -45,6 +45,9 @@ public sealed class FakeWeChatServer : IAsyncDisposable
 
     public void InvalidateAllTokens() => _validTokens.Clear();
 
+    /// <summary>Error injection: raw bodies the next stable_token calls answer instead of a token, one per call.</summary>
+    public ConcurrentQueue<string> NextTokenAnswers { get; } = new();
+
     /// <summary>A synthetic jssdk voice: <paramref name="frames"/> 60-byte frames, each byte telling its frame and offset.</summary>
     public static byte[] SpeexClip(int frames)
     {
@@ -88,6 +91,13 @@ public sealed class FakeWeChatServer : IAsyncDisposable
         using var reader = new StreamReader(context.Request.Body);
         var body = await reader.ReadToEndAsync();
         Calls.Enqueue(("stable_token", context.Request.QueryString.Value ?? "", body));
+        if (NextTokenAnswers.TryDequeue(out var injected))
+        {
+            context.Response.ContentType = "application/json; encoding=utf-8";
+            await context.Response.WriteAsync(injected);
+            return;
+        }
+
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
         if (root.GetProperty("grant_type").GetString() != "client_credential" || root.GetProperty("appid").GetString() != AppId

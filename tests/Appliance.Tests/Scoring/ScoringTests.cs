@@ -313,6 +313,31 @@ public sealed class ScoringTests
         Assert.Empty(scorer.Sessions);
     }
 
+    [Theory]
+    [InlineData("""{"access_token":12,"expires_in":"7200"}""", "answered without access_token")]
+    [InlineData("""{"errcode":40013,"errmsg":5}""", "answered 40013")]
+    [InlineData("""{"errcode":1e99}""", "answered 1e99")]
+    [InlineData("""[1,2]""", "answered Array, not a JSON object")]
+    [InlineData("""{"access_token":"tok","expires_in":{"s":1}}""", "40001")]
+    public async Task WeChatToken_OddAnswer_Minus100SayingWhatCameNot500(string answer, string expected)
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var wechat = await FakeWeChatServer.StartAsync();
+        wechat.Voices["v"] = new FakeVoice(FakeWeChatServer.SpeexClip(5));
+        for (var i = 0; i < 4; i++)
+        {
+            wechat.NextTokenAnswers.Enqueue(answer); // an odd answer is taken as passing: the first try and three retries
+        }
+
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, wechat));
+
+        var (status, json, _) = await PostAsync(server.CreateClient(), Body("v", ClientMeta));
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        AssertError(json, -100, expected);
+        Assert.Empty(scorer.Sessions);
+    }
+
     [Fact]
     public async Task Scorer_NeverAnswers_Minus100AfterTheScoringTimeout()
     {
