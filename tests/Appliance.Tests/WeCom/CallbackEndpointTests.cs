@@ -171,7 +171,8 @@ public sealed class CallbackEndpointTests
     public static TheoryData<string> HostileCases => new()
     {
         "wrong-signature", "stale-timestamp", "future-timestamp", "xxe", "billion-laughs", "ten-megabytes", "truncated-base64",
-        "wrong-corpid", "garbage-xml", "missing-query", "inner-xxe", "empty-body",
+        "wrong-corpid", "garbage-xml", "missing-query", "inner-xxe", "empty-body", "same-length-wrong-signature",
+        "chunked-over-max-body",
     };
 
     [Theory]
@@ -234,12 +235,25 @@ public sealed class CallbackEndpointTests
             case "empty-body":
                 body = "";
                 break;
+            case "same-length-wrong-signature":
+                {
+                    // A signature of the right length with one digit changed: refused by the comparison itself.
+                    var at = query.IndexOf("msg_signature=", StringComparison.Ordinal) + "msg_signature=".Length;
+                    var wrong = query[at + 39] == '0' ? '1' : '0';
+                    query = string.Concat(query.AsSpan(0, at + 39), wrong.ToString(), query.AsSpan(at + 40));
+                    break;
+                }
+
+            case "chunked-over-max-body":
+                // No Content-Length: the size cap must hold while the body streams in.
+                body = "<xml><Encrypt>" + new string('A', 70 * 1024) + "</Encrypt></xml>";
+                break;
         }
 
         HttpResponseMessage response;
         try
         {
-            response = await client.PostRawAsync(query, body);
+            response = await client.PostRawAsync(query, body, chunked: hostile == "chunked-over-max-body");
         }
         catch (HttpRequestException) when (hostile == "ten-megabytes")
         {
@@ -309,11 +323,19 @@ public sealed class CallbackEndpointTests
     [Fact]
     public async Task Post_OversizedReplyText_TruncatedTo2048Bytes()
     {
-        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        await using var server = await ApplianceServer.StartAsync(CountingCommand.Register(new CountingCommand()), WeComCallbackClient.Settings(null));
         var client = WeComCallbackClient.For(server);
 
         var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "count " + new string('长', 1000), WeComCallbackClient.NextMsgId())));
+        var emoji = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "count " + string.Concat(Enumerable.Repeat("😀", 600)), WeComCallbackClient.NextMsgId())));
 
-        Assert.True(Encoding.UTF8.GetByteCount(reply["Content"]) <= 2048);
+        // As much as fits, cut between characters, marked with an ellipsis: 3-byte Chinese and 4-byte emoji alike.
+        foreach (var (text, unit) in new[] { (reply["Content"], "长"), (emoji["Content"], "😀") })
+        {
+            Assert.StartsWith("run ", text, StringComparison.Ordinal);
+            Assert.EndsWith(unit + "…", text, StringComparison.Ordinal);
+            Assert.InRange(Encoding.UTF8.GetByteCount(text), 2048 - 3 - 3, 2048);
+            Assert.DoesNotContain('\uFFFD', text);
+        }
     }
 }

@@ -48,8 +48,13 @@ public sealed class WeComCallbackClient(HttpClient http)
         return ($"?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}", body);
     }
 
-    public Task<HttpResponseMessage> PostRawAsync(string query, string body) =>
-        http.PostAsync("/wecom/callback" + query, new StringContent(body, Encoding.UTF8, "text/xml"));
+    /// <summary>Posts a callback as given; <paramref name="chunked"/> sends it without a Content-Length.</summary>
+    public Task<HttpResponseMessage> PostRawAsync(string query, string body, bool chunked = false)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/wecom/callback" + query) { Content = new StringContent(body, Encoding.UTF8, "text/xml") };
+        request.Headers.TransferEncodingChunked = chunked;
+        return http.SendAsync(request);
+    }
 
     public Task<HttpResponseMessage> PostAsync(string plainXml)
     {
