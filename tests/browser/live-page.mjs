@@ -5,7 +5,8 @@
 // only a test server's key over https.
 // BLOCK_STREAM plays a browser that cannot show the multipart stream: "abort" fails every stream request, "hang"
 // leaves it pending without a byte (as in-app browsers that never paint multipart do); the page must fall back to
-// polling snapshots.
+// polling snapshots. "abort-first" fails the stream requests of the first 3 s only (the appliance restarting): the
+// page must poll snapshots, then go back to the live stream by itself.
 import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,12 +32,23 @@ try {
   const block = process.env.BLOCK_STREAM;
   if (block) {
     // A blocked stream errors in the page's console ("Failed to load resource"); that is the point here.
-    await page.route((u) => u.pathname.endsWith('/stream'), (route) => { if (block === 'abort') route.abort(); });
+    const until = Date.now() + 3000;
+    await page.route((u) => u.pathname.endsWith('/stream'), (route) => {
+      if (block === 'abort' || (block === 'abort-first' && Date.now() < until)) route.abort();
+      else if (block === 'abort-first') route.continue();
+    });
   }
   const started = Date.now();
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 20000 });
   await page.waitForFunction(() => document.getElementById('live').naturalWidth > 0, null, { timeout: 20000 });
   result.msToPicture = Date.now() - started;
+  if (block === 'abort-first') {
+    await page.waitForFunction(() => document.getElementById('mode').textContent === 'snapshot mode', null, { timeout: 20000 });
+    await page.waitForFunction(() => document.getElementById('mode').textContent === 'live stream' && document.getElementById('live').naturalWidth > 0,
+      null, { timeout: 30000 });
+    result.msToLiveAgain = Date.now() - started;
+    await page.waitForTimeout(500);
+  }
 
   // What the <img> shows, measured in the page: size, brightness spread (blank = no spread).
   const measure = () => page.evaluate(() => {

@@ -82,4 +82,27 @@ public sealed class LivePageTests
         Assert.Empty(verdict["consoleErrors"]!.AsArray());
         Assert.Equal("paused (tab hidden)", (string?)verdict["modeWhenHidden"]);
     }
+
+    /// <summary>
+    /// The stream fails for a moment (the appliance restarting, the link dropping): the page polls snapshots meanwhile,
+    /// then goes back to the live stream by itself instead of staying on snapshots for good.
+    /// </summary>
+    [Fact]
+    public async Task Page_StreamFailsForAMoment_PollsThenGoesBackToTheLiveStream()
+    {
+        await using var server = await ApplianceServer.StartAsync("--Camera:Width=640", "--Camera:Height=360");
+        var verdict = await RunPageScriptAsync(server.BaseAddress, "abort-first");
+
+        Assert.True((bool)verdict["ok"]!, verdict.ToJsonString());
+        Assert.InRange((double)verdict["msToLiveAgain"]!, 3000, 30000);
+        foreach (var shot in new[] { verdict["first"]!, verdict["second"]! })
+        {
+            Assert.Equal("live stream", (string?)shot["mode"]);
+            Assert.True((double)shot["spread"]! > 100, $"the picture looks blank: {shot.ToJsonString()}");
+        }
+
+        Assert.True((bool)verdict["screenshotsDiffer"]!, "two screenshots a second apart are identical: the stream did not resume");
+        Assert.True((int)verdict["requests"]!["stream"]! >= 2, verdict.ToJsonString());
+        Assert.True((int)verdict["requests"]!["snapshot"]! >= 1, verdict.ToJsonString());
+    }
 }
