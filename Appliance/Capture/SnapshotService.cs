@@ -24,11 +24,11 @@ public sealed class SnapshotService(FrameHub hub, CameraOptions options, TimePro
         var after = latest?.Sequence ?? 0;
         latest?.Release();
         using var viewer = hub.RegisterViewer();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Timeout);
+        using var timeout = new CancellationTokenSource(Timeout, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            return await hub.NextAsync(after, timeout.Token);
+            return await hub.NextAsync(after, either.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
