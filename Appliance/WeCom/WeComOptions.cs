@@ -74,9 +74,10 @@ public sealed class WeComOptions
     /// <summary>True when the callback can work: CorpId, Token and EncodingAesKey are set.</summary>
     public bool IsConfigured => CorpId.Length > 0 && Token.Length > 0 && EncodingAesKey.Length > 0;
 
-    public bool IsAllowed(string user) => IsAdmin(user) || AllowedUsers.Contains(user, StringComparer.Ordinal);
+    // WeCom keeps UserIDs unique ignoring case, and the case a callback carries need not be the one typed into settings.
+    public bool IsAllowed(string user) => IsAdmin(user) || AllowedUsers.Contains(user, StringComparer.OrdinalIgnoreCase);
 
-    public bool IsAdmin(string user) => Admins.Contains(user, StringComparer.Ordinal);
+    public bool IsAdmin(string user) => Admins.Contains(user, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Every problem with these settings, each naming its key; empty when valid.</summary>
     public IEnumerable<string> Validate()

@@ -91,6 +91,22 @@ public sealed class CallbackEndpointTests
     }
 
     [Fact]
+    public async Task Post_UserIdInAnotherCase_TreatedAsThatMember()
+    {
+        // WeCom keeps UserIDs unique ignoring case: "Alice" and "DAD" are the configured alice and dad.
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null, "--Gpio:Pins:light:Line=5"));
+        var client = WeComCallbackClient.For(server);
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+
+        var help = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("Alice", "help", WeComCallbackClient.NextMsgId())));
+        var on = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("DAD", "on light", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("可用命令 Commands", help["Content"], StringComparison.Ordinal);
+        Assert.Contains("light 已打开 is on", on["Content"], StringComparison.Ordinal);
+        Assert.True(chip.PhysicalLevel(5));
+    }
+
+    [Fact]
     public async Task Post_AdminCommandFromFamily_RefusedAndOutputUnchanged()
     {
         // The outputs are the GPIO feature's pins, on its simulated chip.
