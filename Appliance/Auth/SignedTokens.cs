@@ -38,17 +38,25 @@ public sealed class SignedTokens
     }
 
     /// <summary>The subject when the token is of <paramref name="kind"/>, correctly signed and unexpired; otherwise null.</summary>
-    public string? Validate(string? token, string kind)
+    public string? Validate(string? token, string kind) => Check(token, kind, out var subject) == TokenCheck.Valid ? subject : null;
+
+    /// <summary>
+    /// Whether the token is valid, and if not, why: <see cref="TokenCheck.Expired"/> only for a token this appliance
+    /// signed, of <paramref name="kind"/>, whose time (on the injected clock) has passed; anything else is
+    /// <see cref="TokenCheck.Invalid"/>.
+    /// </summary>
+    public TokenCheck Check(string? token, string kind, out string? subject)
     {
+        subject = null;
         if (string.IsNullOrEmpty(token) || token.Length > 1024)
         {
-            return null;
+            return TokenCheck.Invalid;
         }
 
         var lastDot = token.LastIndexOf('.');
         if (lastDot <= 0)
         {
-            return null;
+            return TokenCheck.Invalid;
         }
 
         var body = token[..lastDot];
@@ -56,24 +64,29 @@ public sealed class SignedTokens
         var given = Encoding.ASCII.GetBytes(token[(lastDot + 1)..]);
         if (!CryptographicOperations.FixedTimeEquals(expected, given))
         {
-            return null;
+            return TokenCheck.Invalid;
         }
 
         var parts = body.Split('.');
         if (parts.Length != 3 || parts[0] != kind
-            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var expires)
-            || _time.GetUtcNow().ToUnixTimeSeconds() >= expires)
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var expires))
         {
-            return null;
+            return TokenCheck.Invalid;
+        }
+
+        if (_time.GetUtcNow().ToUnixTimeSeconds() >= expires)
+        {
+            return TokenCheck.Expired;
         }
 
         try
         {
-            return Encoding.UTF8.GetString(FromBase64Url(parts[2]));
+            subject = Encoding.UTF8.GetString(FromBase64Url(parts[2]));
+            return TokenCheck.Valid;
         }
         catch (FormatException)
         {
-            return null;
+            return TokenCheck.Invalid;
         }
     }
 
@@ -86,4 +99,12 @@ public sealed class SignedTokens
         var padded = text.Replace('-', '+').Replace('_', '/');
         return Convert.FromBase64String(padded.PadRight(padded.Length + ((4 - (padded.Length % 4)) % 4), '='));
     }
+}
+
+/// <summary>What <see cref="SignedTokens.Check"/> found.</summary>
+public enum TokenCheck
+{
+    Valid,
+    Expired,
+    Invalid,
 }

@@ -8,6 +8,7 @@ namespace Appliance.Auth;
 /// Decides who a request comes from and whether the endpoint admits them. Loopback (not the tunnel) is admin
 /// without a login; otherwise a login cookie, HTTP Basic (Web:User and the password) or a signed view link. Basic
 /// attempts go through <see cref="LoginFailureLimiter"/>: an address past the limit gets 429, its password unchecked.
+/// A refused request whose <c>t</c> link has expired or is not valid is told so (401), not sent to the login form.
 /// </summary>
 internal sealed partial class WebAuthMiddleware(
     RequestDelegate next, WebAuthOptions options, SignedTokens tokens, LoginFailureLimiter limiter, TimeProvider time,
@@ -15,7 +16,12 @@ internal sealed partial class WebAuthMiddleware(
 {
     public const string SessionCookie = "appliance_session";
     public const string LinkCookie = "appliance_link";
+
+    /// <summary>On a refusal for a bad <c>t</c> link: "expired" or "invalid" (the page reads it).</summary>
+    public const string LinkProblemHeader = "X-Appliance-Link";
+
     private const string RefusedForItem = "Appliance.LoginRefusedFor";
+    private const string LinkProblemItem = "Appliance.LinkProblem";
     private static readonly TimeSpan BasicCacheLifetime = TimeSpan.FromMinutes(5);
 
     // PBKDF2 is slow on purpose; remember the last accepted Basic header so a camera client polling snapshots
@@ -59,7 +65,8 @@ internal sealed partial class WebAuthMiddleware(
         }
 
         var link = context.Request.Query[LinkSigner.QueryParameter].ToString();
-        if (link.Length > 0 && tokens.Validate(link, SignedTokens.LinkKind) is not null)
+        var linkCheck = link.Length > 0 ? tokens.Check(link, SignedTokens.LinkKind, out _) : (TokenCheck?)null;
+        if (linkCheck == TokenCheck.Valid)
         {
             // Remember the link for the page's own requests (stream, snapshot, status).
             context.Response.Cookies.Append(LinkCookie, link, new CookieOptions
@@ -70,6 +77,12 @@ internal sealed partial class WebAuthMiddleware(
                 Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
             });
             return new WebPrincipal("link", WebRole.Viewer, "link");
+        }
+
+        if (linkCheck is { } problem)
+        {
+            // Expired or not valid: said only if nothing else admits the request (a newer link's cookie).
+            context.Items[LinkProblemItem] = problem;
         }
 
         if (tokens.Validate(context.Request.Cookies[LinkCookie], SignedTokens.LinkKind) is not null)
@@ -129,6 +142,15 @@ internal sealed partial class WebAuthMiddleware(
     {
         var response = context.Response;
         response.Headers.CacheControl = "no-store";
+        var wantsHtml = HttpMethods.IsGet(context.Request.Method)
+            && context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
+        if (principal.Role == WebRole.Anonymous && context.Items[RefusedForItem] is null
+            && context.Items[LinkProblemItem] is TokenCheck problem)
+        {
+            await LinkProblemAsync(context, problem == TokenCheck.Expired, wantsHtml);
+            return;
+        }
+
         if (!options.HasPassword && principal.Role == WebRole.Anonymous)
         {
             response.StatusCode = StatusCodes.Status403Forbidden;
@@ -146,8 +168,6 @@ internal sealed partial class WebAuthMiddleware(
             return;
         }
 
-        var wantsHtml = HttpMethods.IsGet(context.Request.Method)
-            && context.Request.Headers.Accept.ToString().Contains("text/html", StringComparison.OrdinalIgnoreCase);
         if (wantsHtml && principal.Role == WebRole.Anonymous)
         {
             var back = context.Request.PathBase + context.Request.Path + context.Request.QueryString;
@@ -165,6 +185,41 @@ internal sealed partial class WebAuthMiddleware(
 
         response.StatusCode = StatusCodes.Status403Forbidden;
         await response.WriteAsync("This needs the household password; a view link is not enough.\n");
+    }
+
+    /// <summary>
+    /// The <c>t</c> link is expired or not valid and nothing else admits the request. 401, because other credentials
+    /// (a new link, the password) would be accepted; with a Bearer challenge (RFC 6750's invalid_token), not Basic, so
+    /// a browser shows the page instead of a password prompt. Browsers get a page pointing to 直播/live and the login
+    /// form; other clients (the page's own requests, /stream, /snapshot) a line of text.
+    /// </summary>
+    private async Task LinkProblemAsync(HttpContext context, bool expired, bool wantsHtml)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status401Unauthorized;
+        response.Headers[LinkProblemHeader] = expired ? "expired" : "invalid";
+        response.Headers.WWWAuthenticate =
+            $"Bearer realm=\"Appliance\", error=\"invalid_token\", error_description=\"{(expired ? "the view link has expired" : "the view link is not valid")}\"";
+        if (wantsHtml)
+        {
+            string? login = null;
+            if (options.HasPassword)
+            {
+                // Back to the same place without the dead link; the login cookie is enough there.
+                var query = QueryString.Create(request.Query.Where(p => p.Key != LinkSigner.QueryParameter));
+                login = $"{request.PathBase}/login?return={Uri.EscapeDataString(request.PathBase + request.Path + query)}";
+            }
+
+            response.ContentType = "text/html; charset=utf-8";
+            await response.WriteAsync(Pages.LinkProblemPage(expired, login));
+            return;
+        }
+
+        response.ContentType = "text/plain; charset=utf-8";
+        await response.WriteAsync(expired
+            ? "链接已过期 This view link has expired: send 直播/live in WeCom for a new one.\n"
+            : "链接无效 This view link is not valid: send 直播/live in WeCom for a new one.\n");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "HTTP Basic login failed from {Remote}")]

@@ -2,8 +2,10 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using Appliance.Auth;
+using Appliance.Tests.Hardware;
 using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
+using Microsoft.Extensions.DependencyInjection;
 using SetCookie = Microsoft.Net.Http.Headers.SetCookieHeaderValue;
 
 namespace Appliance.Tests.Auth;
@@ -252,6 +254,108 @@ public sealed class WebAuthTests
         using var client = server.CreateClient();
         var forged = $"/snapshot?t={Uri.EscapeDataString(token)}"; // signed with another key
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync(forged)).StatusCode);
+    }
+
+    /// <summary>The appliance with a password, its tokens on <paramref name="clock"/>, reached through a simulated tunnel under /home.</summary>
+    private static Task<ApplianceServer> StartWithTokenClockAsync(ManualClock clock) =>
+        ApplianceServer.StartAsync(
+            builder =>
+            {
+                SimulatedTunnel.Install(builder);
+                builder.Services.AddSingleton(sp => new SignedTokens(sp.GetRequiredService<Appliance.Hosting.StateDirectory>(), clock));
+            },
+            $"--Web:Password={Password}");
+
+    private static HttpRequestMessage Visitor(string path, string? accept = null)
+    {
+        var request = SimulatedTunnel.Request(HttpMethod.Get, path, "203.0.113.7");
+        if (accept is not null)
+        {
+            request.Headers.Accept.ParseAdd(accept);
+        }
+
+        return request;
+    }
+
+    /// <summary>The token of a link <see cref="LinkSigner"/> minted, with its expiry moved a day on (the signature no longer fits).</summary>
+    private static string Tampered(string link)
+    {
+        var token = Uri.UnescapeDataString(link[(link.IndexOf("t=", StringComparison.Ordinal) + 2)..]);
+        var parts = token.Split('.');
+        parts[1] = (long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) + 86400).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return string.Join('.', parts);
+    }
+
+    [Fact]
+    public async Task SignedLink_ExpiredOnTheInjectedClock_BrowserGetsPageSayingSendLive()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        await using var server = await StartWithTokenClockAsync(clock);
+        var link = server.GetRequiredService<LinkSigner>().Sign("/?fps=5", TimeSpan.FromMinutes(30));
+        using var client = server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Visitor(link, "text/html"))).StatusCode);
+
+        clock.Advance(TimeSpan.FromMinutes(31));
+        var response = await client.SendAsync(Visitor(link, "text/html,application/xhtml+xml"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("expired", response.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme); // Basic would pop up a password prompt over the page
+        var page = await response.Content.ReadAsStringAsync();
+        Assert.Contains("链接已过期", page, StringComparison.Ordinal);
+        Assert.Contains("This view link has expired", page, StringComparison.Ordinal);
+        Assert.Contains("直播", page, StringComparison.Ordinal);
+        Assert.Contains("“live”", page, StringComparison.Ordinal);
+        // The login form, under the relay's prefix, returning to the same page without the dead link.
+        Assert.Contains("href=\"/home/login?return=%2Fhome%2F%3Ffps%3D5\"", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SignedLink_ExpiredOnTheInjectedClock_SnapshotGets401SayingLinkExpired()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        await using var server = await StartWithTokenClockAsync(clock);
+        var link = server.GetRequiredService<LinkSigner>().Sign("/snapshot", TimeSpan.FromMinutes(30));
+        using var client = server.CreateClient();
+        clock.Advance(TimeSpan.FromMinutes(29));
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Visitor(link))).StatusCode);
+
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var response = await client.SendAsync(Visitor(link));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("expired", response.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("This view link has expired", text, StringComparison.Ordinal);
+        Assert.Contains("直播/live", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SignedLink_Tampered_PageAndSnapshotSayLinkNotValid()
+    {
+        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        await using var server = await StartWithTokenClockAsync(clock);
+        var signer = server.GetRequiredService<LinkSigner>();
+        var pageToken = Uri.EscapeDataString(Tampered(signer.Sign("/", TimeSpan.FromMinutes(30))));
+        var snapshotToken = Uri.EscapeDataString(Tampered(signer.Sign("/snapshot", TimeSpan.FromMinutes(30))));
+        using var client = server.CreateClient();
+
+        var page = await client.SendAsync(Visitor($"/?t={pageToken}", "text/html"));
+        Assert.Equal(HttpStatusCode.Unauthorized, page.StatusCode);
+        Assert.Equal("invalid", page.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Contains("链接无效", html, StringComparison.Ordinal);
+        Assert.Contains("This view link is not valid", html, StringComparison.Ordinal);
+        Assert.Contains("直播", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("expired", html, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("href=\"/home/login?return=%2Fhome%2F\"", html, StringComparison.Ordinal);
+
+        var snapshot = await client.SendAsync(Visitor($"/snapshot?t={snapshotToken}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, snapshot.StatusCode);
+        Assert.Equal("invalid", snapshot.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Contains("This view link is not valid", await snapshot.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
