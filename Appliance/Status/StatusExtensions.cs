@@ -19,8 +19,11 @@ public static class StatusExtensions
     public static WebApplication MapStatus(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/api/status", (StatusReport report) =>
-            Results.Text(report.Build().ToJsonString(JsonOptions), "application/json; charset=utf-8")).AllowViewers();
+        // A view link may have been forwarded to anyone: only admins see where the other viewers connect from.
+        app.MapGet("/api/status", (HttpContext context, StatusReport report) =>
+            Results.Text(
+                report.Build(includeViewerAddresses: context.GetWebPrincipal()?.Role == WebRole.Admin).ToJsonString(JsonOptions),
+                "application/json; charset=utf-8")).AllowViewers();
         app.MapGet("/healthz", (StatusReport report) =>
         {
             var problem = report.HealthProblem();
@@ -43,7 +46,8 @@ public sealed class StatusReport(
 
     public TimeSpan Uptime => time.GetUtcNow() - _started;
 
-    public JsonObject Build()
+    /// <summary>The document; each viewer's "remote" address only when <paramref name="includeViewerAddresses"/>.</summary>
+    public JsonObject Build(bool includeViewerAddresses)
     {
         var status = capture.Status;
         var now = time.GetUtcNow();
@@ -51,7 +55,7 @@ public sealed class StatusReport(
         foreach (var viewer in viewers.Snapshot().OrderBy(v => v.Id))
         {
             var seconds = Math.Max(0.001, (now - viewer.Since).TotalSeconds);
-            viewerList.Add((JsonNode)new JsonObject
+            var entry = new JsonObject
             {
                 ["id"] = viewer.Id,
                 ["remote"] = viewer.Remote,
@@ -60,7 +64,13 @@ public sealed class StatusReport(
                 ["framesDropped"] = viewer.FramesDropped(hub.FramesPublished),
                 ["fps"] = Math.Round(viewer.FramesSent / seconds, 1),
                 ["fpsCap"] = viewer.FpsCap,
-            });
+            };
+            if (!includeViewerAddresses)
+            {
+                entry.Remove("remote");
+            }
+
+            viewerList.Add((JsonNode)entry);
         }
 
         var skipped = new JsonArray();

@@ -153,7 +153,7 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
 
     public Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
-        var status = report.Build();
+        var status = report.Build(includeViewerAddresses: false); // counts only
         var uptime = report.Uptime;
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"运行 Uptime: {(int)uptime.TotalDays}d {uptime.Hours}h {uptime.Minutes}m\n");

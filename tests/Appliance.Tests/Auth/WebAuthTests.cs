@@ -359,6 +359,46 @@ public sealed class WebAuthTests
     }
 
     [Fact]
+    public async Task Status_ViewerAddresses_HiddenFromLinkHoldersShownToLoggedInAndLoopbackAdmins()
+    {
+        await using var server = await ApplianceServer.StartAsync(SimulatedTunnel.Install, $"--Web:Password={Password}");
+        using var client = server.CreateClient();
+        using var watching = await client.SendAsync(
+            WithBasic(SimulatedTunnel.Request(HttpMethod.Get, "/stream", "198.51.100.9")), HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, watching.StatusCode);
+
+        // A link holder (the link may have been forwarded to anyone): counts, fps and drops, no addresses.
+        var link = server.GetRequiredService<LinkSigner>().Sign("/api/status", TimeSpan.FromMinutes(30));
+        var asViewer = await client.SendAsync(SimulatedTunnel.Request(HttpMethod.Get, link, "203.0.113.7"));
+        Assert.Equal(HttpStatusCode.OK, asViewer.StatusCode);
+        var text = await asViewer.Content.ReadAsStringAsync();
+        var status = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+        Assert.Equal(1, (int)status["viewers"]!);
+        var seen = Assert.Single(status["viewerDetails"]!.AsArray())!.AsObject();
+        foreach (var kept in new[] { "id", "seconds", "framesSent", "framesDropped", "fps", "fpsCap" })
+        {
+            Assert.True(seen.ContainsKey(kept), kept);
+        }
+
+        Assert.False(seen.ContainsKey("remote"), seen.ToJsonString());
+        Assert.DoesNotContain("198.51.100.9", text, StringComparison.Ordinal);
+
+        // Admins: logged in through the tunnel, and on the Pi itself.
+        var login = SimulatedTunnel.Request(HttpMethod.Post, "/login", "203.0.113.7");
+        login.Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/home/" });
+        var cookie = SessionCookie(await client.SendAsync(login));
+        var loggedIn = SimulatedTunnel.Request(HttpMethod.Get, "/api/status", "203.0.113.7");
+        loggedIn.Headers.Add("Cookie", $"{cookie.Name}={cookie.Value}");
+        foreach (var request in new[] { loggedIn, new HttpRequestMessage(HttpMethod.Get, "/api/status") })
+        {
+            var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var viewer = Assert.Single(System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["viewerDetails"]!.AsArray())!;
+            Assert.Equal("198.51.100.9", (string?)viewer["remote"]);
+        }
+    }
+
+    [Fact]
     public void PasswordHasher_RoundTripsAndRejectsOthers()
     {
         var hash = PasswordHasher.Hash("secret", 1000);
