@@ -9,4 +9,10 @@ namespace Appliance.Status;
 public interface IStatusContributor
 {
     void Contribute(JsonObject status);
+
+    /// <summary>
+    /// As <see cref="Contribute(JsonObject)"/>; <paramref name="forAdmin"/> false when the reader holds only a view link
+    /// (which may have been forwarded): no one's network address then.
+    /// </summary>
+    void Contribute(JsonObject status, bool forAdmin) => Contribute(status);
 }

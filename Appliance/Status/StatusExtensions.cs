@@ -100,7 +100,7 @@ public sealed class StatusReport(
         };
         foreach (var contributor in contributors)
         {
-            contributor.Contribute(document);
+            contributor.Contribute(document, includeViewerAddresses);
         }
 
         return document;

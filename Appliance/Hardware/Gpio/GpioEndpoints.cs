@@ -12,8 +12,9 @@ internal static class GpioEndpoints
         // Anyone who may watch sees the pins; only admins get the switches (canSwitch), which POST still enforces.
         app.MapGet("/api/gpio", (HttpContext context, IGpioService gpio) =>
         {
-            var document = Document(gpio);
-            document["canSwitch"] = context.GetWebPrincipal()?.Role == WebRole.Admin;
+            var admin = context.GetWebPrincipal()?.Role == WebRole.Admin;
+            var document = Document(gpio, admin);
+            document["canSwitch"] = admin;
             return Json(document);
         }).AllowViewers();
         app.MapPost("/api/gpio/{name}", async (string name, HttpContext context, IGpioService gpio) =>
@@ -28,7 +29,7 @@ internal static class GpioEndpoints
             var who = $"{principal?.Name ?? "unknown"} ({principal?.Method ?? "?"}, {context.Connection.RemoteIpAddress})";
             try
             {
-                return Json(PinJson(gpio.Switch(name, command.Value, who)));
+                return Json(PinJson(gpio.Switch(name, command.Value, who), forAdmin: true));
             }
             catch (KeyNotFoundException ex)
             {
@@ -64,12 +65,13 @@ internal static class GpioEndpoints
         };
     }
 
-    internal static JsonObject Document(IGpioService gpio)
+    /// <summary>Pins and recent events; <paramref name="forAdmin"/> false leaves the switcher's address out of changedBy.</summary>
+    internal static JsonObject Document(IGpioService gpio, bool forAdmin)
     {
         var pins = new JsonArray();
         foreach (var pin in gpio.GetPins())
         {
-            pins.Add((JsonNode)PinJson(pin));
+            pins.Add((JsonNode)PinJson(pin, forAdmin));
         }
 
         var events = new JsonArray();
@@ -88,7 +90,7 @@ internal static class GpioEndpoints
         return new JsonObject { ["pins"] = pins, ["events"] = events };
     }
 
-    private static JsonObject PinJson(GpioPinState pin) => new()
+    private static JsonObject PinJson(GpioPinState pin, bool forAdmin) => new()
     {
         ["name"] = pin.Name,
         ["line"] = pin.Line,
@@ -96,7 +98,8 @@ internal static class GpioEndpoints
         ["on"] = pin.On,
         ["activeLow"] = pin.ActiveLow,
         ["changedAt"] = pin.ChangedAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
-        ["changedBy"] = pin.ChangedBy,
+        // "family (form, 203.0.113.7)": a view-link holder sees who, not from where.
+        ["changedBy"] = forAdmin || pin.ChangedBy is null ? pin.ChangedBy : pin.ChangedBy.Split(" (", 2)[0],
     };
 
     private static IResult Json(JsonObject document) => Results.Text(document.ToJsonString(), "application/json; charset=utf-8");
@@ -105,5 +108,7 @@ internal static class GpioEndpoints
 /// <summary>Adds "gpio" (pins and recent events) to /api/status.</summary>
 internal sealed class GpioStatusContributor(IGpioService gpio) : IStatusContributor
 {
-    public void Contribute(JsonObject status) => status["gpio"] = GpioEndpoints.Document(gpio);
+    public void Contribute(JsonObject status) => Contribute(status, forAdmin: true);
+
+    public void Contribute(JsonObject status, bool forAdmin) => status["gpio"] = GpioEndpoints.Document(gpio, forAdmin);
 }

@@ -399,6 +399,30 @@ public sealed class WebAuthTests
     }
 
     [Fact]
+    public async Task Gpio_WhoSwitched_LinkHoldersSeeWhoButNotFromWhichAddress()
+    {
+        await using var server = await ApplianceServer.StartAsync(SimulatedTunnel.Install, $"--Web:Password={Password}", "--Gpio:Pins:light:Line=5");
+        using var client = server.CreateClient();
+        var switched = await client.SendAsync(WithBasic(SimulatedTunnel.Request(HttpMethod.Post, "/api/gpio/light?action=on", "198.51.100.9")));
+        Assert.Equal(HttpStatusCode.OK, switched.StatusCode);
+
+        // A link holder: who switched it ("family"), not from where, in /api/gpio and in /api/status.
+        var signer = server.GetRequiredService<LinkSigner>();
+        foreach (var path in new[] { "/api/gpio", "/api/status" })
+        {
+            var text = await (await client.SendAsync(SimulatedTunnel.Request(HttpMethod.Get, signer.Sign(path, TimeSpan.FromMinutes(30)), "203.0.113.7"))).Content.ReadAsStringAsync();
+            var document = System.Text.Json.Nodes.JsonNode.Parse(text)!;
+            var pins = (path == "/api/gpio" ? document : document["gpio"]!)["pins"]!.AsArray();
+            Assert.Equal("family", (string?)pins.Single()!["changedBy"]);
+            Assert.DoesNotContain("198.51.100.9", text, StringComparison.Ordinal);
+        }
+
+        // An admin on the Pi itself sees the address too.
+        var admin = await client.GetStringAsync(new Uri("/api/gpio", UriKind.Relative));
+        Assert.Contains("198.51.100.9", admin, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void PasswordHasher_RoundTripsAndRejectsOthers()
     {
         var hash = PasswordHasher.Hash("secret", 1000);
