@@ -4,44 +4,59 @@ using Relay.Hosting;
 namespace Relay.Tunnel;
 
 /// <summary>
-/// Counts failed tunnel logins per (address, claimed name) in a fixed window; past the limit, attempts are refused
-/// without checking. Keyed by name too, so someone guessing one name cannot lock out another appliance behind the
-/// same proxy address.
+/// Limits tunnel logins per (address, claimed name) in a fixed window. An attempt takes its place before its proof is
+/// checked, so parallel attempts cannot pass the limit; past it, attempts are refused without checking until the
+/// window ends, and a successful login forgets the count. Keyed by name too, so someone guessing one name cannot lock
+/// out another appliance behind the same proxy address.
 /// </summary>
 internal sealed class AuthFailureLimiter(RelayOptions options, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset WindowStart)> _failures = new();
+    private readonly ConcurrentDictionary<string, (int Count, DateTimeOffset WindowStart)> _attempts = new();
 
-    public bool IsBlocked(string address, string name)
-    {
-        if (!_failures.TryGetValue(Key(address, name), out var entry))
-        {
-            return false;
-        }
+    /// <summary>Whether (address, name) has used up its attempts in the current window.</summary>
+    public bool IsBlocked(string address, string name) =>
+        _attempts.TryGetValue(Key(address, name), out var entry)
+        && time.GetUtcNow() - entry.WindowStart < options.AuthFailureWindow && entry.Count >= options.MaxAuthFailures;
 
-        return time.GetUtcNow() - entry.WindowStart < options.AuthFailureWindow && entry.Count >= options.MaxAuthFailures;
-    }
-
-    /// <summary>Records a failure; true when this one reached the limit (log it once).</summary>
-    public bool RecordFailure(string address, string name)
+    /// <summary>
+    /// Takes one attempt before the proof is checked; false (check nothing) once the limit is used up.
+    /// <paramref name="last"/> is true for the attempt that used up the limit: if it fails, say once that the address is blocked.
+    /// </summary>
+    public bool TryBeginAttempt(string address, string name, out bool last)
     {
         var now = time.GetUtcNow();
-        if (_failures.Count > 10_000)
+        if (_attempts.Count > 10_000)
         {
-            foreach (var stale in _failures.Where(f => now - f.Value.WindowStart >= options.AuthFailureWindow).Select(f => f.Key).ToList())
+            foreach (var stale in _attempts.Where(a => now - a.Value.WindowStart >= options.AuthFailureWindow).Select(a => a.Key).ToList())
             {
-                _failures.TryRemove(stale, out _);
+                _attempts.TryRemove(stale, out _);
             }
         }
 
-        var updated = _failures.AddOrUpdate(
+        var allowed = false;
+        var updated = _attempts.AddOrUpdate(
             Key(address, name),
-            _ => (1, now),
-            (_, e) => now - e.WindowStart >= options.AuthFailureWindow ? (1, now) : (e.Count + 1, e.WindowStart));
-        return updated.Count == options.MaxAuthFailures;
+            _ =>
+            {
+                allowed = true;
+                return (1, now);
+            },
+            (_, entry) =>
+            {
+                if (now - entry.WindowStart >= options.AuthFailureWindow)
+                {
+                    allowed = true;
+                    return (1, now);
+                }
+
+                allowed = entry.Count < options.MaxAuthFailures;
+                return allowed ? (entry.Count + 1, entry.WindowStart) : entry;
+            });
+        last = allowed && updated.Count == options.MaxAuthFailures;
+        return allowed;
     }
 
-    public void RecordSuccess(string address, string name) => _failures.TryRemove(Key(address, name), out _);
+    public void RecordSuccess(string address, string name) => _attempts.TryRemove(Key(address, name), out _);
 
     private static string Key(string address, string name) => address + "|" + name;
 }

@@ -62,7 +62,7 @@ internal sealed partial class TunnelAcceptor(
             }
 
             var safeName = TunnelHandshake.IsValidName(name) ? name : "(invalid)";
-            if (limiter.IsBlocked(remote, safeName))
+            if (!limiter.TryBeginAttempt(remote, safeName, out var lastAttempt))
             {
                 LogBlocked(logger, remote, safeName);
                 await RefuseAsync(socket, remote, safeName, blockedNow: false);
@@ -74,7 +74,7 @@ internal sealed partial class TunnelAcceptor(
             var expected = TunnelHandshake.Proof(known ? entry!.Secret : DecoySecret, purpose, name, nonce);
             if (!CryptographicOperations.FixedTimeEquals(expected, proof) || !known)
             {
-                await RefuseAsync(socket, remote, safeName, limiter.RecordFailure(remote, safeName));
+                await RefuseAsync(socket, remote, safeName, blockedNow: lastAttempt);
                 return;
             }
 

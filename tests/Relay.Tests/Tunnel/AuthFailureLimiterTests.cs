@@ -3,7 +3,7 @@ using Relay.Tunnel;
 
 namespace Relay.Tests.Tunnel;
 
-/// <summary>The failed-login limit per (address, name) and its window, on a manual clock.</summary>
+/// <summary>The login-attempt limit per (address, name) and its window, on a manual clock.</summary>
 public sealed class AuthFailureLimiterTests
 {
     private readonly ManualTime _time = new();
@@ -13,18 +13,37 @@ public sealed class AuthFailureLimiterTests
         _limiter = new AuthFailureLimiter(new RelayOptions { MaxAuthFailures = 3, AuthFailureWindow = TimeSpan.FromMinutes(5) }, _time);
 
     [Fact]
-    public void RecordFailure_UpToTheLimit_BlocksThatAddressAndNameOnly()
+    public void TryBeginAttempt_UpToTheLimit_ThenRefusedForThatAddressAndNameOnly()
     {
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam"));
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam"));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out var last));
+        Assert.False(last);
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out last));
+        Assert.False(last);
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
 
-        Assert.True(_limiter.RecordFailure("203.0.113.7", "cam")); // the one that reached the limit: logged once
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam"));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out last));
+        Assert.True(last); // the one that used up the limit: its failure is logged once
+        Assert.False(_limiter.TryBeginAttempt("203.0.113.7", "cam", out last));
+        Assert.False(last);
 
         Assert.True(_limiter.IsBlocked("203.0.113.7", "cam"));
-        Assert.False(_limiter.IsBlocked("203.0.113.7", "door"));
-        Assert.False(_limiter.IsBlocked("198.51.100.1", "cam"));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "door", out _));
+        Assert.True(_limiter.TryBeginAttempt("198.51.100.1", "cam", out _));
+    }
+
+    [Fact]
+    public void TryBeginAttempt_ManyAtOnce_OnlyTheLimitGetChecked()
+    {
+        var allowed = 0;
+        Parallel.For(0, 200, new ParallelOptions { MaxDegreeOfParallelism = 8 }, attempt =>
+        {
+            if (_limiter.TryBeginAttempt("203.0.113.7", "cam", out _))
+            {
+                Interlocked.Increment(ref allowed);
+            }
+        });
+
+        Assert.Equal(3, allowed);
     }
 
     [Fact]
@@ -32,7 +51,7 @@ public sealed class AuthFailureLimiterTests
     {
         for (var i = 0; i < 3; i++)
         {
-            _limiter.RecordFailure("203.0.113.7", "cam");
+            _limiter.TryBeginAttempt("203.0.113.7", "cam", out _);
         }
 
         _time.Advance(TimeSpan.FromMinutes(5) - TimeSpan.FromSeconds(1));
@@ -40,19 +59,21 @@ public sealed class AuthFailureLimiterTests
 
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam")); // a new window: one failure, not four
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out var last)); // a new window: one attempt, not four
+        Assert.False(last);
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
     }
 
     [Fact]
     public void RecordSuccess_ClearsTheCount()
     {
-        _limiter.RecordFailure("203.0.113.7", "cam");
-        _limiter.RecordFailure("203.0.113.7", "cam");
+        _limiter.TryBeginAttempt("203.0.113.7", "cam", out _);
+        _limiter.TryBeginAttempt("203.0.113.7", "cam", out _);
         _limiter.RecordSuccess("203.0.113.7", "cam");
 
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam"));
-        Assert.False(_limiter.RecordFailure("203.0.113.7", "cam"));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out _));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out var last));
+        Assert.False(last);
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
     }
 
