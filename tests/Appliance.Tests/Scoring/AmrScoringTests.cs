@@ -130,6 +130,58 @@ public sealed class AmrScoringTests
     }
 
     [Fact]
+    public async Task Amr_ClientLeavesWhileTheDownloadStalls_FfmpegAndTheScorerConnectionAreStopped()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("slow", await AmrSineAsync(seconds: 10), "audio/amr");
+        api.StalledMedia.Add("slow");
+        await using var server = await ApplianceServer.StartAsync([.. Settings(scorer, api), "--Scoring:DownloadTimeout=00:01:00"]);
+        var ratings = server.GetRequiredService<Appliance.Scoring.RatingService>();
+
+        using var leave = new CancellationTokenSource();
+        var post = server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = "slow", ["meta"] = ScoringTests.Base64Meta("{\"item\":{}}") }.ToJsonString(), Encoding.UTF8, "application/json"), leave.Token);
+        await WaitForAsync(() => AmrTranscoders().Count == 1 && scorer.SessionCount == 1, "ffmpeg and the scorer connection to start");
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => post);
+
+        await WaitForAsync(() => AmrTranscoders().Count == 0, "ffmpeg to be stopped");
+        await scorer.Sessions.Single().Ended.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(scorer.Sessions.Single().SawEos, "the half voice was scored");
+        await WaitForAsync(() => ratings.InFlight == 0, "the rating to end");
+    }
+
+    /// <summary>This process's ffmpeg children decoding AMR (the transcoder's command line).</summary>
+    private static List<int> AmrTranscoders()
+    {
+        var mine = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return [.. Directory.GetDirectories("/proc").Select(Path.GetFileName).Where(d => d!.All(char.IsAsciiDigit)).Select(int.Parse!).Where(pid =>
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/stat");
+                var parent = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
+                return parent == mine && File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Contains("-f amr -i pipe:0", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        })];
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition(), $"waited 10 s for {what}");
+    }
+
+    [Fact]
     public async Task Amr_NotAmrBytes_Minus100AndScorerUntouched()
     {
         await using var scorer = await TestScorer.StartAsync();

@@ -51,6 +51,9 @@ public sealed class FakeWeComServer : IAsyncDisposable
 
     public int ExpiresIn { get; set; } = 7200;
 
+    /// <summary>Error injection: media ids whose download sends half the file and then stalls until the caller leaves.</summary>
+    public ConcurrentBag<string> StalledMedia { get; } = [];
+
     public IEnumerable<FakeCall> CallsTo(string api) => Calls.Where(c => c.Api == api);
 
     /// <summary>The next call of <paramref name="api"/> answers <paramref name="errcode"/> instead (queue several for several calls).</summary>
@@ -202,6 +205,17 @@ public sealed class FakeWeComServer : IAsyncDisposable
         }
 
         var id = query.GetValueOrDefault("media_id") ?? "";
+        if (StalledMedia.Contains(id) && _media.TryGetValue(id, out var partial))
+        {
+            // Half the file, then nothing until the caller gives up (a download that stalls).
+            return Results.Stream(async body =>
+            {
+                await body.WriteAsync(partial.AsMemory(0, partial.Length / 2), context.RequestAborted);
+                await body.FlushAsync(context.RequestAborted);
+                await Task.Delay(Timeout.Infinite, context.RequestAborted);
+            }, _mediaTypes.GetValueOrDefault(id, "image/jpeg"));
+        }
+
         return _media.TryGetValue(id, out var bytes)
             ? Results.File(bytes, _mediaTypes.GetValueOrDefault(id, "image/jpeg"), _mediaTypes.ContainsKey(id) ? "media.amr" : "media.jpg")
             : Error(40007, "invalid media_id");
