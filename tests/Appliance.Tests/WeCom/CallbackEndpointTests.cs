@@ -38,6 +38,77 @@ public sealed class CallbackEndpointTests
         Assert.Equal("1288432023552776189", await response.Content.ReadAsStringAsync());
     }
 
+    [Theory]
+    [InlineData("wrong-signature")]
+    [InlineData("stale-timestamp")]
+    [InlineData("not-base64-echostr")]
+    [InlineData("other-corp-echostr")]
+    [InlineData("no-echostr")]
+    public async Task Get_UrlVerificationForged_4xxAndNoEcho(string forgery)
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var at = forgery == "stale-timestamp" ? DateTimeOffset.UtcNow.AddMinutes(-6) : DateTimeOffset.UtcNow;
+        var timestamp = FakeWeComServer.Unix(at);
+        var echostr = forgery switch
+        {
+            "not-base64-echostr" => "not*base64!",
+            "other-corp-echostr" => new Appliance.WeCom.Crypto.WeComCrypto(WeComCallbackClient.Token, WeComCallbackClient.AesKey, "wwOTHERCORP000000").Encrypt("1288432023552776189"),
+            _ => client.Crypto.Encrypt("1288432023552776189"),
+        };
+        var signature = client.Crypto.Signature(timestamp, "47744683", echostr);
+        if (forgery == "wrong-signature")
+        {
+            signature = (signature[0] == '0' ? "1" : "0") + signature[1..];
+        }
+
+        using var http = server.CreateClient();
+        var query = $"/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=47744683" + (forgery == "no-echostr" ? "" : $"&echostr={Uri.EscapeDataString(echostr)}");
+        var response = await http.GetAsync(query);
+
+        Assert.InRange((int)response.StatusCode, 400, 499);
+        Assert.DoesNotContain("1288432023552776189", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("subscribe")]
+    [InlineData("unsubscribe")]
+    [InlineData("location")]
+    public async Task Post_EventNobodyAnswers_Empty200AndNothingSent(string eventName)
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = WeComCallbackClient.For(server);
+
+        var member = await client.PostAsync(WeComCallbackClient.EventXml("alice", eventName, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+        var stranger = await client.PostAsync(WeComCallbackClient.EventXml("mallory", eventName, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+
+        foreach (var response in new[] { member, stranger })
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("", await response.Content.ReadAsStringAsync());
+        }
+
+        await Task.Delay(300);
+        Assert.Empty(api.CallsTo("message/send"));
+    }
+
+    [Theory]
+    [InlineData("image", "<PicUrl><![CDATA[http://example.invalid/p.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>")]
+    [InlineData("location", "<Location_X>23.1</Location_X><Location_Y>113.3</Location_Y><Scale>20</Scale><Label><![CDATA[home]]></Label>")]
+    [InlineData("voice", "<MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format>")]
+    public async Task Post_MessageTypeWithoutAHandler_AnsweredThatTextCommandsAreUnderstood(string type, string fields)
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var xml = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[alice]]></FromUserName><CreateTime>{DateTimeOffset.UtcNow.ToUnixTimeSeconds()}</CreateTime><MsgType><![CDATA[{type}]]></MsgType>{fields}<MsgId>{WeComCallbackClient.NextMsgId()}</MsgId><AgentID>{WeComCallbackClient.AgentId}</AgentID></xml>";
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(xml));
+
+        Assert.StartsWith("我只听得懂文字命令。I understand text commands.", reply["Content"], StringComparison.Ordinal);
+        Assert.Contains("拍照 / photo", reply["Content"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Post_HelpFromAllowedUser_EncryptedPassiveTextReply()
     {
