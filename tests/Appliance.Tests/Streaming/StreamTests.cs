@@ -254,6 +254,32 @@ public sealed class StreamTests
     }
 
     [Fact]
+    public async Task Snapshot_CameraWedgedWithoutAFrame_503WithRetryAfterAfterFiveSeconds()
+    {
+        // A driver call that never returns: no frame, and not even the "no camera" picture yet.
+        var camera = new Appliance.Tests.Systemd.GatedFrameSource();
+        camera.Hang();
+        try
+        {
+            await using var server = await ApplianceServer.StartAsync(
+                b => b.Services.AddSingleton(new FrameSourceFactory("v4l2", null, _ => camera)), "--Camera:Source=v4l2");
+            using var client = server.CreateClient();
+
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var response = await client.GetAsync("/snapshot");
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+            Assert.Contains("/api/status", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.True(watch.Elapsed >= Appliance.Capture.SnapshotService.Timeout - TimeSpan.FromMilliseconds(200), $"answered after {watch.Elapsed}");
+        }
+        finally
+        {
+            camera.Unhang();
+        }
+    }
+
+    [Fact]
     public async Task Healthz_CameraUnavailable_Is503WithReason()
     {
         // An rpicam command that dies at once: the source is unavailable and keeps being retried.
