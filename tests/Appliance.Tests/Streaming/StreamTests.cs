@@ -166,6 +166,10 @@ public sealed class StreamTests
     [InlineData("0")]
     [InlineData("abc")]
     [InlineData("1000")]
+    [InlineData("121")]
+    [InlineData("")]
+    [InlineData("-1")]
+    [InlineData("1.5")]
     public async Task Stream_BadFps_Is400(string fps)
     {
         await using var server = await ApplianceServer.StartAsync();
@@ -173,6 +177,20 @@ public sealed class StreamTests
         var response = await client.GetAsync($"/stream?fps={fps}");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("fps", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("120")]
+    public async Task Stream_FpsAtTheLimits_Accepted(string fps)
+    {
+        await using var server = await ApplianceServer.StartAsync();
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync($"/stream?fps={fps}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var part = await new MultipartReader(await response.Content.ReadAsStreamAsync()).ReadPartAsync(patience.Token);
+        Assert.NotEmpty(part.Body);
     }
 
     [Fact]
@@ -277,6 +295,45 @@ public sealed class StreamTests
         {
             camera.Unhang();
         }
+    }
+
+    [Fact]
+    public async Task Stream_CameraLostAndBack_SameStreamShowsNoCameraThenTheCameraAgain()
+    {
+        var camera = new Appliance.Tests.Systemd.GatedFrameSource();
+        camera.Flow();
+        await using var server = await ApplianceServer.StartAsync(
+            b => b.Services.AddSingleton(new FrameSourceFactory("v4l2", null, _ => camera)), "--Camera:Source=v4l2");
+        using var client = server.CreateClient();
+        using var response = await client.GetAsync("/stream", HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var reader = new MultipartReader(body);
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(40));
+        using var decoder = new JpegDecoder();
+
+        async Task<(int Width, int Height)> NextSizeAsync()
+        {
+            var part = await reader.ReadPartAsync(patience.Token);
+            decoder.DecodeRgb(part.Body, out var width, out var height);
+            return (width, height);
+        }
+
+        async Task WaitForSizeAsync((int, int) size, string what)
+        {
+            while (await NextSizeAsync() != size)
+            {
+                Assert.False(patience.IsCancellationRequested, $"no {what} on the open stream");
+            }
+        }
+
+        await WaitForSizeAsync((32, 16), "camera frame");
+
+        // The camera stops delivering: after the stall timeout the stream carries the "no camera" picture (the
+        // configured 320x240), on the same connection; then the camera comes back and its frames follow.
+        camera.Withhold();
+        await WaitForSizeAsync((320, 240), "\"no camera\" picture");
+        camera.Flow();
+        await WaitForSizeAsync((32, 16), "camera frame after the camera came back");
     }
 
     [Fact]
