@@ -132,6 +132,46 @@ public sealed class ScoringTests
     }
 
     [Theory]
+    [InlineData("body-over-64k", false)]
+    [InlineData("body-over-64k", true)]
+    [InlineData("media-id-over-512", false)]
+    [InlineData("meta-over-32k", false)]
+    public async Task Request_OverItsLimits_400BadParamsAndNothingFetched(string what, bool chunked)
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var wechat = await FakeWeChatServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, wechat));
+        var body = what switch
+        {
+            "body-over-64k" => new JsonObject { ["mediaId"] = "v", ["meta"] = ClientMeta, ["padding"] = new string('x', 64 * 1024) }.ToJsonString(),
+            "media-id-over-512" => new JsonObject { ["mediaId"] = new string('m', 513), ["meta"] = ClientMeta }.ToJsonString(),
+            _ => new JsonObject { ["mediaId"] = "v", ["meta"] = Base64Meta("{\"item\":{\"reftext\":\"" + new string('a', 25 * 1024) + "\"}}") }.ToJsonString(),
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/ratings") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.TransferEncodingChunked = chunked;
+
+        using var response = await server.CreateClient().SendAsync(request);
+        var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        AssertError(json, -1, what == "meta-over-32k" ? "longer than 32768" : "the body must be JSON");
+        Assert.Equal(0, wechat.Count("media/get/jssdk"));
+        Assert.Empty(scorer.Sessions);
+    }
+
+    [Fact]
+    public async Task Ratings_ScoringNotConfigured_503NoCompute()
+    {
+        await using var server = await ApplianceServer.StartAsync();
+
+        using var response = await server.CreateClient().PostAsync("/api/ratings", Body("v", ClientMeta));
+        var json = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        AssertError(json, -99, "Scoring:ScorerUrl");
+    }
+
+    [Theory]
     [InlineData("""{"item":{"reftext":"a"},"item":{"reftext":"b"}}""")]
     [InlineData("""{"appID":"a","appID":"b","item":{}}""")]
     [InlineData("""{"item":{"type":"readaloud","type":"word"}}""")]
