@@ -110,7 +110,10 @@ public static class WebAuthExtensions
 
         app.MapPost("/logout", (HttpContext context) =>
         {
-            context.Response.Cookies.Delete(WebAuthMiddleware.SessionCookie, new CookieOptions { Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/" });
+            // Both ways in: the login, and a view link remembered from an earlier visit (else the page still opens).
+            var cookiePath = new CookieOptions { Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/" };
+            context.Response.Cookies.Delete(WebAuthMiddleware.SessionCookie, cookiePath);
+            context.Response.Cookies.Delete(WebAuthMiddleware.LinkCookie, cookiePath);
             return Results.Redirect($"{context.Request.PathBase}/login");
         }).AllowAnonymousAccess().DisableAntiforgery();
         return app;

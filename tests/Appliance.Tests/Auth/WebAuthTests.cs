@@ -160,6 +160,24 @@ public sealed class WebAuthTests
     }
 
     [Fact]
+    public async Task Logout_AfterLoginAndAViewLink_BothForgottenAndThePageNeedsLoginAgain()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        var cookies = new CookieContainer();
+        using var client = server.CreateClient(cookies: cookies);
+        var link = server.GetRequiredService<LinkSigner>().Sign("/", TimeSpan.FromMinutes(30));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(link)).StatusCode); // remembers the link in a cookie
+        await client.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/" }));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/status")).StatusCode);
+
+        var logout = await client.PostAsync("/logout", null);
+
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        Assert.Empty(cookies.GetCookies(server.BaseAddress));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("/api/status")).StatusCode);
+    }
+
+    [Fact]
     public async Task LoginCookie_ThroughHttpsTunnelUnderPrefix_IsSecureHttpOnlyLaxAndScopedToThePrefix()
     {
         await using var server = await ApplianceServer.StartAsync(SimulatedTunnel.Install, $"--Web:Password={Password}");
