@@ -108,7 +108,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
                 40014 => "invalid access_token",
                 _ => "injected",
             });
-            if (code is 42001 or 40014)
+            if (code is 42001 or 40014 or 40001)
             {
                 _validTokens.Clear();
             }
