@@ -175,17 +175,39 @@ public sealed class WeComApiTests
         Assert.Contains("relay", result.Error!.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Upload_OversizeImage_RefusedLocallyWithoutCall()
+    /// <summary>WeCom's limits per type (wecom.md): image and video 10 MB, voice 2 MB, file 20 MB, and more than 5 bytes.</summary>
+    [Theory]
+    [InlineData(MediaType.Image, (10 * 1024 * 1024) + 1)]
+    [InlineData(MediaType.Video, (10 * 1024 * 1024) + 1)]
+    [InlineData(MediaType.Voice, (2 * 1024 * 1024) + 1)]
+    [InlineData(MediaType.File, (20 * 1024 * 1024) + 1)]
+    [InlineData(MediaType.Image, 5)]
+    [InlineData(MediaType.File, 0)]
+    public async Task Upload_OutsideTheTypesSizeLimits_RefusedLocallyWithoutCall(MediaType type, int bytes)
     {
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
         var client = server.GetRequiredService<WeComApiClient>();
 
-        var result = await client.UploadMediaAsync(MediaType.Image, "a.jpg", "image/jpeg", new byte[(10 * 1024 * 1024) + 1], CancellationToken.None);
+        var result = await client.UploadMediaAsync(type, "a.bin", "application/octet-stream", new byte[bytes], CancellationToken.None);
 
         Assert.Equal(WeComErrorKind.MediaSize, result.Error?.Kind);
         Assert.Empty(api.CallsTo("media/upload"));
+    }
+
+    [Theory]
+    [InlineData(MediaType.Voice, 2 * 1024 * 1024)]
+    [InlineData(MediaType.Image, 6)]
+    public async Task Upload_AtTheTypesLimit_Sent(MediaType type, int bytes)
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+
+        var result = await client.UploadMediaAsync(type, "a.bin", "application/octet-stream", new byte[bytes], CancellationToken.None);
+
+        Assert.True(result.IsSuccess, result.Error?.ToString());
+        Assert.Equal(bytes, Assert.Single(api.CallsTo("media/upload")).Upload!.Bytes.Length);
     }
 
     [Fact]
