@@ -37,6 +37,13 @@ public sealed class SignedTokens
         return $"{body}.{Sign(body)}";
     }
 
+    /// <summary>
+    /// The subject of a login session: the user, and a keyed fingerprint of the password setting, so that changing the
+    /// household password ends every session signed before (the fingerprint is an HMAC under this appliance's secret:
+    /// a cookie tells nothing about the password).
+    /// </summary>
+    public string SessionSubject(string user, string passwordSetting) => $"{user}#{Sign("password." + passwordSetting)[..16]}";
+
     /// <summary>The subject when the token is of <paramref name="kind"/>, correctly signed and unexpired; otherwise null.</summary>
     public string? Validate(string? token, string kind) => Check(token, kind, out var subject) == TokenCheck.Valid ? subject : null;
 

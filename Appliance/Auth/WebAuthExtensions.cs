@@ -72,7 +72,7 @@ public static class WebAuthExtensions
 
             limiter.Succeeded(context);
 
-            context.Response.Cookies.Append(WebAuthMiddleware.SessionCookie, tokens.Create(SignedTokens.SessionKind, options.User, options.SessionLifetime), new CookieOptions
+            context.Response.Cookies.Append(WebAuthMiddleware.SessionCookie, tokens.Create(SignedTokens.SessionKind, tokens.SessionSubject(options.User, options.PasswordSetting), options.SessionLifetime), new CookieOptions
             {
                 HttpOnly = true,
                 SameSite = SameSiteMode.Lax,

@@ -54,9 +54,10 @@ internal sealed partial class WebAuthMiddleware(
             return WebPrincipal.Loopback;
         }
 
-        if (tokens.Validate(context.Request.Cookies[SessionCookie], SignedTokens.SessionKind) is { } user)
+        if (tokens.Validate(context.Request.Cookies[SessionCookie], SignedTokens.SessionKind) is { } session
+            && session == tokens.SessionSubject(options.User, options.PasswordSetting))
         {
-            return new WebPrincipal(user, WebRole.Admin, "cookie");
+            return new WebPrincipal(options.User, WebRole.Admin, "cookie");
         }
 
         if (TryBasic(context) is { } basic)

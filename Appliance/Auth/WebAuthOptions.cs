@@ -14,6 +14,9 @@ public sealed class WebAuthOptions
     /// <summary>A hash printed by <c>Appliance hash-password</c>.</summary>
     public string PasswordHash { get; set; } = "";
 
+    /// <summary>Whichever password setting is in use: login sessions are bound to it, so changing it logs everyone out.</summary>
+    internal string PasswordSetting => PasswordHash.Length > 0 ? PasswordHash : Password;
+
     /// <summary>
     /// Whether requests from this machine (loopback, not the tunnel) skip the login. Turn it off when a reverse proxy
     /// on the same machine (nginx, Caddy) forwards outside visitors, or they would all look local.

@@ -178,6 +178,31 @@ public sealed class WebAuthTests
     }
 
     [Fact]
+    public async Task LoginSession_PasswordChanged_EndsButSurvivesARestartWithTheSamePassword()
+    {
+        var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
+        string cookie;
+        await using (var first = await StartRemoteAsync($"--Web:Password={Password}", $"--State:Directory={state}"))
+        {
+            var login = await first.CreateClient().PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/" }));
+            var session = SessionCookie(login);
+            cookie = $"{session.Name}={session.Value}";
+        }
+
+        async Task<HttpStatusCode> StatusWithCookieAsync(params string[] settings)
+        {
+            await using var server = await StartRemoteAsync([.. settings, $"--State:Directory={state}"]);
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/status");
+            request.Headers.Add("Cookie", cookie);
+            return (await server.CreateClient().SendAsync(request)).StatusCode;
+        }
+
+        // Restarted with the same password: still logged in. With a new one (a lost phone): logged out.
+        Assert.Equal(HttpStatusCode.OK, await StatusWithCookieAsync($"--Web:Password={Password}"));
+        Assert.Equal(HttpStatusCode.Unauthorized, await StatusWithCookieAsync("--Web:Password=a new household password"));
+    }
+
+    [Fact]
     public async Task LoginCookie_ThroughHttpsTunnelUnderPrefix_IsSecureHttpOnlyLaxAndScopedToThePrefix()
     {
         await using var server = await ApplianceServer.StartAsync(SimulatedTunnel.Install, $"--Web:Password={Password}");
