@@ -24,6 +24,9 @@ internal sealed partial class WebAuthMiddleware(
     private const string LinkProblemItem = "Appliance.LinkProblem";
     private static readonly TimeSpan BasicCacheLifetime = TimeSpan.FromMinutes(5);
 
+    // The settings do not change while the process runs: one HMAC at start, not one per request.
+    private readonly string _sessionSubject = tokens.SessionSubject(options.User, options.PasswordSetting);
+
     // PBKDF2 is slow on purpose; remember the last accepted Basic header so a camera client polling snapshots
     // does not pay it on every request.
     private (byte[] HeaderHash, DateTimeOffset Until) _acceptedBasic = ([], DateTimeOffset.MinValue);
@@ -55,7 +58,7 @@ internal sealed partial class WebAuthMiddleware(
         }
 
         if (tokens.Validate(context.Request.Cookies[SessionCookie], SignedTokens.SessionKind) is { } session
-            && session == tokens.SessionSubject(options.User, options.PasswordSetting))
+            && session == _sessionSubject)
         {
             return new WebPrincipal(options.User, WebRole.Admin, "cookie");
         }

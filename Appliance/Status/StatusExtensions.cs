@@ -58,16 +58,15 @@ public sealed class StatusReport(
             var entry = new JsonObject
             {
                 ["id"] = viewer.Id,
-                ["remote"] = viewer.Remote,
                 ["seconds"] = Math.Round(seconds, 1),
                 ["framesSent"] = viewer.FramesSent,
                 ["framesDropped"] = viewer.FramesDropped(hub.FramesPublished),
                 ["fps"] = Math.Round(viewer.FramesSent / seconds, 1),
                 ["fpsCap"] = viewer.FpsCap,
             };
-            if (!includeViewerAddresses)
+            if (includeViewerAddresses)
             {
-                entry.Remove("remote");
+                entry["remote"] = viewer.Remote;
             }
 
             viewerList.Add((JsonNode)entry);
