@@ -26,7 +26,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Form_WrongPasswordsUpToTheLimit_ThenRefused429WithRetryAfterEvenForTheRightOne()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 3; i++)
@@ -44,7 +44,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Basic_WrongPasswordsUpToTheLimit_ThenRefused429WithoutCheckingTheRightOne()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 3; i++)
@@ -62,7 +62,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task FormAndBasic_Failures_CountTogether()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Form(Visitor, "wrong"))).StatusCode);
@@ -76,7 +76,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task OtherAddress_WhileOneIsRefused_StillLogsIn()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
         for (var i = 0; i < 3; i++)
         {
@@ -91,7 +91,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Window_Passes_RefusedAddressMayLogInAgain()
     {
-        var clock = new ManualClock(Start);
+        var clock = new ManualTimeProvider(Start);
         await using var server = await StartAsync(clock);
         using var client = server.CreateClient();
         for (var i = 0; i < 3; i++)
@@ -111,7 +111,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task RightPassword_BeforeTheLimit_ClearsTheCount()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Form(Visitor, "wrong"))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Basic(Visitor, "wrong"))).StatusCode);
@@ -129,7 +129,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task ParallelWrongLogins_OnlyTheLimitAreChecked()
     {
-        await using var server = await StartAsync(new ManualClock(Start), "--Web:MaxLoginFailures=10");
+        await using var server = await StartAsync(new ManualTimeProvider(Start), "--Web:MaxLoginFailures=10");
         using var client = server.CreateClient();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
@@ -142,7 +142,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task ForwardedFor_OutsideTheTunnel_DoesNotMakeAFreshAddress()
     {
-        await using var server = await StartAsync(new ManualClock(Start), "--Web:TrustLoopback=false");
+        await using var server = await StartAsync(new ManualTimeProvider(Start), "--Web:TrustLoopback=false");
         using var client = server.CreateClient();
 
         for (var i = 1; i <= 3; i++)
@@ -160,7 +160,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task TrustedLoopback_IsNotLimited()
     {
-        await using var server = await StartAsync(new ManualClock(Start));
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 5; i++)
@@ -174,7 +174,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public void Limiter_ManyAddresses_TracksAtMostTheCapAndDropsExpiredOnes()
     {
-        var clock = new ManualClock(Start);
+        var clock = new ManualTimeProvider(Start);
         var limiter = NewLimiter(clock, max: 2);
 
         for (var i = 0; i < LoginFailureLimiter.MaxTrackedAddresses + 500; i++)
@@ -196,7 +196,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public void Limiter_IPv6_CountsPerSlash64AndMappedIPv4AsIPv4()
     {
-        var limiter = NewLimiter(new ManualClock(Start), max: 2);
+        var limiter = NewLimiter(new ManualTimeProvider(Start), max: 2);
 
         Assert.True(limiter.TryBeginAttempt(IPAddress.Parse("2001:db8:1:2::1"), out _));
         Assert.True(limiter.TryBeginAttempt(IPAddress.Parse("2001:db8:1:2:ffff::9"), out _));
@@ -213,7 +213,7 @@ public sealed class LoginFailureLimitTests
         new(new WebAuthOptions { MaxLoginFailures = max }, clock, NullLogger<LoginFailureLimiter>.Instance);
 
     /// <summary>The appliance with a password, a limit of 3 and the limiter on <paramref name="clock"/>.</summary>
-    private static Task<ApplianceServer> StartAsync(ManualClock clock, params string[] settings) =>
+    private static Task<ApplianceServer> StartAsync(ManualTimeProvider clock, params string[] settings) =>
         ApplianceServer.StartAsync(
             builder =>
             {

@@ -281,7 +281,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task Remote_TamperedOrExpiredLink_IsRefused()
     {
-        var time = new MutableTime();
+        var time = new ManualTimeProvider();
         var tokens = new SignedTokens(new byte[32], time);
         var token = tokens.Create(SignedTokens.LinkKind, "view", TimeSpan.FromMinutes(30));
 
@@ -290,7 +290,7 @@ public sealed class WebAuthTests
         Assert.Null(tokens.Validate(token[..^2] + (token[^2] == 'A' ? "BB" : "AA"), SignedTokens.LinkKind));
         Assert.Null(tokens.Validate(token.Replace("l.", "s.", StringComparison.Ordinal), SignedTokens.SessionKind));
         Assert.Null(new SignedTokens(Enumerable.Repeat((byte)1, 32).ToArray(), time).Validate(token, SignedTokens.LinkKind));
-        time.Now += TimeSpan.FromMinutes(31);
+        time.Advance(TimeSpan.FromMinutes(31));
         Assert.Null(tokens.Validate(token, SignedTokens.LinkKind));
 
         await using var server = await StartRemoteAsync($"--Web:Password={Password}");
@@ -300,7 +300,7 @@ public sealed class WebAuthTests
     }
 
     /// <summary>The appliance with a password, its tokens on <paramref name="clock"/>, reached through a simulated tunnel under /home.</summary>
-    private static Task<ApplianceServer> StartWithTokenClockAsync(ManualClock clock) =>
+    private static Task<ApplianceServer> StartWithTokenClockAsync(ManualTimeProvider clock) =>
         ApplianceServer.StartAsync(
             builder =>
             {
@@ -332,7 +332,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_ExpiredOnTheInjectedClock_BrowserGetsPageSayingSendLive()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var link = server.GetRequiredService<LinkSigner>().Sign("/?fps=5", TimeSpan.FromMinutes(30));
         using var client = server.CreateClient();
@@ -357,7 +357,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_ExpiredOnTheInjectedClock_SnapshotGets401SayingLinkExpired()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var link = server.GetRequiredService<LinkSigner>().Sign("/snapshot", TimeSpan.FromMinutes(30));
         using var client = server.CreateClient();
@@ -378,7 +378,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_Tampered_PageAndSnapshotSayLinkNotValid()
     {
-        var clock = new ManualClock(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var signer = server.GetRequiredService<LinkSigner>();
         var pageToken = Uri.EscapeDataString(Tampered(signer.Sign("/", TimeSpan.FromMinutes(30))));
@@ -473,12 +473,5 @@ public sealed class WebAuthTests
         Assert.False(PasswordHasher.Verify("Secret", hash));
         Assert.False(PasswordHasher.Verify("secret", "plain-text"));
         Assert.NotEqual(hash, PasswordHasher.Hash("secret", 1000)); // salted
-    }
-
-    private sealed class MutableTime : TimeProvider
-    {
-        public DateTimeOffset Now { get; set; } = DateTimeOffset.UnixEpoch.AddYears(56);
-
-        public override DateTimeOffset GetUtcNow() => Now;
     }
 }

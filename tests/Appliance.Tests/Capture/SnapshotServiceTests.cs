@@ -10,9 +10,9 @@ public sealed class SnapshotServiceTests
     private static readonly DateTimeOffset Start = new(2026, 12, 2, 8, 0, 0, TimeSpan.Zero);
     private static readonly byte[] Jpeg = [0xFF, 0xD8, 0xFF, 0xD9];
 
-    private static (SnapshotService Service, FrameHub Hub, ManualClock Clock) Create()
+    private static (SnapshotService Service, FrameHub Hub, ManualTimeProvider Clock) Create()
     {
-        var clock = new ManualClock(Start);
+        var clock = new ManualTimeProvider(Start);
         var hub = new FrameHub(clock);
         return (new SnapshotService(hub, new CameraOptions { Fps = 10 }, clock), hub, clock); // one interval: 100 ms
     }

@@ -131,9 +131,9 @@ public sealed class GpioServiceTests
         }
     }
 
-    private static (GpioService Service, SimulatedGpioChip Chip, RecordingSink Sink, ManualClock Clock, FrameHub Hub) Create(GpioOptions options)
+    private static (GpioService Service, SimulatedGpioChip Chip, RecordingSink Sink, ManualTimeProvider Clock, FrameHub Hub) Create(GpioOptions options)
     {
-        var clock = new ManualClock(Start);
+        var clock = new ManualTimeProvider(Start);
         var lines = GpioLines.Open(options, _ => new SimulatedGpioChip(32), out var errors);
         Assert.Empty(errors);
         var hub = new FrameHub(clock);

@@ -6,7 +6,7 @@ namespace Relay.Tests.Tunnel;
 /// <summary>The login-attempt limit per (address, name) and its window, on a manual clock.</summary>
 public sealed class AuthFailureLimiterTests
 {
-    private readonly ManualTime _time = new();
+    private readonly ManualTimeProvider _time = new();
     private readonly AuthFailureLimiter _limiter;
 
     public AuthFailureLimiterTests() =>
@@ -75,14 +75,5 @@ public sealed class AuthFailureLimiterTests
         Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out var last));
         Assert.False(last);
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
-    }
-
-    private sealed class ManualTime : TimeProvider
-    {
-        private DateTimeOffset _now = new(2026, 12, 2, 0, 0, 0, TimeSpan.Zero);
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }
