@@ -240,11 +240,26 @@ public sealed class TunnelDialer(TunnelOptions options) : IDisposable
         var verdict = await TunnelHandshake.ReceiveTextAsync(socket, cancellationToken);
         if (verdict != TunnelHandshake.Accepted)
         {
-            throw new InvalidOperationException(
-                $"The relay refused the tunnel ({socket.CloseStatusDescription ?? "closed"}); check Tunnel:Name and Tunnel:Secret.");
+            throw new InvalidOperationException(RefusalMessage(purpose, socket.CloseStatusDescription));
         }
 
         return nonce;
+    }
+
+    /// <summary>What the relay's close reason means for the user: which setting, on which side, to look at.</summary>
+    internal string RefusalMessage(string purpose, string? reason)
+    {
+        var what = purpose == TunnelHandshake.ConnectPurpose ? "the tunnel" : "egress to " + purpose[(purpose.IndexOf(' ', StringComparison.Ordinal) + 1)..];
+        return reason switch
+        {
+            TunnelHandshake.AuthenticationFailed =>
+                $"The relay refused the login of '{options.Name}' (authentication failed); check Tunnel:Name and Tunnel:Secret here and Relay:Appliances:{options.Name}:Secret on the relay.",
+            TunnelHandshake.EgressNotAllowed =>
+                $"The relay refused {what}: the host is not on the relay's Relay:EgressAllowList.",
+            TunnelHandshake.EgressUnreachable => $"The relay cannot open {what}: it cannot reach the host.",
+            null or "" => $"The relay closed the connection for {what} during the login, giving no reason.",
+            _ => $"The relay refused {what}: {reason}.",
+        };
     }
 
     // The handler's only job is the upgrade request; TCP_USER_TIMEOUT makes unacknowledged data fail the socket even

@@ -24,6 +24,13 @@ internal static class TunnelHandshake
     /// <summary>How long closing a tunnel WebSocket politely may take before it is aborted (the link may be dead).</summary>
     public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>Close reasons the relay gives, so that the appliance can say which setting to look at.</summary>
+    public const string AuthenticationFailed = "authentication failed";
+
+    public const string EgressNotAllowed = "host not on Relay:EgressAllowList";
+
+    public const string EgressUnreachable = "cannot reach host";
+
     /// <summary>Header the relay puts on its own requests (MJPEG fan-out, snapshots); the value is <see cref="RelayKey"/>.</summary>
     public const string RelayKeyHeader = "X-Relay-Key";
 

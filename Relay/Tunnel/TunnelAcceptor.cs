@@ -14,7 +14,7 @@ namespace Relay.Tunnel;
 /// </summary>
 internal sealed partial class TunnelAcceptor(
     RelayOptions options, TunnelRegistry registry, AuthFailureLimiter limiter, ClientAddress addresses, IHostApplicationLifetime lifetime,
-    ILogger<TunnelAcceptor> logger)
+    TimeProvider time, ILogger<TunnelAcceptor> logger)
 {
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly string DecoySecret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
@@ -46,8 +46,8 @@ internal sealed partial class TunnelAcceptor(
             KeepAliveInterval = options.PingInterval,
             KeepAliveTimeout = options.PingTimeout,
         });
-        using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        handshakeTimeout.CancelAfter(HandshakeTimeout);
+        using var handshakeDeadline = new CancellationTokenSource(HandshakeTimeout, time);
+        using var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, handshakeDeadline.Token);
         byte[] nonce;
         string name;
         try
@@ -61,7 +61,9 @@ internal sealed partial class TunnelAcceptor(
                 return;
             }
 
-            var safeName = TunnelHandshake.IsValidName(name) ? name : "(invalid)";
+            // Names that are not configured share one count per address, so made-up names add no attempts. (Names
+            // are no secret: they are in every public URL.)
+            var safeName = !TunnelHandshake.IsValidName(name) ? "(invalid)" : options.Appliances.ContainsKey(name) ? name : "(unknown)";
             if (!limiter.TryBeginAttempt(remote, safeName, out var lastAttempt))
             {
                 LogBlocked(logger, remote, safeName);
@@ -93,7 +95,7 @@ internal sealed partial class TunnelAcceptor(
         }
 
         var stream = WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout);
-        var session = new TunnelSession(name, remote, stream, nonce, options.Appliances[name].Secret, options, TimeProvider.System);
+        var session = new TunnelSession(name, remote, stream, nonce, options.Appliances[name].Secret, options, time);
 
         // Registered before the appliance hears it is accepted, so that once it believes it is connected the relay
         // routes to it (requests in between wait in the session until Open).
@@ -125,7 +127,8 @@ internal sealed partial class TunnelAcceptor(
             registry.Remove(session);
             await session.DisposeAsync();
             await prober;
-            LogDisconnected(logger, name, (DateTimeOffset.UtcNow - session.ConnectedAt).TotalSeconds);
+            var lasted = time.GetUtcNow() - session.ConnectedAt;
+            LogDisconnected(logger, name, lasted.TotalSeconds);
         }
     }
 
@@ -136,8 +139,8 @@ internal sealed partial class TunnelAcceptor(
         {
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(options.PingInterval + options.PingTimeout);
+                using var deadline = new CancellationTokenSource(options.PingInterval + options.PingTimeout, time);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
                 await session.ProbeAsync(timeout.Token);
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
@@ -150,7 +153,7 @@ internal sealed partial class TunnelAcceptor(
 
             try
             {
-                await Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(10), time, cancellationToken);
             }
             catch (OperationCanceledException)
             {
@@ -164,7 +167,7 @@ internal sealed partial class TunnelAcceptor(
         if (!EgressAllowed(host, port))
         {
             LogEgressRefused(logger, name, host, port);
-            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "host not on Relay:EgressAllowList", cancellationToken);
+            await CloseQuietlyAsync(socket, WebSocketCloseStatus.PolicyViolation, TunnelHandshake.EgressNotAllowed);
             return;
         }
 
@@ -177,11 +180,20 @@ internal sealed partial class TunnelAcceptor(
         }
         catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
-            await socket.CloseAsync(WebSocketCloseStatus.EndpointUnavailable, "cannot reach host", CancellationToken.None);
+            LogEgressUnreachable(logger, name, host, port, ex.Message);
+            await CloseQuietlyAsync(socket, WebSocketCloseStatus.EndpointUnavailable, TunnelHandshake.EgressUnreachable);
             return;
         }
 
-        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, cancellationToken);
+        try
+        {
+            await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, cancellationToken);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            return; // the appliance gave up on this stream meanwhile
+        }
+
         await using var tunnel = WebSocketStream.Create(socket, WebSocketMessageType.Binary, ownsWebSocket: false);
         await using var target = tcp.GetStream();
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -225,11 +237,18 @@ internal sealed partial class TunnelAcceptor(
             LogNowBlocked(logger, remote, name, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
         }
 
+        await CloseQuietlyAsync(socket, WebSocketCloseStatus.PolicyViolation, TunnelHandshake.AuthenticationFailed);
+    }
+
+    /// <summary>Closes with a reason for the appliance to report; it may already have gone, which is fine.</summary>
+    private static async Task CloseQuietlyAsync(WebSocket socket, WebSocketCloseStatus status, string reason)
+    {
         try
         {
-            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "authentication failed", CancellationToken.None);
+            using var timeout = new CancellationTokenSource(TunnelHandshake.CloseTimeout);
+            await socket.CloseAsync(status, reason, timeout.Token);
         }
-        catch (WebSocketException)
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
         }
     }
@@ -257,6 +276,9 @@ internal sealed partial class TunnelAcceptor(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Egress from {Name} to {Host}:{Port} refused: not on Relay:EgressAllowList")]
     private static partial void LogEgressRefused(ILogger logger, string name, string host, int port);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Egress from {Name} to {Host}:{Port} failed: {Reason}")]
+    private static partial void LogEgressUnreachable(ILogger logger, string name, string host, int port, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Probe of {Name} failed: {Reason}")]
     private static partial void LogProbeFailed(ILogger logger, string name, string reason);

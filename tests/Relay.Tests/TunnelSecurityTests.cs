@@ -27,7 +27,7 @@ public sealed class TunnelSecurityTests
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, secret: "a-wrong-secret-of-enough-length");
         await Task.Delay(1500);
         Assert.NotEqual(TunnelState.Connected, appliance.Tunnel.State);
-        Assert.Contains("refused", appliance.Tunnel.LastError ?? "", StringComparison.Ordinal);
+        Assert.Contains("refused the login of 'cam' (authentication failed); check Tunnel:Name and Tunnel:Secret", appliance.Tunnel.LastError ?? "", StringComparison.Ordinal);
         Assert.Null(relay.Services.GetRequiredService<TunnelRegistry>().Get("cam"));
     }
 
@@ -113,7 +113,8 @@ public sealed class TunnelSecurityTests
     [Fact]
     public async Task RepeatedFailures_AreRateLimited_ButOtherNamesAreNot()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3");
+        const string doorSecret = "door-secret-0123456789abcdef";
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3", $"--Relay:Appliances:door:Secret={doorSecret}");
         for (var i = 0; i < 3; i++)
         {
             await TryLoginAsync(relay, "cam", "wrong-secret-0123456789");
@@ -122,9 +123,28 @@ public sealed class TunnelSecurityTests
         var limiter = relay.Services.GetRequiredService<AuthFailureLimiter>();
         Assert.True(limiter.IsBlocked("127.0.0.1", "cam"));
 
-        // Even the right secret is refused unchecked from this address now; another name is unaffected.
+        // Even the right secret is refused unchecked from this address now; another appliance is unaffected.
         Assert.NotNull(await TryLoginAsync(relay, "cam", RelayServer.Secret));
-        Assert.False(limiter.IsBlocked("127.0.0.1", "other"));
+        Assert.False(limiter.IsBlocked("127.0.0.1", "door"));
+        Assert.Null(await TryLoginAsync(relay, "door", doorSecret));
+    }
+
+    [Fact]
+    public async Task RepeatedFailures_MadeUpNames_ShareOneCountPerAddress()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3");
+        for (var i = 0; i < 3; i++)
+        {
+            await TryLoginAsync(relay, $"guess{i}", "wrong-secret-0123456789");
+        }
+
+        // A fourth made-up name gets no fresh attempts (and no entry of its own); the real appliance still may log in.
+        var limiter = relay.Services.GetRequiredService<AuthFailureLimiter>();
+        Assert.True(limiter.IsBlocked("127.0.0.1", "(unknown)"));
+        Assert.Equal(1, limiter.Tracked);
+        Assert.NotNull(await TryLoginAsync(relay, "guess3", "wrong-secret-0123456789"));
+        Assert.Equal(1, limiter.Tracked);
+        Assert.Null(await TryLoginAsync(relay, "cam", RelayServer.Secret));
     }
 
     [Fact]
@@ -184,7 +204,9 @@ public sealed class TunnelSecurityTests
         await api.StartAsync();
         var apiPort = new Uri(api.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
 
-        await using var relay = await RelayServer.StartAsync($"--Relay:EgressAllowList:0=localhost:{apiPort}");
+        // Allowed too, but nothing listens there.
+        var deadPort = FreeLoopbackPort();
+        await using var relay = await RelayServer.StartAsync($"--Relay:EgressAllowList:0=localhost:{apiPort}", $"--Relay:EgressAllowList:1=localhost:{deadPort}");
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
         await appliance.WaitConnectedAsync();
         var egress = appliance.Services.GetRequiredService<TunnelEgress>();
@@ -197,9 +219,21 @@ public sealed class TunnelSecurityTests
         using var client = new HttpClient(handler);
         Assert.Equal("api says hi", await client.GetStringAsync($"https://localhost:{apiPort}/cgi-bin/gettoken"));
 
+        // Each refusal says what the relay said, not that the tunnel's credentials are wrong.
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("example.com", 443, CancellationToken.None));
-        Assert.Contains("refused", refused.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("localhost", apiPort + 1, CancellationToken.None));
+        Assert.Equal("The relay refused egress to example.com:443: the host is not on the relay's Relay:EgressAllowList.", refused.Message);
+        var otherPort = await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("localhost", apiPort + 1, CancellationToken.None));
+        Assert.Contains("not on the relay's Relay:EgressAllowList", otherPort.Message, StringComparison.Ordinal);
+        var unreachable = await Assert.ThrowsAnyAsync<Exception>(() => egress.OpenAsync("localhost", deadPort, CancellationToken.None));
+        Assert.Equal($"The relay cannot open egress to localhost:{deadPort}: it cannot reach the host.", unreachable.Message);
+        Assert.Equal(TunnelState.Connected, appliance.Tunnel.State);
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<ClientWebSocket> LoginAsync(Uri uri)

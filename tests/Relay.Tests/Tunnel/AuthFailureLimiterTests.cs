@@ -76,4 +76,37 @@ public sealed class AuthFailureLimiterTests
         Assert.False(last);
         Assert.False(_limiter.IsBlocked("203.0.113.7", "cam"));
     }
+
+    [Fact]
+    public void TryBeginAttempt_ManyAddresses_TableStaysBounded()
+    {
+        for (var i = 0; i < AuthFailureLimiter.MaxTracked * 3; i++)
+        {
+            Assert.True(_limiter.TryBeginAttempt($"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "cam", out _));
+        }
+
+        Assert.Equal(AuthFailureLimiter.MaxTracked, _limiter.Tracked);
+
+        // Once their window has passed, old entries make room for new ones instead of the oldest live ones.
+        _time.Advance(TimeSpan.FromMinutes(5));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out _));
+        Assert.Equal(1, _limiter.Tracked);
+    }
+
+    [Fact]
+    public void TryBeginAttempt_Ipv6_CountsPerSlash64()
+    {
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.True(_limiter.TryBeginAttempt($"2001:db8:1:2::{i:x}", "cam", out _));
+        }
+
+        Assert.False(_limiter.TryBeginAttempt("2001:db8:1:2:ffff::9", "cam", out _));
+        Assert.True(_limiter.IsBlocked("2001:db8:1:2::77", "cam"));
+        Assert.True(_limiter.TryBeginAttempt("2001:db8:1:3::1", "cam", out _));
+        Assert.True(_limiter.TryBeginAttempt("::ffff:203.0.113.7", "cam", out _));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out _));
+        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out var last));
+        Assert.True(last); // the mapped and the plain IPv4 address are one client
+    }
 }
