@@ -35,6 +35,8 @@ internal sealed partial class StreamFanOut : IDisposable
     private int _viewers;
     private CancellationTokenSource? _upstream;
     private ITimer? _linger;
+    private long _lingerGeneration;
+    private long _sequence;
     private long _framesReceived;
     private long _upstreamStarts;
 
@@ -80,6 +82,7 @@ internal sealed partial class StreamFanOut : IDisposable
             _viewers++;
             _linger?.Dispose();
             _linger = null;
+            _lingerGeneration++;
             if (_upstream is null)
             {
                 _upstream = new CancellationTokenSource();
@@ -120,16 +123,18 @@ internal sealed partial class StreamFanOut : IDisposable
             }
 
             _linger?.Dispose();
-            _linger = _time.CreateTimer(_ => StopIfIdle(), null, _options.StreamLinger, Timeout.InfiniteTimeSpan);
+            var generation = ++_lingerGeneration;
+            _linger = _time.CreateTimer(_ => StopIfIdle(generation), null, _options.StreamLinger, Timeout.InfiniteTimeSpan);
         }
     }
 
-    private void StopIfIdle()
+    private void StopIfIdle(long generation)
     {
         CancellationTokenSource? upstream;
         lock (_gate)
         {
-            if (_viewers > 0)
+            // A timer's callback can run after Dispose (it was already on its way): only the current linger may stop.
+            if (_viewers > 0 || generation != _lingerGeneration)
             {
                 return;
             }
@@ -138,6 +143,9 @@ internal sealed partial class StreamFanOut : IDisposable
             _upstream = null;
             _linger?.Dispose();
             _linger = null;
+
+            // Whoever comes next waits for a frame of the new upstream rather than see this one, however old it is then.
+            _latest = null;
         }
 
         if (upstream is not null)
@@ -277,7 +285,7 @@ internal sealed partial class StreamFanOut : IDisposable
                             break;
                         }
 
-                        Publish(buffer.Slice(0, contentLength.Value), timestamp);
+                        Publish(buffer.Slice(0, contentLength.Value), timestamp, cancellationToken);
                         buffer = buffer.Slice(contentLength.Value);
                         state = 0;
                     }
@@ -296,7 +304,7 @@ internal sealed partial class StreamFanOut : IDisposable
         }
     }
 
-    private void Publish(ReadOnlySequence<byte> jpeg, string? timestamp)
+    private void Publish(ReadOnlySequence<byte> jpeg, string? timestamp, CancellationToken upstream)
     {
         // The part is built once and shared by every viewer: headers, JPEG, then the next boundary (Chromium paints
         // a frame when the next part begins).
@@ -317,8 +325,12 @@ internal sealed partial class StreamFanOut : IDisposable
         TaskCompletionSource signal;
         lock (_gate)
         {
-            var sequence = (_latest?.Sequence ?? 0) + 1;
-            _latest = new RelayedFrame(sequence, part, headerBytes.Length, (int)jpeg.Length, _time.GetTimestamp(), timestamp);
+            if (_upstream is null || _upstream.Token != upstream)
+            {
+                return; // a frame the closed upstream was still reading
+            }
+
+            _latest = new RelayedFrame(++_sequence, part, headerBytes.Length, (int)jpeg.Length, _time.GetTimestamp(), timestamp);
             signal = _next;
             _next = NewSignal();
         }

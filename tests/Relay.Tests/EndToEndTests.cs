@@ -145,6 +145,12 @@ public sealed class EndToEndTests
         Assert.Equal(0, applianceViewers.Count);
         Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(5));
         Assert.False(hub.UpstreamOpen);
+
+        // The next viewer, however much later, must not first be shown the frame from when the last one left.
+        Assert.Null(hub.FreshFrame(TimeSpan.MaxValue));
+        using var later = relay.CreateClient();
+        Assert.Equal(1, await ReadFramesAsync(later, 1, cancel.Token));
+        Assert.Equal(2, hub.UpstreamStarts);
     }
 
     [Fact]
