@@ -111,8 +111,8 @@ public sealed partial class TunnelClient(
             }
             catch (Exception ex)
             {
-                LastError = ex.Message;
-                LogAttemptFailed(logger, options.BaseUri, ex.Message);
+                LastError = Describe(ex);
+                LogAttemptFailed(logger, options.BaseUri, LastError);
             }
 
             if (connectedAt != 0)
@@ -173,6 +173,25 @@ public sealed partial class TunnelClient(
 
         var info = new TunnelConnectionInfo(TunnelHandshake.RelayKey(options.Secret, nonce), time.GetUtcNow());
         return (new CountingStream(WebSocketStream.Create(socket, WebSocketMessageType.Binary, TunnelHandshake.CloseTimeout)), info, socket);
+    }
+
+    /// <summary>
+    /// The messages of the exception and its causes: "Unable to connect to the remote server" alone would hide
+    /// whether the relay refused, was unreachable or had a bad certificate.
+    /// </summary>
+    internal static string Describe(Exception exception)
+    {
+        var messages = new List<string>();
+        for (var ex = exception; ex is not null && messages.Count < 4; ex = ex.InnerException)
+        {
+            var message = ex.Message.TrimEnd('.');
+            if (message.Length > 0 && !messages.Any(m => m.Contains(message, StringComparison.Ordinal)))
+            {
+                messages.Add(message);
+            }
+        }
+
+        return string.Join(": ", messages) + ".";
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tunnel to {Relay} is up as {Name}")]
