@@ -70,6 +70,41 @@ public sealed class WebAuthTests
     }
 
     [Fact]
+    public async Task Remote_ForwardingHeadersOutsideTheTunnel_AreIgnored()
+    {
+        await using var server = await StartRemoteAsync($"--Web:Password={Password}");
+        using var client = server.CreateClient();
+
+        // Only the relay's tunnel may say where a request came from; a LAN client claiming a prefix, host or scheme
+        // still gets a redirect to this appliance's own login, under no prefix.
+        var request = Get("/?x=1", "text/html");
+        request.Headers.Add("X-Forwarded-Prefix", "/evil");
+        request.Headers.Add("X-Forwarded-Host", "evil.example");
+        request.Headers.Add("X-Forwarded-Proto", "https");
+        request.Headers.Add("X-Forwarded-For", "127.0.0.1");
+        var page = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Redirect, page.StatusCode);
+        Assert.Equal("/login?return=%2F%3Fx%3D1", page.Headers.Location?.OriginalString);
+    }
+
+    [Theory]
+    [InlineData("/cam", true)]
+    [InlineData("/a/b-c_d.e~f", true)]
+    [InlineData("/", false)]
+    [InlineData("", false)]
+    [InlineData("cam", false)]
+    [InlineData("/cam/", false)]
+    [InlineData("//evil.example", false)]
+    [InlineData("/cam/../admin", false)]
+    [InlineData("/./cam", false)]
+    [InlineData("/cam\r\nSet-Cookie: x=1", false)]
+    [InlineData("/javascript:alert(1)", false)]
+    [InlineData("/cam%2F..", false)]
+    [InlineData("/caméra", false)]
+    public void TunnelPrefix_OnlyPlainPathSegments_AreAccepted(string prefix, bool safe) =>
+        Assert.Equal(safe, Appliance.Tunnel.TunnelRequestMiddleware.IsSafePrefix(prefix));
+
+    [Fact]
     public async Task Remote_Healthz_IsOpen()
     {
         await using var server = await StartRemoteAsync($"--Web:Password={Password}");
