@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Relay.Hosting;
 
 /// <summary>The <c>Relay</c> section.</summary>
@@ -28,7 +30,10 @@ public sealed class RelayOptions
     /// </summary>
     public int MaxReplayAttempts { get; set; } = 10;
 
-    /// <summary>Hosts (optionally <c>host:port</c>, default port 443) the appliance may reach through egress; default the two WeChat API hosts.</summary>
+    /// <summary>
+    /// Hosts the appliance may reach through egress: <c>host</c> (port 443) or <c>host:port</c>, an IPv6 address in
+    /// brackets (<c>[::1]:8443</c>); default the two WeChat API hosts.
+    /// </summary>
     public string[]? EgressAllowList { get; set; }
 
     public TlsOptions Tls { get; set; } = new();
@@ -58,6 +63,54 @@ public sealed class RelayOptions
 
     public IReadOnlyList<string> EffectiveEgressAllowList => EgressAllowList is { Length: > 0 } list ? list : DefaultEgressAllowList;
 
+    /// <summary>
+    /// One <see cref="EgressAllowList"/> entry: <c>host</c>, <c>host:port</c>, <c>[v6]</c> or <c>[v6]:port</c>
+    /// (port 443 when left out, otherwise 1-65535); the host is a DNS name or an IP address, IPv6 without brackets.
+    /// </summary>
+    internal static bool TryParseEgressEntry(string entry, out string host, out int port)
+    {
+        host = "";
+        port = 443;
+        var hostPart = entry;
+        string? portPart = null;
+        if (entry.StartsWith('['))
+        {
+            var close = entry.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || (close + 1 < entry.Length && entry[close + 1] != ':'))
+            {
+                return false;
+            }
+
+            hostPart = entry[1..close];
+            portPart = close + 1 < entry.Length ? entry[(close + 2)..] : null;
+            if (Uri.CheckHostName(hostPart) != UriHostNameType.IPv6)
+            {
+                return false;
+            }
+        }
+        else
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            if (colon >= 0)
+            {
+                (hostPart, portPart) = (entry[..colon], entry[(colon + 1)..]);
+            }
+
+            if (Uri.CheckHostName(hostPart) is not (UriHostNameType.Dns or UriHostNameType.IPv4))
+            {
+                return false;
+            }
+        }
+
+        if (portPart is not null && (!int.TryParse(portPart, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            return false;
+        }
+
+        host = hostPart;
+        return true;
+    }
+
     public IEnumerable<string> Validate()
     {
         var reserved = new[] { "_tunnel", "status", "healthz" };
@@ -84,6 +137,15 @@ public sealed class RelayOptions
             if (entry.Secret.Length < 16)
             {
                 yield return $"Relay:Appliances:{name}:Secret must be at least 16 characters.";
+            }
+        }
+
+        for (var i = 0; i < (EgressAllowList?.Length ?? 0); i++)
+        {
+            if (!TryParseEgressEntry(EgressAllowList![i], out _, out _))
+            {
+                yield return $"Relay:EgressAllowList:{i}: '{EgressAllowList[i]}' is not a host or host:port with a port from 1 to 65535 " +
+                    "(no scheme or path, e.g. qyapi.weixin.qq.com or api.example.com:8443; an IPv6 address in brackets, e.g. [2001:db8::1]:443).";
             }
         }
 

@@ -219,15 +219,14 @@ internal sealed partial class TunnelAcceptor(
         }
     }
 
-    internal bool EgressAllowed(string host, int port) =>
-        options.EffectiveEgressAllowList.Any(entry =>
-        {
-            var colon = entry.LastIndexOf(':');
-            var (allowedHost, allowedPort) = colon > 0 && int.TryParse(entry.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var p)
-                ? (entry[..colon], p)
-                : (entry, 443);
-            return allowedPort == port && string.Equals(allowedHost, host, StringComparison.OrdinalIgnoreCase);
-        });
+    internal bool EgressAllowed(string host, int port)
+    {
+        // The appliance may name an IPv6 address with or without brackets; entries hold it without.
+        var bare = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
+        return options.EffectiveEgressAllowList.Any(entry =>
+            RelayOptions.TryParseEgressEntry(entry, out var allowedHost, out var allowedPort)
+            && allowedPort == port && string.Equals(allowedHost, bare, StringComparison.OrdinalIgnoreCase));
+    }
 
     private async Task RefuseAsync(WebSocket socket, string remote, string name, bool blockedNow)
     {

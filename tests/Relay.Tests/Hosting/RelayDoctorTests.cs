@@ -76,6 +76,44 @@ public sealed class RelayDoctorTests : IDisposable
         Assert.Contains($"✗ Settings: Relay:Appliances:door:Hosts: '{secondHost}' {expected}", output.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("https://qyapi.weixin.qq.com/")]
+    [InlineData("qyapi.weixin.qq.com/")]
+    [InlineData("qyapi.weixin.qq.com:99999")]
+    [InlineData("qyapi.weixin.qq.com:0")]
+    [InlineData("qyapi.weixin.qq.com:")]
+    [InlineData("qyapi.weixin.qq.com:443:1")]
+    [InlineData("::1")]
+    [InlineData("[::1")]
+    [InlineData("[::1]443")]
+    [InlineData("[qyapi.weixin.qq.com]:443")]
+    [InlineData("")]
+    public void Doctor_BadEgressEntry_FailsNamingIt(string entry)
+    {
+        var output = new StringWriter();
+
+        var exitCode = RelayDoctor.Run(Arguments(
+            "--urls=http://127.0.0.1:0", "--Relay:EgressAllowList:0=api.weixin.qq.com", $"--Relay:EgressAllowList:1={entry}"), output);
+
+        Assert.Equal(1, exitCode);
+        Assert.Contains($"✗ Settings: Relay:EgressAllowList:1: '{entry}' is not a host or host:port with a port from 1 to 65535", output.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("EgressAllowList:0", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("qyapi.weixin.qq.com", "qyapi.weixin.qq.com", 443)]
+    [InlineData("api.example.com:8443", "api.example.com", 8443)]
+    [InlineData("127.0.0.1:65535", "127.0.0.1", 65535)]
+    [InlineData("localhost:1", "localhost", 1)]
+    [InlineData("[::1]", "::1", 443)]
+    [InlineData("[2001:db8::1]:8443", "2001:db8::1", 8443)]
+    public void EgressEntry_Valid_ParsedToHostAndPort(string entry, string host, int port)
+    {
+        Assert.True(RelayOptions.TryParseEgressEntry(entry, out var parsedHost, out var parsedPort));
+        Assert.Equal((host, port), (parsedHost, parsedPort));
+        Assert.Empty(new RelayOptions { EgressAllowList = [entry] }.Validate());
+    }
+
     [Fact]
     public void ExampleSettingsFile_IsValidAndStatesTheRealDefaults()
     {
