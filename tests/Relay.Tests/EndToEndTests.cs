@@ -239,9 +239,12 @@ public sealed class EndToEndTests
         var payload = new byte[8 * 1024 * 1024];
         Random.Shared.NextBytes(payload);
         using var content = new ByteArrayContent(payload);
-        using var response = await client.PostAsync("/cam/wecom/callback-echo", content);
-        // No such endpoint on the appliance: what matters is the whole body crossed and a normal answer came back.
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        using var response = await client.PostAsync("/cam/test/upload", content);
+
+        // The appliance read the whole body and hashed it: every byte crossed, in order.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal($"length={payload.Length}\nsha256={Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(payload))}",
+            await response.Content.ReadAsStringAsync());
     }
 
     [Fact]

@@ -104,8 +104,10 @@ public sealed class RelayServer : IAsyncDisposable
 
 /// <summary>
 /// The whole appliance (synthetic camera) on real Kestrel, dialling the relay through its tunnel, plus test-only
-/// endpoints: /test/echo (what the appliance believes about the request), /test/bulk?mib=N (a large response) and a fake /wecom/callback that records
-/// what arrives (the WeCom feature is built elsewhere).
+/// endpoints: /test/echo (what the appliance believes about the request), /test/raw/… (the request target exactly as
+/// it arrived, and its decoded path and query), /test/headers (the request headers as they arrived, before the
+/// appliance applies X-Forwarded-*), /test/upload (reads the body, answers its length and SHA-256), /test/bulk?mib=N
+/// (a large response) and a fake /wecom/callback that records what arrives (the WeCom feature is built elsewhere).
 /// </summary>
 public sealed class TunnelledAppliance : IAsyncDisposable
 {
@@ -219,6 +221,32 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                     return;
                 }
 
+                if (context.Request.Path == "/test/headers")
+                {
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.WriteAsync(string.Concat(context.Request.Headers
+                        .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                        .SelectMany(h => h.Value.Select(v => $"{h.Key.ToLowerInvariant()}: {v}\n"))));
+                    return;
+                }
+
+                if (context.Request.Path == "/test/upload")
+                {
+                    using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+                    var chunk = new byte[65536];
+                    long length = 0;
+                    int read;
+                    while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+                    {
+                        sha.AppendData(chunk, 0, read);
+                        length += read;
+                    }
+
+                    context.Response.ContentType = "text/plain";
+                    await context.Response.WriteAsync($"length={length}\nsha256={Convert.ToHexStringLower(sha.GetHashAndReset())}");
+                    return;
+                }
+
                 await nextMiddleware(context);
             });
             next(app);
@@ -231,6 +259,14 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                         $"pathbase={context.Request.PathBase}", $"path={context.Request.Path}",
                         $"tunnel={context.Features.Get<ITunnelConnectionFeature>() is not null}",
                         $"local={WebPrincipalExtensions.IsLocal(context)}"));
+                    return;
+                }
+
+                if (context.Request.Path.StartsWithSegments("/test/raw"))
+                {
+                    await context.Response.WriteAsync(string.Join('\n',
+                        $"raw={context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget}",
+                        $"path={context.Request.Path.Value}", $"query={context.Request.QueryString}"));
                     return;
                 }
 
