@@ -119,13 +119,15 @@ public sealed class RelayOptions
         {
             foreach (var host in entry.Hosts ?? [])
             {
-                if (Uri.CheckHostName(host) is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6))
+                // A fully qualified name's trailing dot (cam.example.com.) names the same host.
+                var bare = host.EndsWith('.') ? host[..^1] : host;
+                if (Uri.CheckHostName(bare) is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6))
                 {
                     yield return $"Relay:Appliances:{name}:Hosts: '{host}' is not a host name (give it without scheme, port or path, e.g. cam.example.com).";
                 }
-                else if (!hostOwners.TryAdd(host, name))
+                else if (!hostOwners.TryAdd(bare, name))
                 {
-                    yield return $"Relay:Appliances:{name}:Hosts: '{host}' is already the host of {hostOwners[host]}.";
+                    yield return $"Relay:Appliances:{name}:Hosts: '{host}' is already the host of {hostOwners[bare]}.";
                 }
             }
 

@@ -7,8 +7,12 @@ using TunnelProtocol;
 
 namespace Relay.Proxy;
 
-/// <summary>Where a public request goes: which appliance, the path it sees, and the prefix it sits under.</summary>
-internal readonly record struct ApplianceRoute(string Name, string Path, string Prefix);
+/// <summary>
+/// Where a public request goes: which appliance, the path it sees (decoded, as its Kestrel will see it), the prefix
+/// it sits under, and <paramref name="Target"/>, the path to send it as the visitor sent it (not decoded, without
+/// the prefix); null when the relay refuses to forward that path.
+/// </summary>
+internal readonly record struct ApplianceRoute(string Name, string Path, string Prefix, string? Target);
 
 /// <summary>
 /// Forwards one public request over the appliance's tunnel and streams the answer back as it comes (nothing is
@@ -62,11 +66,11 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
 
     public async Task ForwardAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
-        using var request = CreateRequest(context, route, route.Path, withBody: true);
+        using var request = CreateRequest(context, route, route.Target ?? route.Path, withBody: true);
         HttpResponseMessage response;
         try
         {
-            response = await session.Client.SendAsync(request, context.RequestAborted);
+            response = await session.SendAsync(request, context.RequestAborted);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
         {

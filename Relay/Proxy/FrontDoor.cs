@@ -17,18 +17,27 @@ internal sealed class FrontDoor(
     RelayOptions options, TunnelRegistry registry, Forwarder forwarder, StreamFanOuts fanOuts, CallbackRelay callbacks, TimeProvider time)
 {
     private readonly Dictionary<string, string> _hosts = options.Appliances
-        .SelectMany(a => (a.Value.Hosts ?? []).Select(h => (Host: h.ToLowerInvariant(), Name: a.Key)))
+        .SelectMany(a => (a.Value.Hosts ?? []).Select(h => (Host: HostName(h), Name: a.Key)))
         .ToDictionary(p => p.Host, p => p.Name, StringComparer.OrdinalIgnoreCase);
+
+    private enum Verdict
+    {
+        Admitted,
+        Refused,
+        TunnelFailed,
+    }
 
     /// <summary>Which appliance a request is for, or null when it is for the relay itself.</summary>
     public ApplianceRoute? Resolve(HttpRequest request)
     {
-        if (_hosts.TryGetValue(request.Host.Host, out var byHost))
+        // Path is decoded with dot segments removed: what the appliance's own Kestrel makes of the same target.
+        var path = request.Path.Value is { Length: > 0 } p ? p : "/";
+        var raw = RawPath(request);
+        if (_hosts.TryGetValue(HostName(request.Host.Host), out var byHost))
         {
-            return new ApplianceRoute(byHost, request.Path.Value is { Length: > 0 } p ? p : "/", "");
+            return new ApplianceRoute(byHost, path, "", raw is null ? null : SafeForUri(raw));
         }
 
-        var path = request.Path.Value ?? "/";
         var end = path.IndexOf('/', 1);
         var first = end < 0 ? path[1..] : path[1..end];
         if (first.Length == 0 || !options.Appliances.ContainsKey(first))
@@ -36,11 +45,33 @@ internal sealed class FrontDoor(
             return null;
         }
 
-        return new ApplianceRoute(first, end < 0 ? "" : path[end..], "/" + first);
+        // The appliance gets the path exactly as the visitor sent it, minus the prefix (which may have been sent
+        // percent-encoded: /%63am/ is /cam/ as Path says). Decoding it again here would let %25xx, %3F, %23 or
+        // %252e%252e mean something else at the appliance than at the relay.
+        string? target = null;
+        if (raw is not null)
+        {
+            var rawEnd = raw.IndexOf('/', 1);
+            var rawFirst = rawEnd < 0 ? raw[1..] : raw[1..rawEnd];
+            if (string.Equals(Uri.UnescapeDataString(rawFirst), first, StringComparison.Ordinal))
+            {
+                target = rawEnd < 0 ? "" : SafeForUri(raw[rawEnd..]);
+            }
+        }
+
+        return new ApplianceRoute(first, end < 0 ? "" : path[end..], "/" + first, target);
     }
 
     public async Task HandleAsync(HttpContext context, ApplianceRoute route)
     {
+        if (route.Target is null)
+        {
+            // Dot segments in the target (only a hand-made request has them; browsers resolve them first).
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("Bad request path.\n");
+            return;
+        }
+
         if (route.Path.Length == 0)
         {
             // "/NAME" → "/NAME/" so the page's relative links resolve under the prefix.
@@ -48,14 +79,16 @@ internal sealed class FrontDoor(
             return;
         }
 
-        if (route.Path.StartsWith("/_relay/", StringComparison.Ordinal))
+        // The appliance's routing ignores case and a trailing slash: so does the relay when it looks for its own paths.
+        var normal = Normalise(route.Path);
+        if (normal.Equals("/_relay", StringComparison.OrdinalIgnoreCase) || normal.StartsWith("/_relay/", StringComparison.OrdinalIgnoreCase))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
 
         var isGet = HttpMethods.IsGet(context.Request.Method);
-        if (route.Path == "/wecom/callback" && options.Appliances[route.Name].WeComToken.Length > 0)
+        if (Is(normal, "/wecom/callback") && options.Appliances[route.Name].WeComToken.Length > 0)
         {
             await callbacks.HandleAsync(context, route);
             return;
@@ -68,13 +101,13 @@ internal sealed class FrontDoor(
             return;
         }
 
-        if (isGet && route.Path == "/stream")
+        if (isGet && Is(normal, "/stream"))
         {
             await StreamAsync(context, session, route);
             return;
         }
 
-        if (isGet && route.Path == "/snapshot" && fanOuts.Existing(route.Name)?.FreshFrame(options.SnapshotMaxAge) is { } cached)
+        if (isGet && Is(normal, "/snapshot") && fanOuts.Existing(route.Name)?.FreshFrame(options.SnapshotMaxAge) is { } cached)
         {
             await SnapshotAsync(context, session, route, cached);
             return;
@@ -83,17 +116,123 @@ internal sealed class FrontDoor(
         await forwarder.ForwardAsync(context, session, route);
     }
 
+    /// <summary>A host name without the trailing dot of its fully qualified form (<c>cam.example.com.</c>).</summary>
+    internal static string HostName(string host) => host.EndsWith('.') ? host[..^1] : host;
+
+    /// <summary>Repeated slashes collapsed and a trailing one dropped: the form compared with the relay's own paths.</summary>
+    internal static string Normalise(string path)
+    {
+        var collapsed = new System.Text.StringBuilder(path.Length);
+        foreach (var c in path)
+        {
+            if (c != '/' || collapsed.Length == 0 || collapsed[^1] != '/')
+            {
+                collapsed.Append(c);
+            }
+        }
+
+        if (collapsed.Length > 1 && collapsed[^1] == '/')
+        {
+            collapsed.Length--;
+        }
+
+        return collapsed.ToString();
+    }
+
+    private static bool Is(string normal, string special) => string.Equals(normal, special, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The request target's path as sent (not decoded), without the query; null when it has dot segments, whose
+    /// removal by Kestrel (before or after decoding) would make the raw path and <see cref="HttpRequest.Path"/> disagree.
+    /// </summary>
+    private static string? RawPath(HttpRequest request)
+    {
+        var target = request.HttpContext.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(target))
+        {
+            return request.Path.Value is { Length: > 0 } ? request.Path.ToUriComponent() : "/";
+        }
+
+        if (target[0] != '/')
+        {
+            // Absolute form (GET http://host/path HTTP/1.1): the path starts after the authority.
+            var scheme = target.IndexOf("://", StringComparison.Ordinal);
+            if (scheme < 0)
+            {
+                return null;
+            }
+
+            var at = target.AsSpan(scheme + 3).IndexOfAny('/', '?');
+            target = at < 0 ? "/" : target[(scheme + 3 + at)..];
+            if (target[0] != '/')
+            {
+                target = "/" + target;
+            }
+        }
+
+        var query = target.IndexOf('?', StringComparison.Ordinal);
+        if (query >= 0)
+        {
+            target = target[..query];
+        }
+
+        foreach (var segment in target.Split('/'))
+        {
+            var dots = segment.Replace("%2e", ".", StringComparison.OrdinalIgnoreCase);
+            if (dots is "." or "..")
+            {
+                return null;
+            }
+        }
+
+        return target;
+    }
+
+    /// <summary>
+    /// Percent-encodes what cannot go into the request to the appliance as it is: '#' (it would start a fragment) and
+    /// anything but visible ASCII (UTF-8 bytes Kestrel let through). The appliance decodes them to the same path.
+    /// </summary>
+    private static string SafeForUri(string path)
+    {
+        if (!path.AsSpan().ContainsAnyExceptInRange('!', '~') && !path.Contains('#', StringComparison.Ordinal))
+        {
+            return path;
+        }
+
+        var escaped = new System.Text.StringBuilder(path.Length + 16);
+        Span<byte> utf8 = stackalloc byte[4];
+        for (var i = 0; i < path.Length; i++)
+        {
+            var c = path[i];
+            if (c is > ' ' and <= '~' and not '#')
+            {
+                escaped.Append(c);
+                continue;
+            }
+
+            var length = char.IsHighSurrogate(c) && i + 1 < path.Length
+                ? System.Text.Encoding.UTF8.GetBytes(path.AsSpan(i++, 2), utf8)
+                : System.Text.Encoding.UTF8.GetBytes(path.AsSpan(i, 1), utf8);
+            foreach (var b in utf8[..length])
+            {
+                escaped.Append(CultureInfo.InvariantCulture, $"%{b:X2}");
+            }
+        }
+
+        return escaped.ToString();
+    }
+
     /// <summary>Asks the appliance whether this visitor may view; copies any cookie it sets (a view link's).</summary>
-    private async Task<bool> AuthorizeAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
+    private async Task<Verdict> AuthorizeAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
         using var request = forwarder.CreateRequest(context, route, TunnelHandshake.AuthorizePath, withBody: false);
         request.Method = HttpMethod.Get;
         try
         {
-            using var response = await session.Client.SendAsync(request, context.RequestAborted);
+            using var response = await session.SendAsync(request, context.RequestAborted);
             if (response.StatusCode != System.Net.HttpStatusCode.NoContent)
             {
-                return false;
+                return Verdict.Refused;
             }
 
             if (response.Headers.TryGetValues("Set-Cookie", out var cookies))
@@ -101,11 +240,30 @@ internal sealed class FrontDoor(
                 context.Response.Headers.SetCookie = cookies.ToArray();
             }
 
-            return true;
+            return Verdict.Admitted;
         }
-        catch (HttpRequestException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
         {
-            return false;
+            // The tunnel dropped or was replaced while the appliance was asked: the same as offline.
+            return Verdict.TunnelFailed;
+        }
+    }
+
+    /// <summary>Serves the visitor when the appliance admits them; otherwise its own answer, or the offline page.</summary>
+    private async Task<bool> AdmitAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
+    {
+        switch (await AuthorizeAsync(context, session, route))
+        {
+            case Verdict.Admitted:
+                return true;
+            case Verdict.TunnelFailed:
+                await Pages.WriteUnavailableAsync(context, route.Name, "did not answer");
+                return false;
+            default:
+                // Let the appliance give its own answer (login redirect under the prefix, 401, or the page).
+                context.Response.Headers.Remove("Set-Cookie");
+                await forwarder.ForwardAsync(context, session, route);
+                return false;
         }
     }
 
@@ -124,11 +282,8 @@ internal sealed class FrontDoor(
             fpsCap = fps;
         }
 
-        if (!await AuthorizeAsync(context, session, route))
+        if (!await AdmitAsync(context, session, route))
         {
-            // Let the appliance give its own answer (login redirect under the prefix, 401, or the page).
-            context.Response.Headers.Remove("Set-Cookie");
-            await forwarder.ForwardAsync(context, session, route);
             return;
         }
 
@@ -170,10 +325,8 @@ internal sealed class FrontDoor(
 
     private async Task SnapshotAsync(HttpContext context, TunnelSession session, ApplianceRoute route, RelayedFrame frame)
     {
-        if (!await AuthorizeAsync(context, session, route))
+        if (!await AdmitAsync(context, session, route))
         {
-            context.Response.Headers.Remove("Set-Cookie");
-            await forwarder.ForwardAsync(context, session, route);
             return;
         }
 

@@ -171,7 +171,7 @@ internal sealed partial class StreamFanOut : IDisposable
 
                 using var request = TunnelSession.NewRequest(HttpMethod.Get, "/stream");
                 request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
-                using var response = await session.Client.SendAsync(request, cancellationToken);
+                using var response = await session.SendAsync(request, cancellationToken);
                 if (!response.IsSuccessStatusCode)
                 {
                     LogUpstreamRefused(_logger, _name, (int)response.StatusCode);

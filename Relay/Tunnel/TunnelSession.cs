@@ -7,7 +7,7 @@ using TunnelProtocol;
 namespace Relay.Tunnel;
 
 /// <summary>
-/// One authenticated appliance connection. The relay is the HTTP/2 client: <see cref="Client"/>'s only connection is
+/// One authenticated appliance connection. The relay is the HTTP/2 client (<see cref="SendAsync"/>): its only connection is
 /// the WebSocket stream (handed over once by ConnectCallback), so every request to the appliance is an HTTP/2
 /// stream on it, with PINGs both ways, per-stream flow control and cancellation.
 /// </summary>
@@ -25,6 +25,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NotifyingStream _stream;
+    private readonly HttpMessageInvoker _client;
     private int _claimed;
 
     public TunnelSession(string name, string remote, Stream stream, byte[] nonce, string secret, RelayOptions options, TimeProvider time)
@@ -35,7 +36,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         RelayKey = TunnelHandshake.RelayKey(secret, nonce);
         Counter = new CountingStream(stream);
         _stream = new NotifyingStream(Counter, () => _ended.TrySetResult());
-        Client = new HttpMessageInvoker(new SocketsHttpHandler
+        _client = new HttpMessageInvoker(new SocketsHttpHandler
         {
             ConnectCallback = async (_, cancellationToken) =>
             {
@@ -71,8 +72,6 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// <summary>The key the relay sends on its own requests (fan-out upstream, cached snapshots).</summary>
     public string RelayKey { get; }
 
-    public HttpMessageInvoker Client { get; }
-
     /// <summary>Bytes read = from the appliance (its uplink); written = to the appliance.</summary>
     public CountingStream Counter { get; }
 
@@ -89,15 +88,46 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// </summary>
     public void Open() => _opened.TrySetResult();
 
+    /// <summary>
+    /// A request for the appliance. <paramref name="pathAndQuery"/> goes out as given (no unescaping of %41, no
+    /// removal of dot segments, no '\\' to '/'), so a visitor's path reaches the appliance as they sent it; it must
+    /// be visible ASCII without '#'.
+    /// </summary>
     public static HttpRequestMessage NewRequest(HttpMethod method, string pathAndQuery) =>
-        new(method, "http://appliance" + pathAndQuery) { Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        new(method, new Uri("http://appliance" + pathAndQuery, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+
+    /// <summary>
+    /// Sends a request over the tunnel. A session that has closed (replaced by a reconnect, or its tunnel dropped)
+    /// fails like a dropped tunnel, with <see cref="HttpRequestException"/>, never <see cref="ObjectDisposedException"/>:
+    /// callers take a session from the registry and may send on it just after it was closed.
+    /// </summary>
+    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!IsOpen)
+        {
+            throw Closed(null);
+        }
+
+        try
+        {
+            return await _client.SendAsync(request, cancellationToken);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw Closed(ex);
+        }
+    }
 
     /// <summary>Sends a small GET over the tunnel (opens the HTTP/2 connection on first use) and records its round trip.</summary>
     public async Task ProbeAsync(CancellationToken cancellationToken)
     {
         using var request = NewRequest(HttpMethod.Get, "/healthz");
         var started = Stopwatch.GetTimestamp();
-        using var response = await Client.SendAsync(request, cancellationToken);
+        using var response = await SendAsync(request, cancellationToken);
         await response.Content.LoadIntoBufferAsync(cancellationToken);
         RoundTripMilliseconds = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
     }
@@ -106,9 +136,12 @@ internal sealed class TunnelSession : IAsyncDisposable
     {
         _opened.TrySetException(new IOException($"The tunnel to {Name} has closed."));
         _ended.TrySetResult();
-        Client.Dispose();
+        _client.Dispose();
         await _stream.DisposeAsync();
     }
+
+    private HttpRequestException Closed(Exception? inner) =>
+        new(HttpRequestError.ConnectionError, $"The tunnel to {Name} has closed.", inner);
 
     /// <summary>Tells the session when the HTTP client drops its connection (ping timeout, the appliance closed).</summary>
     private sealed class NotifyingStream(Stream inner, Action disposed) : Stream

@@ -104,7 +104,7 @@ internal sealed partial class CallbackRelay : BackgroundService
             using var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
             forward.Method = HttpMethod.Post;
             forward.Content = Content(body, request.ContentType);
-            using var response = await session.Client.SendAsync(forward, deadline.Token);
+            using var response = await session.SendAsync(forward, deadline.Token);
             if ((int)response.StatusCode < 500)
             {
                 _store.Delete(id);
@@ -183,7 +183,7 @@ internal sealed partial class CallbackRelay : BackgroundService
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 timeout.CancelAfter(ReplayTimeout);
-                using var response = await session.Client.SendAsync(request, timeout.Token);
+                using var response = await session.SendAsync(request, timeout.Token);
                 var status = (int)response.StatusCode;
                 if (status is >= 200 and < 300)
                 {
