@@ -25,7 +25,7 @@ public sealed partial class CallbackEndpoint(
             var query = RawQuery(context.Request.QueryString.Value);
             if (HttpMethods.IsGet(context.Request.Method))
             {
-                var echo = Verify(query, query.GetValueOrDefault("echostr"));
+                var echo = Verify(query, query.GetValueOrDefault("echostr"), out _);
                 metrics.Accept();
                 response.ContentType = "text/plain; charset=utf-8";
                 await response.WriteAsync(crypto.Decrypt(echo), context.RequestAborted);
@@ -42,7 +42,7 @@ public sealed partial class CallbackEndpoint(
             var envelope = CallbackXml.ReadFields(body, options.MaxBodyBytes);
             var encrypt = envelope.GetValueOrDefault("Encrypt") ?? throw new WeComCryptoException(WeComCryptoError.ParseXml, "no Encrypt element");
             var replayedFrom = ReplayedAt(context);
-            Verify(query, encrypt, checkClock: replayedFrom is null);
+            Verify(query, encrypt, out var signedAt, checkClock: replayedFrom is null);
             var plaintext = crypto.Decrypt(encrypt);
             var message = new InboundMessage(CallbackXml.ReadFields(plaintext, options.MaxBodyBytes));
             if (message.FromUserName.Length == 0 || message.MsgType.Length == 0)
@@ -53,8 +53,10 @@ public sealed partial class CallbackEndpoint(
             metrics.Accept();
             if (replayedFrom is { } receivedAt)
             {
-                // The relay answered WeCom when it stored this; the result goes out through message/send.
-                await dispatcher.HandleReplayAsync(message, receivedAt);
+                // The relay answered WeCom when it stored this; the result goes out through message/send. Its age counts
+                // from the earlier of the relay's receipt and WeCom's signature: a callback signed long ago and posted
+                // to the relay again is as old as its signature says.
+                await dispatcher.HandleReplayAsync(message, signedAt < receivedAt ? signedAt : receivedAt);
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentLength = 0;
                 return;
@@ -99,8 +101,11 @@ public sealed partial class CallbackEndpoint(
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
-    /// <summary>Checks presence, signature and (unless replayed by the relay) clock skew; returns <paramref name="signed"/>.</summary>
-    private string Verify(Dictionary<string, string> query, string? signed, bool checkClock = true)
+    /// <summary>
+    /// Checks presence, signature and (unless replayed by the relay) clock skew; returns <paramref name="signed"/>,
+    /// and in <paramref name="signedAt"/> the signed timestamp.
+    /// </summary>
+    private string Verify(Dictionary<string, string> query, string? signed, out DateTimeOffset signedAt, bool checkClock = true)
     {
         var signature = query.GetValueOrDefault("msg_signature");
         var timestamp = query.GetValueOrDefault("timestamp");
@@ -116,7 +121,8 @@ public sealed partial class CallbackEndpoint(
             throw new StaleTimestampException($"timestamp '{timestamp}' is not a Unix time");
         }
 
-        var skew = time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds);
+        signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        var skew = time.GetUtcNow() - signedAt;
         if (checkClock && skew.Duration() > options.MaxClockSkew)
         {
             throw new StaleTimestampException($"timestamp is {skew.TotalSeconds:0} s off (WeCom:MaxClockSkew {options.MaxClockSkew}): replay or wrong clock");
