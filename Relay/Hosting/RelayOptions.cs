@@ -21,12 +21,21 @@ public sealed class RelayOptions
     /// <summary>How long a WeCom callback may wait for the appliance before the relay answers 200 and stores it (WeCom gives up at 5 s).</summary>
     public TimeSpan CallbackTimeout { get; set; } = TimeSpan.FromSeconds(4);
 
+    /// <summary>
+    /// WeCom callbacks whose signed timestamp is further than this from now are refused (403, not stored): a callback
+    /// signed long ago and posted again would otherwise be stored and run on replay. The appliance's
+    /// <c>WeCom:MaxClockSkew</c> (default 5 minutes too) is the check for callbacks it gets live.
+    /// </summary>
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Largest WeCom callback body accepted (bytes).</summary>
     public int MaxCallbackBytes { get; set; } = 64 * 1024;
 
     /// <summary>
-    /// Failed replays (5xx, timeout, dropped tunnel) before a stored callback is given up, logged as an error, so one
-    /// the appliance can never handle does not hold back every later message.
+    /// Failed replays (5xx, 408, 429, no answer within 30 s) before a stored callback is given up, logged as an error,
+    /// so one the appliance can never handle does not hold back every later message. A replay cut off by the tunnel
+    /// dropping is not counted; one the appliance refuses with another 4xx (signature, age, decryption) is dropped at
+    /// once with a warning giving its reason, since it would be refused again.
     /// </summary>
     public int MaxReplayAttempts { get; set; } = 10;
 
@@ -174,6 +183,11 @@ public sealed class RelayOptions
         if (MaxAuthFailures < 1 || MaxCallbackBytes < 1024)
         {
             yield return "Relay:MaxAuthFailures must be at least 1 and Relay:MaxCallbackBytes at least 1024.";
+        }
+
+        if (MaxClockSkew <= TimeSpan.Zero)
+        {
+            yield return $"Relay:MaxClockSkew must be positive (got {MaxClockSkew}).";
         }
 
         if (MaxReplayAttempts < 1)

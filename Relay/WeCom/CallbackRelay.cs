@@ -10,10 +10,12 @@ using TunnelProtocol;
 namespace Relay.WeCom;
 
 /// <summary>
-/// Store-and-forward for <c>/NAME/wecom/callback</c>. The relay checks WeCom's signature, then forwards the raw
-/// request; when the appliance is offline, has callbacks still queued, or has not answered within
-/// <c>Relay:CallbackTimeout</c> (4 s; WeCom gives up at 5), WeCom gets 200 with an empty body at once and the request
-/// waits in SQLite. Queued callbacks are replayed in order when the appliance is back, marked with
+/// Store-and-forward for <c>/NAME/wecom/callback</c>. The relay checks WeCom's signature and that it was signed within
+/// <c>Relay:MaxClockSkew</c>, then forwards the raw request; when the appliance is offline, has callbacks still queued
+/// or in flight, or has not answered within <c>Relay:CallbackTimeout</c> (4 s; WeCom gives up at 5), WeCom gets 200
+/// with an empty body at once and the request waits in SQLite. A live request that timed out is still awaited: when
+/// the appliance answers it after all, it is not replayed (unless its answer was a passive reply WeCom never saw).
+/// Queued callbacks are replayed in order, per appliance, when the appliance is back, marked with
 /// <c>X-Relay-Replayed-At</c> so it answers through message/send; its MsgId dedupe makes a replay of something it
 /// already saw harmless.
 /// </summary>
@@ -21,7 +23,10 @@ internal sealed partial class CallbackRelay : BackgroundService
 {
     private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
-    private readonly Channel<string> _wake = Channel.CreateUnbounded<string>();
+    private static readonly TimeSpan TunnelDropGrace = TimeSpan.FromSeconds(1);
+    private const int MaxReasonChars = 200;
+    private readonly Dictionary<string, Channel<bool>> _wake;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly RelayOptions _options;
     private readonly TunnelRegistry _registry;
     private readonly Forwarder _forwarder;
@@ -37,7 +42,9 @@ internal sealed partial class CallbackRelay : BackgroundService
         _store = store;
         _time = time;
         _logger = logger;
-        registry.Connected += name => _wake.Writer.TryWrite(name);
+        _wake = options.Appliances.Keys.ToDictionary(
+            name => name, _ => Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite }), StringComparer.Ordinal);
+        registry.Connected += Wake;
     }
 
     public int Pending(string appliance) => _store.Pending(appliance);
@@ -85,69 +92,197 @@ internal sealed partial class CallbackRelay : BackgroundService
             return;
         }
 
+        if (!SignedRecently(query["timestamp"], out var skew))
+        {
+            // Signed long ago (a captured callback posted again) or by a wrong clock: stored, it would run on replay.
+            await RefuseAsync(context, route.Name, StatusCodes.Status403Forbidden, $"timestamp {skew} (Relay:MaxClockSkew {_options.MaxClockSkew})");
+            return;
+        }
+
         var pathAndQuery = route.Path + request.QueryString.Value;
         var receivedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var session = _registry.Get(route.Name);
-        if (session is null || _store.Pending(route.Name) > 0)
+        var (id, live) = _store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null);
+        if (session is null || !live)
         {
-            _store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, queued: true);
-            LogStored(_logger, route.Name, session is null ? "offline" : "earlier callbacks still queued");
-            _wake.Writer.TryWrite(route.Name);
+            LogStored(_logger, route.Name, session is null ? "offline" : "earlier callbacks still queued or in flight");
+            Wake(route.Name);
             return; // 200, empty body
         }
 
-        var id = _store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, queued: false);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        deadline.CancelAfter(_options.CallbackTimeout);
+        var handover = new Handover();
+        Task<LiveAnswer?> delivery;
         try
         {
-            using var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
+            var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
             forward.Method = HttpMethod.Post;
             forward.Content = Content(body, request.ContentType);
-            using var response = await session.SendAsync(forward, deadline.Token);
-            if ((int)response.StatusCode < 500)
-            {
-                _store.Delete(id);
-                var answer = await response.Content.ReadAsByteArrayAsync(deadline.Token);
-                context.Response.StatusCode = (int)response.StatusCode;
-                if (response.Content.Headers.ContentType is { } contentType)
-                {
-                    context.Response.ContentType = contentType.ToString();
-                }
+            delivery = DeliverLiveAsync(route.Name, id, session, forward, handover);
+        }
+        catch
+        {
+            _store.MarkQueued(id);
+            Wake(route.Name);
+            throw;
+        }
 
-                await context.Response.Body.WriteAsync(answer, context.RequestAborted);
+        LiveAnswer? answer;
+        try
+        {
+            answer = await delivery.WaitAsync(_options.CallbackTimeout, _time, context.RequestAborted);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            if (handover.TryGiveUp())
+            {
+                // 200 with an empty body: WeCom will not retry. The appliance's answer is still awaited (DeliverLiveAsync):
+                // replayed only if it does not come or is a failure, so something the appliance ran is not sent again.
+                LogStored(_logger, route.Name, "no answer in time");
                 return;
             }
 
-            LogStoredStatus(_logger, route.Name, (int)response.StatusCode);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
-        {
-            var reason = deadline.IsCancellationRequested ? "no answer in time" : ex.Message;
-            LogStored(_logger, route.Name, reason);
+            answer = await delivery; // it came just now
         }
 
-        _store.MarkQueued(id);
-        _wake.Writer.TryWrite(route.Name);
-        // 200 with an empty body: WeCom will not retry, and the appliance answers later through message/send.
+        if (answer is null)
+        {
+            return; // stored for replay; 200 with an empty body
+        }
+
+        context.Response.StatusCode = answer.Status;
+        if (answer.ContentType is { } contentType)
+        {
+            context.Response.ContentType = contentType;
+        }
+
+        await context.Response.Body.WriteAsync(answer.Body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Forwards a callback live and settles its row whatever happens: deleted when the appliance answered below 500,
+    /// queued for replay otherwise (or when the answer was a passive reply that came after WeCom had its empty 200).
+    /// Returns the answer for WeCom when it came in time, null when WeCom gets an empty 200.
+    /// </summary>
+    private async Task<LiveAnswer?> DeliverLiveAsync(string name, long id, TunnelSession session, HttpRequestMessage forward, Handover handover)
+    {
+        var delivered = false;
+        try
+        {
+            using (forward)
+            using (var timeout = new CancellationTokenSource(ReplayTimeout, _time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopping.Token))
+            {
+                using var response = await session.SendAsync(forward, linked.Token);
+                var status = (int)response.StatusCode;
+                var answer = new LiveAnswer(status, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsByteArrayAsync(linked.Token));
+                var inTime = handover.TryHandOver();
+                if (status >= 500)
+                {
+                    LogStoredStatus(_logger, name, status);
+                    return null;
+                }
+
+                if (!inTime && status is >= 200 and < 300 && answer.Body.Length > 0)
+                {
+                    // A passive reply WeCom will never see: the replay makes the appliance (whose MsgId dedupe joins
+                    // the run it made) send it through message/send.
+                    LogLateReply(_logger, name);
+                    return null;
+                }
+
+                if (status >= 400)
+                {
+                    LogLiveRefused(_logger, name, status, Reason(answer.Body));
+                }
+
+                delivered = true;
+                return inTime ? answer : null;
+            }
+        }
+        catch (Exception ex)
+        {
+            LogStored(_logger, name, ex.Message);
+            return null;
+        }
+        finally
+        {
+            try
+            {
+                if (delivered)
+                {
+                    _store.Delete(id);
+                }
+                else
+                {
+                    _store.MarkQueued(id);
+                }
+
+                Wake(name); // the ones queued behind it may go now
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // Shutting down: an in-flight row is queued again at the next start.
+            }
+        }
+    }
+
+    /// <summary>Whether the signed timestamp is within <c>Relay:MaxClockSkew</c> of now; <paramref name="skew"/> says how far off it is.</summary>
+    private bool SignedRecently(string? timestamp, out string skew)
+    {
+        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds > 32503680000)
+        {
+            skew = "is not a Unix time";
+            return false;
+        }
+
+        var off = _time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds);
+        skew = $"is {off.TotalSeconds:0} s off";
+        return off.Duration() <= _options.MaxClockSkew;
+    }
+
+    private void Wake(string name)
+    {
+        if (_wake.TryGetValue(name, out var wake))
+        {
+            wake.Writer.TryWrite(true);
+        }
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        return base.StopAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _stopping.Dispose();
+        base.Dispose();
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(RetryInterval, _time);
         var ticks = RetryTicksAsync(timer, stoppingToken);
+
+        // One drain per appliance: one that hangs on a replay does not hold back the others.
+        await Task.WhenAll(_wake.Select(pair => DrainLoopAsync(pair.Key, pair.Value.Reader, stoppingToken)));
+        await ticks;
+    }
+
+    private async Task DrainLoopAsync(string name, ChannelReader<bool> wake, CancellationToken stoppingToken)
+    {
         try
         {
-            await foreach (var name in _wake.Reader.ReadAllAsync(stoppingToken))
+            while (await wake.WaitToReadAsync(stoppingToken))
             {
+                wake.TryRead(out _);
                 await DrainAsync(name, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-
-        await ticks;
     }
 
     private async Task RetryTicksAsync(PeriodicTimer timer, CancellationToken stoppingToken)
@@ -160,7 +295,7 @@ internal sealed partial class CallbackRelay : BackgroundService
                 {
                     if (_store.Pending(name) > 0 && _registry.Get(name) is not null)
                     {
-                        _wake.Writer.TryWrite(name);
+                        Wake(name);
                     }
                 }
             }
@@ -175,6 +310,11 @@ internal sealed partial class CallbackRelay : BackgroundService
     {
         while (!stoppingToken.IsCancellationRequested && _registry.Get(name) is { } session && _store.Oldest(name) is { } stored)
         {
+            if (stored.InFlight)
+            {
+                return; // still being forwarded live: it must not be overtaken; settling it wakes this drain again
+            }
+
             using var request = TunnelSession.NewRequest(HttpMethod.Post, stored.PathAndQuery);
             request.Content = Content(stored.Body, stored.ContentType);
             request.Headers.TryAddWithoutValidation(TunnelHandshake.ReplayHeader, stored.ReceivedAt.ToString(CultureInfo.InvariantCulture));
@@ -194,8 +334,10 @@ internal sealed partial class CallbackRelay : BackgroundService
 
                 if (status is >= 400 and < 500 and not 408 and not 429)
                 {
+                    // The appliance refused it (signature, age, decryption, size): trying again would be refused too.
+                    var reason = Reason(await ReadSomeAsync(response, timeout.Token));
                     _store.Delete(stored.Id);
-                    LogReplayDropped(_logger, name, stored.Id, status);
+                    LogReplayRefused(_logger, name, stored.Id, status, reason);
                     continue;
                 }
 
@@ -208,6 +350,18 @@ internal sealed partial class CallbackRelay : BackgroundService
             }
             catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
             {
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                if (await TunnelDroppedAsync(session))
+                {
+                    // Not the callback's fault: a flapping tunnel must not use up its attempts and get it dropped.
+                    LogReplayInterrupted(_logger, name, stored.Id, ex.Message);
+                    return;
+                }
+
                 if (GiveUpAfterFailure(name, stored, ex.Message))
                 {
                     continue;
@@ -216,6 +370,20 @@ internal sealed partial class CallbackRelay : BackgroundService
                 return;
             }
         }
+    }
+
+    /// <summary>Whether the tunnel the replay went through has ended (it may take a moment after the failed request).</summary>
+    private async Task<bool> TunnelDroppedAsync(TunnelSession session)
+    {
+        try
+        {
+            await session.Ended.WaitAsync(TunnelDropGrace, _time);
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        return !session.IsOpen || !ReferenceEquals(_registry.Get(session.Name), session);
     }
 
     /// <summary>Counts a failed replay; true when it was the last allowed and the callback is dropped, so the next may go.</summary>
@@ -268,6 +436,25 @@ internal sealed partial class CallbackRelay : BackgroundService
         return content;
     }
 
+    private static async Task<byte[]> ReadSomeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>The start of the appliance's answer, one line, for the log (it says why it refused: "rejected: 40001 …").</summary>
+    private static string Reason(byte[] body)
+    {
+        var text = System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, MaxReasonChars * 4)).ReplaceLineEndings(" ").Trim();
+        return text.Length == 0 ? "no reason given" : text.Length > MaxReasonChars ? text[..MaxReasonChars] + "…" : text;
+    }
+
     private async Task RefuseAsync(HttpContext context, string name, int status, string reason)
     {
         LogRefused(_logger, name, reason);
@@ -284,14 +471,37 @@ internal sealed partial class CallbackRelay : BackgroundService
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored WeCom callback {Id} delivered to {Name}")]
     private static partial void LogReplayed(ILogger logger, string name, long id);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Stored WeCom callback {Id} for {Name} dropped: the appliance answered {Status}")]
-    private static partial void LogReplayDropped(ILogger logger, string name, long id, int status);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stored WeCom callback {Id} for {Name} dropped: the appliance refused it with {Status} ({Reason}); it is not tried again")]
+    private static partial void LogReplayRefused(ILogger logger, string name, long id, int status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback for {Name} refused by the appliance with {Status} ({Reason})")]
+    private static partial void LogLiveRefused(ILogger logger, string name, int status, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback for {Name}: the appliance's passive reply came after WeCom had its empty 200; replayed so it goes out through message/send")]
+    private static partial void LogLateReply(ILogger logger, string name);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replaying WeCom callback {Id} to {Name} interrupted: the tunnel dropped ({Reason}); not counted as a failed attempt")]
+    private static partial void LogReplayInterrupted(ILogger logger, string name, long id, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Stored WeCom callback {Id} for {Name} given up after {Attempts} failed replays (last: {Reason}); later ones go on")]
     private static partial void LogReplayGaveUp(ILogger logger, string name, long id, int attempts, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying WeCom callback {Id} to {Name} failed ({Reason}); retrying later")]
     private static partial void LogReplayFailed(ILogger logger, string name, long id, string reason);
+
+    /// <summary>Who settles a live callback's answer: WeCom (handed over in time) or the replay (given up at the deadline).</summary>
+    private sealed class Handover
+    {
+        private int _state;
+
+        /// <summary>True when the answer came in time for WeCom.</summary>
+        public bool TryHandOver() => Interlocked.CompareExchange(ref _state, 1, 0) != 2;
+
+        /// <summary>True when WeCom gets an empty 200 because the answer did not come in time.</summary>
+        public bool TryGiveUp() => Interlocked.CompareExchange(ref _state, 2, 0) != 1;
+    }
+
+    private sealed record LiveAnswer(int Status, string? ContentType, byte[] Body);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback for {Name} refused: {Reason}")]
     private static partial void LogRefused(ILogger logger, string name, string reason);

@@ -3,12 +3,13 @@ using Microsoft.Data.Sqlite;
 namespace Relay.WeCom;
 
 /// <summary>A stored callback: the raw request as WeCom sent it.</summary>
-internal sealed record StoredCallback(long Id, string Appliance, long ReceivedAt, string PathAndQuery, string? ContentType, byte[] Body, int Attempts);
+internal sealed record StoredCallback(long Id, string Appliance, long ReceivedAt, string PathAndQuery, string? ContentType, byte[] Body, int Attempts, bool InFlight);
 
 /// <summary>
 /// The durable queue of WeCom callbacks (SQLite in the relay's state directory, synchronous=FULL so a row is on
 /// disk before WeCom gets its 200). A row is "in flight" while the relay tries to forward it live and "queued" once
-/// that failed; in-flight rows left by a crash are queued again at start.
+/// that failed; in-flight rows left by a crash are queued again at start. Order holds per appliance: a callback goes
+/// live only when nothing else of its appliance is stored (in flight or queued), and replays stop at an in-flight row.
 /// </summary>
 internal sealed class CallbackStore : IDisposable
 {
@@ -38,10 +39,16 @@ internal sealed class CallbackStore : IDisposable
         Execute($"UPDATE callbacks SET state = {Queued} WHERE state = {InFlight};");
     }
 
-    public long Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool queued)
+    /// <summary>
+    /// Stores a callback: in flight (to be forwarded live now) when <paramref name="live"/> and nothing else of
+    /// <paramref name="appliance"/> is stored, else queued behind the others. Checked and stored at once, so two
+    /// callbacks arriving together cannot both overtake a third.
+    /// </summary>
+    public (long Id, bool Live) Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live)
     {
         lock (_gate)
         {
+            live = live && Count(appliance) == 0;
             using var command = _connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state)
@@ -52,8 +59,8 @@ internal sealed class CallbackStore : IDisposable
             command.Parameters.AddWithValue("$p", pathAndQuery);
             command.Parameters.AddWithValue("$c", (object?)contentType ?? DBNull.Value);
             command.Parameters.AddWithValue("$b", body);
-            command.Parameters.AddWithValue("$s", queued ? Queued : InFlight);
-            return (long)command.ExecuteScalar()!;
+            command.Parameters.AddWithValue("$s", live ? InFlight : Queued);
+            return ((long)command.ExecuteScalar()!, live);
         }
     }
 
@@ -63,26 +70,24 @@ internal sealed class CallbackStore : IDisposable
 
     public void RecordAttempt(long id) => Execute($"UPDATE callbacks SET attempts = attempts + 1 WHERE id = {id};");
 
-    /// <summary>Queued callbacks for <paramref name="appliance"/> (in-flight ones count too: order must hold).</summary>
+    /// <summary>Stored callbacks for <paramref name="appliance"/>, queued or in flight (both hold later ones back: order must hold).</summary>
     public int Pending(string appliance)
     {
         lock (_gate)
         {
-            using var command = _connection.CreateCommand();
-            command.CommandText = "SELECT COUNT(*) FROM callbacks WHERE appliance = $a AND state = " + Queued;
-            command.Parameters.AddWithValue("$a", appliance);
-            return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            return Count(appliance);
         }
     }
 
+    /// <summary>The oldest stored callback of <paramref name="appliance"/>, in flight or queued (an in-flight one must not be overtaken).</summary>
     public StoredCallback? Oldest(string appliance)
     {
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
             command.CommandText = $"""
-                SELECT id, appliance, received_at, path_and_query, content_type, body, attempts FROM callbacks
-                WHERE appliance = $a AND state = {Queued} ORDER BY id LIMIT 1
+                SELECT id, appliance, received_at, path_and_query, content_type, body, attempts, state FROM callbacks
+                WHERE appliance = $a ORDER BY id LIMIT 1
                 """;
             command.Parameters.AddWithValue("$a", appliance);
             using var reader = command.ExecuteReader();
@@ -93,8 +98,17 @@ internal sealed class CallbackStore : IDisposable
 
             return new StoredCallback(
                 reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader[5], reader.GetInt32(6));
+                reader.IsDBNull(4) ? null : reader.GetString(4), (byte[])reader[5], reader.GetInt32(6),
+                reader.GetInt32(7) == InFlight);
         }
+    }
+
+    private int Count(string appliance)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM callbacks WHERE appliance = $a";
+        command.Parameters.AddWithValue("$a", appliance);
+        return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private void Execute(string sql)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Relay.Tests.Infrastructure;
 using Relay.WeCom;
 
@@ -151,18 +152,226 @@ public sealed class CallbackStoreAndForwardTests
         Assert.Equal(0, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
     }
 
+    [Theory]
+    [InlineData(-120)]
+    [InlineData(-6)]
+    [InlineData(120)]
+    public async Task Callback_SignedOutsideMaxClockSkewWhileOffline_Refused403AndNotStored(int minutes)
+    {
+        // A callback signed long ago and posted again must not be stored: on replay it would run as if new.
+        await using var relay = await RelayServer.StartAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await PostCallbackAsync(client, "old", signedAt: DateTimeOffset.UtcNow.AddMinutes(minutes));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(0, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+    }
+
+    [Fact]
+    public async Task Callback_SignedWithinMaxClockSkewWhileOffline_Stored()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await PostCallbackAsync(client, "recent", signedAt: DateTimeOffset.UtcNow.AddMinutes(-4));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+    }
+
+    [Fact]
+    public async Task Callback_ArrivingWhileAnEarlierOneIsInFlight_RunsAfterIt()
+    {
+        // "first" is in flight (its live answer is a 503 after 1.5 s, so it is replayed); "second" arrives meanwhile
+        // and must queue behind it instead of overtaking it live.
+        await using var relay = await RelayServer.StartAsync();
+        var recorder = new CallbackRecorder();
+        int DeliveriesOfFirst() => recorder.Received.Count(r => MsgIdOf(r.Body) == "first");
+        recorder.DelayFor = body => MsgIdOf(body) == "first" && DeliveriesOfFirst() == 1 ? TimeSpan.FromSeconds(1.5) : TimeSpan.Zero;
+        recorder.StatusFor = body => MsgIdOf(body) == "first" && DeliveriesOfFirst() == 1 ? 503 : 200;
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        var first = PostCallbackAsync(client, "first");
+        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(10));
+        using (var second = await PostCallbackAsync(client, "second"))
+        {
+            Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        }
+
+        using (var response = await first)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await WaitForAsync(() => recorder.Received.Count >= 3, TimeSpan.FromSeconds(20));
+        Assert.Equal(["first", "first", "second"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
+        Assert.Equal("", recorder.Received[0].ReplayedAt);
+        Assert.NotEqual("", recorder.Received[1].ReplayedAt);
+        Assert.NotEqual("", recorder.Received[2].ReplayedAt);
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Callback_ApplianceAnswersEmpty200AfterTheTimeout_NotReplayed()
+    {
+        // The appliance did take it (it ran the command and answers through message/send): a replay could run it
+        // again if the appliance restarted in between, so the relay keeps waiting for the live answer.
+        await using var relay = await RelayServer.StartAsync("--Relay:CallbackTimeout=00:00:01");
+        var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "" };
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        var stopwatch = Stopwatch.StartNew();
+
+        using var response = await PostCallbackAsync(client, "slow");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync());
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1.9));
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(10));
+        await Task.Delay(6000); // one retry interval: no replay may come
+        Assert.Single(recorder.Received);
+    }
+
+    [Fact]
+    public async Task Callback_ApplianceAnswers503AfterTheTimeout_Replayed()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:CallbackTimeout=00:00:01");
+        var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2) };
+        recorder.StatusFor = _ => recorder.Received.Count == 1 ? 503 : 200;
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await PostCallbackAsync(client, "slow");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("", await response.Content.ReadAsStringAsync());
+        recorder.Delay = TimeSpan.Zero;
+        await WaitForAsync(() => recorder.Received.Count >= 2, TimeSpan.FromSeconds(20));
+        Assert.NotEqual("", recorder.Received[1].ReplayedAt);
+        Assert.Equal(Body("slow"), recorder.Received[1].Body);
+    }
+
+    [Fact]
+    public async Task Replay_RefusedByTheAppliance_DroppedAtOnceWithItsReasonLogged_TheNextStillArrives()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        var logs = new LogLines();
+        relay.Services.GetRequiredService<ILoggerFactory>().AddProvider(logs);
+        using (var client = relay.CreateClient())
+        {
+            foreach (var id in new[] { "refused", "after" })
+            {
+                using var response = await PostCallbackAsync(client, id);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        var recorder = new CallbackRecorder
+        {
+            StatusFor = body => MsgIdOf(body) == "refused" ? 403 : 200,
+            Answer = "rejected: 40001 signature mismatch\n",
+        };
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
+
+        Assert.Equal(["refused", "after"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal)
+            && l.Contains("refused it with 403 (rejected: 40001 signature mismatch)", StringComparison.Ordinal));
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Replay_OneApplianceHangs_AnotherIsStillDrained()
+    {
+        await using var relay = await RelayServer.StartAsync(
+            $"--Relay:Appliances:cam2:Secret={RelayServer.Secret}", $"--Relay:Appliances:cam2:WeComToken={RelayServer.WeComToken}");
+        using (var client = relay.CreateClient())
+        {
+            using var stuck = await PostCallbackAsync(client, "stuck");
+            using var other = await PostCallbackAsync(client, "other", "/cam2/wecom/callback");
+            Assert.Equal(HttpStatusCode.OK, stuck.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        }
+
+        var hanging = new CallbackRecorder { Delay = TimeSpan.FromSeconds(25) };
+        await using var cam = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: hanging);
+        await WaitForAsync(() => hanging.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        var recorder = new CallbackRecorder();
+        await using var cam2 = await TunnelledAppliance.StartAsync(relay.TunnelUrl, name: "cam2", callbacks: recorder);
+        await cam2.WaitConnectedAsync();
+        var stopwatch = Stopwatch.StartNew();
+
+        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"cam2's callback waited {stopwatch.Elapsed} behind cam's");
+        Assert.Equal("other", MsgIdOf(recorder.Received[0].Body));
+    }
+
+    [Fact]
+    public async Task Replay_CutOffByTheTunnelDropping_NotCountedAsAFailedAttempt()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxReplayAttempts=1");
+        using (var client = relay.CreateClient())
+        {
+            using var response = await PostCallbackAsync(client, "m1");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var dropping = new CallbackRecorder { Delay = TimeSpan.FromSeconds(30) };
+        await using (var flapping = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: dropping))
+        {
+            await WaitForAsync(() => dropping.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        }
+
+        var recorder = new CallbackRecorder();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+
+        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        Assert.Equal("m1", MsgIdOf(recorder.Received[0].Body));
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+    }
+
     internal static string Body(string id) => $"<xml><ToUserName><![CDATA[corp]]></ToUserName><Encrypt><![CDATA[{id}-encrypted]]></Encrypt><AgentID>1</AgentID></xml>";
 
     private static string MsgIdOf(string body) => body.Split("<![CDATA[")[2].Split("-encrypted")[0];
 
-    internal static async Task<HttpResponseMessage> PostCallbackAsync(HttpClient client, string id, string path = "/cam/wecom/callback")
+    internal static async Task<HttpResponseMessage> PostCallbackAsync(HttpClient client, string id, string path = "/cam/wecom/callback", DateTimeOffset? signedAt = null)
     {
-        var timestamp = "1700000000";
+        // Signed now (the relay runs on the real clock): the relay refuses callbacks signed outside Relay:MaxClockSkew.
+        var timestamp = (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var nonce = "n" + id;
         var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, nonce, id + "-encrypted");
         return await client.PostAsync(
             $"{path}?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
             new StringContent(Body(id), Encoding.UTF8, "text/xml"));
+    }
+
+    /// <summary>The relay's log lines ("Level: message"), added to its logger factory after start.</summary>
+    private sealed class LogLines : ILoggerProvider
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(LogLines owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                owner.Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
+        }
     }
 
     internal static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)

@@ -30,10 +30,10 @@ public sealed class WeComThroughRelayTests
         "--WeCom:AllowedUsers:0=alice", .. extra,
     ];
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient relay, string from, string text)
+    private static async Task<HttpResponseMessage> SendAsync(HttpClient relay, string from, string text, DateTimeOffset? signedAt = null)
     {
         var msgId = Interlocked.Increment(ref _msgId).ToString(CultureInfo.InvariantCulture);
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var now = (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
         var plain = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><FromUserName><![CDATA[{from}]]></FromUserName><CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{msgId}</MsgId><AgentID>1000002</AgentID></xml>";
         var encrypt = Crypto.Encrypt(plain);
         var timestamp = now.ToString(CultureInfo.InvariantCulture);
@@ -127,6 +127,28 @@ public sealed class WeComThroughRelayTests
         var notice = Assert.Single(SentTexts(api));
         Assert.Contains("offline", notice, StringComparison.Ordinal);
         Assert.Contains("status", notice, StringComparison.Ordinal);
+        Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+    }
+
+    [Fact]
+    public async Task Callback_SignedLongerAgoThanReplayMaxAge_ReplayedJustAfterReceipt_IsNotRun_SenderIsTold()
+    {
+        // Signed 3 minutes ago (within the relay's Relay:MaxClockSkew, so stored), replayed a moment after the relay got
+        // it: its age is the signature's, so with WeCom:ReplayMaxAge at one minute it is too old to run.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using (var client = relay.CreateClient())
+        {
+            using var response = await SendAsync(client, "alice", "status", signedAt: DateTimeOffset.UtcNow.AddMinutes(-3));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api, "--WeCom:ReplayMaxAge=00:01:00"));
+        await appliance.WaitConnectedAsync();
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => SentTexts(api).Length >= 1, TimeSpan.FromSeconds(30)));
+        var notice = Assert.Single(SentTexts(api));
+        Assert.Contains("offline", notice, StringComparison.Ordinal);
         Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
     }
 

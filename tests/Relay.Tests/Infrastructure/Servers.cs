@@ -210,9 +210,10 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                     var body = await reader.ReadToEndAsync();
                     var replayed = context.Request.Headers["X-Relay-Replayed-At"].ToString();
                     callbacks.Record(context.Request.QueryString.Value ?? "", body, replayed);
-                    if (callbacks.Delay > TimeSpan.Zero)
+                    var delay = callbacks.DelayFor?.Invoke(body) ?? callbacks.Delay;
+                    if (delay > TimeSpan.Zero)
                     {
-                        await Task.Delay(callbacks.Delay, context.RequestAborted);
+                        await Task.Delay(delay, context.RequestAborted);
                     }
 
                     context.Response.StatusCode = callbacks.StatusFor?.Invoke(body) ?? StatusCodes.Status200OK;
@@ -297,6 +298,9 @@ public sealed class CallbackRecorder
     private readonly ConcurrentQueue<(string Query, string Body, string ReplayedAt)> _received = new();
 
     public TimeSpan Delay { get; set; }
+
+    /// <summary>The delay before answering a body (default <see cref="Delay"/>): lets a test hold one message back.</summary>
+    public Func<string, TimeSpan>? DelayFor { get; set; }
 
     public string Answer { get; set; } = "";
 
