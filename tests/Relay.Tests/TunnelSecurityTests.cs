@@ -167,14 +167,14 @@ public sealed class TunnelSecurityTests
     {
         await using var relay = await RelayServer.StartAsync();
         var uri = new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath);
-        using var old = await LoginAsync(uri);
+        using var old = await RawTunnel.LoginAsync(uri);
         var registry = relay.Services.GetRequiredService<TunnelRegistry>();
         var first = registry.Get("cam");
         Assert.NotNull(first);
 
         // The relay registers the new session and closes the old one before it confirms the login: by the time the
         // new connection hears "ok", the old session is gone and requests go to the new one.
-        using var fresh = await LoginAsync(uri);
+        using var fresh = await RawTunnel.LoginAsync(uri);
         Assert.NotSame(first, registry.Get("cam"));
         Assert.NotNull(registry.Get("cam"));
         Assert.True(first!.Ended.IsCompleted);
@@ -229,16 +229,6 @@ public sealed class TunnelSecurityTests
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task<ClientWebSocket> LoginAsync(Uri uri)
-    {
-        var socket = new ClientWebSocket();
-        await socket.ConnectAsync(uri, CancellationToken.None);
-        var nonce = TunnelHandshake.ParseChallenge((await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None))!)!;
-        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Answer("cam", TunnelHandshake.Proof(RelayServer.Secret, TunnelHandshake.ConnectPurpose, "cam", nonce)), CancellationToken.None);
-        Assert.Equal(TunnelHandshake.Accepted, await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None));
-        return socket;
     }
 
     /// <summary>Null when accepted, otherwise how the relay closed.</summary>

@@ -220,7 +220,7 @@ public sealed class FrontDoorRoutingTests
         await Task.Delay(1000);
         Assert.False(visitor.IsCompleted, "the authorization was answered over a frozen link");
 
-        using var fresh = await LoginAsync(new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath));
+        using var fresh = await RawTunnel.LoginAsync(new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath));
         await frozen!.Ended.WaitAsync(TimeSpan.FromSeconds(5));
         using var response = await visitor;
 
@@ -241,15 +241,5 @@ public sealed class FrontDoorRoutingTests
         var failure = await Assert.ThrowsAsync<HttpRequestException>(() => session.SendAsync(request, CancellationToken.None));
 
         Assert.Contains("closed", failure.Message, StringComparison.Ordinal);
-    }
-
-    private static async Task<ClientWebSocket> LoginAsync(Uri uri)
-    {
-        var socket = new ClientWebSocket();
-        await socket.ConnectAsync(uri, CancellationToken.None);
-        var nonce = TunnelHandshake.ParseChallenge((await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None))!)!;
-        await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Answer("cam", TunnelHandshake.Proof(RelayServer.Secret, TunnelHandshake.ConnectPurpose, "cam", nonce)), CancellationToken.None);
-        Assert.Equal(TunnelHandshake.Accepted, await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None));
-        return socket;
     }
 }
