@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Appliance.Capture;
 using Camera;
 
@@ -72,7 +73,11 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             _changes[name] = (_time.GetUtcNow(), who);
             if (command == GpioCommand.Pulse)
             {
-                _pulses[name] = _time.CreateTimer(_ => EndPulse(name, output), null, TimeSpan.FromMilliseconds(pin.Options.PulseMs), Timeout.InfiniteTimeSpan);
+                // The callback gets its own timer: one already dispatched when a later command replaced it (a real
+                // timer still runs it after Dispose) must not end the newer pulse. _lock is held until the box is set.
+                var own = new StrongBox<ITimer>();
+                own.Value = _time.CreateTimer(_ => EndPulse(name, output, own), null, TimeSpan.FromMilliseconds(pin.Options.PulseMs), Timeout.InfiniteTimeSpan);
+                _pulses[name] = own.Value;
             }
 
             LogSwitched(_logger, name, command, value, who);
@@ -81,17 +86,31 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         return State(pin);
     }
 
-    private void EndPulse(string name, IGpioOutput output)
+    /// <summary>
+    /// Runs on a timer thread, so it never throws (an exception there ends the process). Does nothing unless
+    /// <paramref name="own"/> is still the pin's pending pulse.
+    /// </summary>
+    private void EndPulse(string name, IGpioOutput output, StrongBox<ITimer> own)
     {
         lock (_lock)
         {
-            if (!_pulses.Remove(name, out var timer))
+            if (!_pulses.TryGetValue(name, out var timer) || !ReferenceEquals(timer, own.Value))
             {
                 return;
             }
 
+            _pulses.Remove(name);
             timer.Dispose();
-            output.Value = false;
+            try
+            {
+                output.Value = false;
+            }
+            catch (GpioException ex)
+            {
+                LogPulseEndFailed(_logger, name, ex);
+                return;
+            }
+
             _changes[name] = (_time.GetUtcNow(), "pulse end");
             LogPulseEnded(_logger, name);
         }
@@ -206,6 +225,9 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "GPIO {Pin} pulse ended: off")]
     private static partial void LogPulseEnded(ILogger logger, string pin);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "GPIO {Pin} pulse end: the output could not be switched off")]
+    private static partial void LogPulseEndFailed(ILogger logger, string pin, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "GPIO {Pin} pressed: {Action}")]
     private static partial void LogPress(ILogger logger, string pin, GpioPressAction action);
