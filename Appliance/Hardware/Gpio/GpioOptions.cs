@@ -25,12 +25,19 @@ public sealed class GpioOptions
         }
 
         var byLine = new Dictionary<int, string>();
+        var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, pin) in Pins.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             var key = $"Gpio:Pins:{name}";
             if (!IsValidName(name))
             {
                 errors.Add($"{key}: pin names may use letters, digits, '-' and '_' (1-32 characters).");
+            }
+
+            if (!byName.TryAdd(name, name))
+            {
+                // WeCom members' "on light" finds a pin ignoring case, so it could not tell these apart.
+                errors.Add($"{key}: the name differs only in case from Gpio:Pins:{byName[name]} (pin names are matched ignoring case).");
             }
 
             errors.AddRange(pin.Validate(key));
@@ -106,6 +113,22 @@ public sealed class GpioPinOptions
         if (!Enum.IsDefined(Mode))
         {
             yield return $"{key}:Mode must be Output or Input.";
+        }
+
+        // A number binds to any enum silently (Edge=7 would request no edges at all), so each is checked.
+        if (!Enum.IsDefined(Bias))
+        {
+            yield return $"{key}:Bias must be AsIs, PullUp, PullDown or Disabled (got {Bias}).";
+        }
+
+        if (!Enum.IsDefined(Edge))
+        {
+            yield return $"{key}:Edge must be Rising, Falling, Both or None (got {Edge}).";
+        }
+
+        if (!Enum.IsDefined(OnPress))
+        {
+            yield return $"{key}:OnPress must be None, Snapshot or Alert (got {OnPress}).";
         }
 
         if (DebounceMs is < 0 or > 1000)

@@ -4,8 +4,10 @@ using Appliance.Capture;
 using Appliance.Hardware.Gpio;
 using Appliance.Hosting;
 using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
 using Camera;
 using Camera.Jpeg;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Appliance.Tests.Hardware;
@@ -65,6 +67,39 @@ public sealed class GpioOptionsTests
         Assert.Contains("Gpio:Pins:hall:Aliases: 'PORCH' also names Gpio:Pins:porch.", errors);
         Assert.Contains("Gpio:Pins:pir:Aliases apply to outputs only (the pin is an Input).", errors);
         Assert.Empty(new GpioOptions { Pins = { ["porch"] = new GpioPinOptions { Line = 5, Aliases = ["灯", "light"] } } }.Validate());
+    }
+
+    [Theory]
+    [InlineData("Edge", "7", "Gpio:Pins:bell:Edge must be Rising, Falling, Both or None (got 7).")]
+    [InlineData("Bias", "9", "Gpio:Pins:bell:Bias must be AsIs, PullUp, PullDown or Disabled (got 9).")]
+    [InlineData("OnPress", "5", "Gpio:Pins:bell:OnPress must be None, Snapshot or Alert (got 5).")]
+    public void BuildApp_UndefinedNumberForAnEnumSetting_IsAConfigurationErrorNamingTheKey(string key, string value, string expected)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Program.BuildApp(
+            ["--urls=http://127.0.0.1:0", "--Camera:Source=synthetic", "--Gpio:Pins:bell:Line=3", "--Gpio:Pins:bell:Mode=Input", $"--Gpio:Pins:bell:{key}={value}"]));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_PinNamesDifferingOnlyInCase_NamesBothPins()
+    {
+        var options = new GpioOptions
+        {
+            Pins = { ["Light"] = new GpioPinOptions { Line = 1 }, ["light"] = new GpioPinOptions { Line = 2 } },
+        };
+        var error = Assert.Single(options.Validate());
+        Assert.Equal("Gpio:Pins:light: the name differs only in case from Gpio:Pins:Light (pin names are matched ignoring case).", error);
+    }
+
+    [Fact]
+    public void Validate_AliasEqualToAnotherPinsNameIgnoringCase_NamesBothPins()
+    {
+        var options = new GpioOptions
+        {
+            Pins = { ["porch"] = new GpioPinOptions { Line = 1 }, ["hall"] = new GpioPinOptions { Line = 2, Aliases = ["Porch"] } },
+        };
+        var error = Assert.Single(options.Validate());
+        Assert.Equal("Gpio:Pins:hall:Aliases: 'Porch' also names Gpio:Pins:porch.", error);
     }
 
     [Fact]
@@ -216,6 +251,136 @@ public sealed class GpioServiceTests
 
         Assert.Throws<KeyNotFoundException>(() => service.Switch("nope", GpioCommand.On, "bob"));
         Assert.Throws<InvalidOperationException>(() => service.Switch("button", GpioCommand.On, "bob"));
+    }
+}
+
+/// <summary>The pulse timer's races, with timers whose callbacks the test runs by hand.</summary>
+public sealed class GpioPulseTimerTests
+{
+    /// <summary>
+    /// Like <see cref="System.Threading.Timer"/> where it matters here: a callback the pool already dispatched still
+    /// runs after the timer is disposed. Nothing fires by itself; <see cref="Run"/> runs a timer's callback.
+    /// </summary>
+    private sealed class DispatchingTimeProvider : TimeProvider
+    {
+        private readonly List<(TimerCallback Callback, object? State)> _timers = [];
+
+        public int Created => _timers.Count;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            _timers.Add((callback, state));
+            return new InertTimer();
+        }
+
+        /// <summary>Runs the callback of the <paramref name="index"/>-th timer created, disposed or not.</summary>
+        public void Run(int index) => _timers[index].Callback(_timers[index].State);
+
+        private sealed class InertTimer : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period) => true;
+
+            public void Dispose()
+            {
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+
+    private sealed class NullSink : IMotionAlertSink
+    {
+        public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>A simulated chip whose outputs refuse to be switched while <see cref="Failing"/> is set.</summary>
+    private sealed class FailingChip : IGpioChip
+    {
+        private readonly SimulatedGpioChip _inner = new(32);
+
+        public bool Failing { get; set; }
+
+        public SimulatedGpioChip Inner => _inner;
+
+        public string Description => "failing";
+
+        public int LineCount => _inner.LineCount;
+
+        public IGpioOutput RequestOutput(string consumer, int line, bool activeLow, bool initialOn) =>
+            new Output(this, _inner.RequestOutput(consumer, line, activeLow, initialOn));
+
+        public IGpioInput RequestInput(string consumer, int line, bool activeLow, GpioBias bias, int debounceMs, GpioEdge edge, Action<GpioEdgeEvent> onEdge) =>
+            _inner.RequestInput(consumer, line, activeLow, bias, debounceMs, edge, onEdge);
+
+        public void Dispose() => _inner.Dispose();
+
+        private sealed class Output(FailingChip chip, IGpioOutput inner) : IGpioOutput
+        {
+            public bool Value
+            {
+                get => inner.Value;
+                set
+                {
+                    if (chip.Failing)
+                    {
+                        throw new GpioException("setting line failed: Input/output error (EIO).") { Errno = 5 };
+                    }
+
+                    inner.Value = value;
+                }
+            }
+
+            public void Dispose() => inner.Dispose();
+        }
+    }
+
+    private static GpioService Create(IGpioChip chip, TimeProvider clock, ILogger<GpioService> logger)
+    {
+        var options = new GpioOptions { Pins = { ["door"] = new GpioPinOptions { Line = 5, PulseMs = 800 } } };
+        var lines = GpioLines.Open(options, _ => chip, out var errors);
+        Assert.Empty(errors);
+        return new GpioService(lines, new SnapshotService(new FrameHub(clock), new CameraOptions(), clock), new NullSink(), clock, logger);
+    }
+
+    [Fact]
+    public void Pulse_FirstPulsesTimerAlreadyDispatchedWhenASecondPulseStarts_SecondPulseKeepsItsFullLength()
+    {
+        var clock = new DispatchingTimeProvider();
+        var chip = new SimulatedGpioChip(32);
+        using var service = Create(chip, clock, NullLogger<GpioService>.Instance);
+
+        service.Switch("door", GpioCommand.Pulse, "alice");
+        service.Switch("door", GpioCommand.Pulse, "bob");
+        Assert.Equal(2, clock.Created);
+
+        clock.Run(0); // pulse 1's callback, dispatched before bob's pulse disposed its timer, gets the lock only now
+        Assert.True(chip.PhysicalLevel(5), "pulse 2 was cut short by pulse 1's timer");
+        Assert.Equal("bob", service.GetPins().Single().ChangedBy);
+
+        clock.Run(1);
+        Assert.False(chip.PhysicalLevel(5));
+        Assert.Equal("pulse end", service.GetPins().Single().ChangedBy);
+    }
+
+    [Fact]
+    public void Pulse_OutputFailsToSwitchOffAtTheEnd_IsLoggedAndDoesNotThrowOnTheTimerThread()
+    {
+        var clock = new DispatchingTimeProvider();
+        var chip = new FailingChip();
+        using var logs = new CapturingLoggerProvider();
+        using var factory = new LoggerFactory([logs]);
+        using var service = Create(chip, clock, factory.CreateLogger<GpioService>());
+
+        service.Switch("door", GpioCommand.Pulse, "alice");
+        chip.Failing = true;
+        var thrown = Record.Exception(() => clock.Run(0));
+
+        Assert.Null(thrown);
+        Assert.Contains(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal)
+            && l.Contains("GPIO door pulse end: the output could not be switched off", StringComparison.Ordinal)
+            && l.Contains("(EIO)", StringComparison.Ordinal));
+        chip.Failing = false;
+        Assert.False(service.Switch("door", GpioCommand.Off, "alice").On);
     }
 }
 
