@@ -14,15 +14,26 @@ public sealed record V4l2FormatInfo(uint PixelFormat, string Description, IReadO
     public string FourCc => V4l2Native.FourCc(PixelFormat);
 }
 
-/// <summary>A discrete size, or (Stepwise) a range from Width x Height up to MaxWidth x MaxHeight in steps.</summary>
+/// <summary>
+/// A discrete size, or (Stepwise) a range from Width x Height up to MaxWidth x MaxHeight in steps. Its frame intervals
+/// are either discrete (<see cref="Intervals"/>) or one stepwise or continuous range (<see cref="IntervalRange"/>).
+/// </summary>
 public sealed record V4l2FrameSize(int Width, int Height, IReadOnlyList<V4l2FrameInterval> Intervals, bool Stepwise = false,
-    int MaxWidth = 0, int MaxHeight = 0, int StepWidth = 1, int StepHeight = 1);
+    int MaxWidth = 0, int MaxHeight = 0, int StepWidth = 1, int StepHeight = 1, V4l2IntervalRange? IntervalRange = null);
 
 /// <summary>A frame interval numerator/denominator seconds (1/30 = 30 fps).</summary>
 public readonly record struct V4l2FrameInterval(uint Numerator, uint Denominator)
 {
     public double Fps => Numerator == 0 ? 0 : (double)Denominator / Numerator;
+
+    public double Seconds => Denominator == 0 ? 0 : (double)Numerator / Denominator;
 }
+
+/// <summary>
+/// Every interval from <see cref="Min"/> (the fastest) to <see cref="Max"/> (the slowest): in multiples of
+/// <see cref="Step"/> above Min (V4L2_FRMIVAL_TYPE_STEPWISE), or any (CONTINUOUS).
+/// </summary>
+public sealed record V4l2IntervalRange(V4l2FrameInterval Min, V4l2FrameInterval Max, V4l2FrameInterval Step, bool Continuous);
 
 /// <summary>Enumerates V4L2 capture devices with QUERYCAP, ENUM_FMT, ENUM_FRAMESIZES and ENUM_FRAMEINTERVALS.</summary>
 public static unsafe class V4l2Devices
@@ -108,20 +119,23 @@ public static unsafe class V4l2Devices
 
             if (size.Type == V4l2Native.FrmSizeDiscrete)
             {
-                sizes.Add(new V4l2FrameSize((int)size.Width, (int)size.Height, EnumerateIntervals(fd, pixelFormat, size.Width, size.Height)));
+                var (intervals, range) = EnumerateIntervals(fd, pixelFormat, size.Width, size.Height);
+                sizes.Add(new V4l2FrameSize((int)size.Width, (int)size.Height, intervals, IntervalRange: range));
                 continue;
             }
 
             // Continuous or stepwise: one entry for the whole range; intervals are asked for at the largest size.
-            sizes.Add(new V4l2FrameSize((int)size.MinWidth, (int)size.MinHeight, EnumerateIntervals(fd, pixelFormat, size.MaxWidth, size.MaxHeight),
-                true, (int)size.MaxWidth, (int)size.MaxHeight, (int)Math.Max(1, size.StepWidth), (int)Math.Max(1, size.StepHeight)));
+            var (maxIntervals, maxRange) = EnumerateIntervals(fd, pixelFormat, size.MaxWidth, size.MaxHeight);
+            sizes.Add(new V4l2FrameSize((int)size.MinWidth, (int)size.MinHeight, maxIntervals,
+                true, (int)size.MaxWidth, (int)size.MaxHeight, (int)Math.Max(1, size.StepWidth), (int)Math.Max(1, size.StepHeight), maxRange));
             break;
         }
 
         return sizes;
     }
 
-    internal static List<V4l2FrameInterval> EnumerateIntervals(int fd, uint pixelFormat, uint width, uint height)
+    /// <summary>Discrete intervals, or (the driver's answer to index 0 being stepwise or continuous) one range.</summary>
+    internal static (List<V4l2FrameInterval> Discrete, V4l2IntervalRange? Range) EnumerateIntervals(int fd, uint pixelFormat, uint width, uint height)
     {
         var intervals = new List<V4l2FrameInterval>();
         for (uint i = 0; i < 64; i++)
@@ -132,16 +146,17 @@ public static unsafe class V4l2Devices
                 break;
             }
 
-            intervals.Add(new V4l2FrameInterval(ival.Numerator, ival.Denominator));
             if (ival.Type != V4l2Native.FrmIvalDiscrete)
             {
-                // Stepwise: the minimum interval (fastest) and the maximum.
-                intervals.Add(new V4l2FrameInterval(ival.MaxNumerator, ival.MaxDenominator));
-                break;
+                var continuous = ival.Type == V4l2Native.FrmIvalContinuous || ival.StepNumerator == 0 || ival.StepDenominator == 0;
+                return ([], new V4l2IntervalRange(new(ival.Numerator, ival.Denominator), new(ival.MaxNumerator, ival.MaxDenominator),
+                    continuous ? new(1, 1) : new(ival.StepNumerator, ival.StepDenominator), continuous));
             }
+
+            intervals.Add(new V4l2FrameInterval(ival.Numerator, ival.Denominator));
         }
 
-        return intervals;
+        return (intervals, null);
     }
 
     /// <summary>The listing <c>Appliance cameras</c> prints, laid out like <c>v4l2-ctl --list-formats-ext</c>.</summary>
@@ -168,7 +183,17 @@ public static unsafe class V4l2Devices
                         : string.Create(CultureInfo.InvariantCulture, $"\t\tSize: Discrete {size.Width}x{size.Height}\n"));
                     foreach (var interval in size.Intervals)
                     {
-                        text.Append(CultureInfo.InvariantCulture, $"\t\t\tInterval: Discrete {(double)interval.Numerator / Math.Max(1, interval.Denominator):0.000}s ({interval.Fps:0.000} fps)\n");
+                        text.Append(CultureInfo.InvariantCulture, $"\t\t\tInterval: Discrete {interval.Seconds:0.000}s ({interval.Fps:0.000} fps)\n");
+                    }
+
+                    // As v4l2-ctl --list-formats-ext prints them (the fps range runs from the slowest to the fastest).
+                    if (size.IntervalRange is { } range)
+                    {
+                        text.Append(range.Continuous
+                            ? string.Create(CultureInfo.InvariantCulture,
+                                $"\t\t\tInterval: Continuous {range.Min.Seconds:0.000}s - {range.Max.Seconds:0.000}s ({range.Max.Fps:0.000}-{range.Min.Fps:0.000} fps)\n")
+                            : string.Create(CultureInfo.InvariantCulture,
+                                $"\t\t\tInterval: Stepwise {range.Min.Seconds:0.000}s - {range.Max.Seconds:0.000}s with step {range.Step.Seconds:0.000}s ({range.Max.Fps:0.000}-{range.Min.Fps:0.000} fps)\n"));
                     }
                 }
             }

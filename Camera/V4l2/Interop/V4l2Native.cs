@@ -39,6 +39,8 @@ internal static unsafe class V4l2Native
     internal const uint FrmSizeContinuous = 2;
     internal const uint FrmSizeStepwise = 3;
     internal const uint FrmIvalDiscrete = 1;
+    internal const uint FrmIvalContinuous = 2;
+    internal const uint FrmIvalStepwise = 3;
 
     internal const uint PixMjpeg = 0x47504A4D;
     internal const uint PixJpeg = 0x4745504A;

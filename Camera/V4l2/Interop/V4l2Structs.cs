@@ -78,6 +78,8 @@ internal struct V4l2FrmIvalEnum
     [FieldOffset(24)] public uint Denominator;
     [FieldOffset(28)] public uint MaxNumerator;
     [FieldOffset(32)] public uint MaxDenominator;
+    [FieldOffset(36)] public uint StepNumerator;
+    [FieldOffset(40)] public uint StepDenominator;
 }
 
 [StructLayout(LayoutKind.Explicit, Size = 204)]

@@ -63,6 +63,10 @@ public sealed unsafe class V4l2InteropTests
     [InlineData(typeof(V4l2Buffer), "Memory", 60)]
     [InlineData(typeof(V4l2Buffer), "Offset", 64)]
     [InlineData(typeof(V4l2Buffer), "Length", 72)]
+    [InlineData(typeof(V4l2FrmIvalEnum), "Numerator", 20)]
+    [InlineData(typeof(V4l2FrmIvalEnum), "MaxNumerator", 28)]
+    [InlineData(typeof(V4l2FrmIvalEnum), "StepNumerator", 36)]
+    [InlineData(typeof(V4l2FrmIvalEnum), "StepDenominator", 40)]
     public void FieldOffset_MatchesKernelHeaders(Type type, string field, int offset) =>
         Assert.Equal(offset, (int)Marshal.OffsetOf(type, field));
 

@@ -48,6 +48,43 @@ public sealed class V4l2NegotiationTests
         Assert.Equal((1280, 720), (choice.Width, choice.Height));
     }
 
+    private static V4l2FormatInfo WithRange(V4l2IntervalRange range) =>
+        new(V4l2Native.PixYuyv, "YUYV", [new V4l2FrameSize(640, 480, [], IntervalRange: range)]);
+
+    [Theory]
+    [InlineData(15, 1u, 15u)]
+    [InlineData(30, 1u, 30u)]
+    [InlineData(60, 1u, 30u)] // faster than the range: its fastest end
+    [InlineData(1, 1u, 1u)]
+    public void Choose_ContinuousIntervalRange_TakesOneOverFpsInsideTheRange(int fps, uint numerator, uint denominator)
+    {
+        var range = new V4l2IntervalRange(new(1, 30), new(1, 1), new(1, 1), Continuous: true);
+        var choice = V4l2Negotiation.Choose([WithRange(range)], 640, 480, fps)!;
+        Assert.Equal(new V4l2FrameInterval(numerator, denominator), choice.Interval);
+    }
+
+    [Fact]
+    public void Choose_StepwiseIntervalRange_SnapsToTheStepNotSlowerThanAsked()
+    {
+        // 1/30 s to 1 s in steps of 1/10 s: 1/30, 2/15, 7/30 …; 12 fps (1/12 s) lies between 1/30 and 2/15.
+        var range = new V4l2IntervalRange(new(1, 30), new(1, 1), new(1, 10), Continuous: false);
+        var choice = V4l2Negotiation.Choose([WithRange(range)], 640, 480, 12)!;
+        Assert.Equal(new V4l2FrameInterval(1, 30), choice.Interval);
+
+        // 4 fps (1/4 s = 1/30 + 2.17 steps): 1/30 + 2/10 = 7/30 s, 4.29 fps, the slowest not below 4.
+        choice = V4l2Negotiation.Choose([WithRange(range)], 640, 480, 4)!;
+        Assert.Equal(new V4l2FrameInterval(7, 30), choice.Interval);
+    }
+
+    [Fact]
+    public void Choose_UvcStyleStepwiseRangeIn100NanosecondUnits_TakesTheAskedRate()
+    {
+        var range = new V4l2IntervalRange(new(333333, 10_000_000), new(10_000_000, 10_000_000), new(1, 10_000_000), Continuous: false);
+        var choice = V4l2Negotiation.Choose([WithRange(range)], 640, 480, 15)!;
+        Assert.Equal(15, choice.Interval!.Value.Fps, 3);
+        Assert.True(choice.Interval!.Value.Fps >= 15);
+    }
+
     [Fact]
     public void Choose_OnlyUnsupportedFormats_ReturnsNull() =>
         Assert.Null(V4l2Negotiation.Choose([Format(0x42474752 /* RGGB Bayer */, (640, 480))], 640, 480, 30));
@@ -169,5 +206,23 @@ public sealed class V4l2NegotiationTests
         Assert.Contains("[0]: 'MJPG' (MJPG)", text, StringComparison.Ordinal);
         Assert.Contains("\t\tSize: Discrete 1280x720\n\t\t\tInterval: Discrete 0.033s (30.000 fps)", text, StringComparison.Ordinal);
         Assert.Contains("'RGGB' (8-bit Bayer) - not supported by the appliance", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Describe_StepwiseAndContinuousIntervals_LaysThemOutLikeV4l2Ctl()
+    {
+        V4l2FrameSize Sized(int width, V4l2IntervalRange range) => new(width, width * 3 / 4, [], IntervalRange: range);
+        var device = new V4l2DeviceInfo("/dev/video0", "unicam", "Pi Camera", "platform:fe801000.csi", 0x04200001,
+        [
+            new V4l2FormatInfo(V4l2Native.PixYuyv, "YUYV 4:2:2",
+            [
+                Sized(640, new V4l2IntervalRange(new(1, 30), new(1, 1), new(1, 1), Continuous: true)),
+                Sized(1280, new V4l2IntervalRange(new(1, 30), new(1, 2), new(1, 30), Continuous: false)),
+            ]),
+        ]);
+        var text = V4l2Devices.Describe([device]);
+        Assert.Contains("\t\tSize: Discrete 640x480\n\t\t\tInterval: Continuous 0.033s - 1.000s (1.000-30.000 fps)\n", text, StringComparison.Ordinal);
+        Assert.Contains("\t\tSize: Discrete 1280x960\n\t\t\tInterval: Stepwise 0.033s - 0.500s with step 0.033s (2.000-30.000 fps)\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Interval: Discrete", text, StringComparison.Ordinal);
     }
 }
