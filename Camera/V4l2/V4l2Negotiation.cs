@@ -35,7 +35,8 @@ public static class V4l2Negotiation
             return null;
         }
 
-        var best = candidates.OrderBy(c => c.Distance).ThenBy(c => c.Rank).First();
+        // Exact first: another shape of the same area (Distance 0 too) must not win by a preferred format.
+        var best = candidates.OrderBy(c => c.Width == width && c.Height == height ? 0 : 1).ThenBy(c => c.Distance).ThenBy(c => c.Rank).First();
         var interval = best.Size.IntervalRange is { } range
             ? InRange(range, fps)
             : best.Size.Intervals.Count == 0

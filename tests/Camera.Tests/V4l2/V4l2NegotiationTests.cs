@@ -27,6 +27,14 @@ public sealed class V4l2NegotiationTests
     }
 
     [Fact]
+    public void Choose_ExactSizeInYuyvAndSameAreaOtherShapeInMjpeg_TakesTheExactSize()
+    {
+        // 800x384 has 640x480's area, so both are at distance 0; MJPEG is the preferred format.
+        var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixMjpeg, (800, 384)), Format(V4l2Native.PixYuyv, (640, 480))], 640, 480, 30)!;
+        Assert.Equal((V4l2Native.PixYuyv, 640, 480), (choice.PixelFormat, choice.Width, choice.Height));
+    }
+
+    [Fact]
     public void Choose_NoExactSize_PrefersTheNearestNotSmaller()
     {
         var choice = V4l2Negotiation.Choose([Format(V4l2Native.PixYuyv, (320, 240), (800, 600), (1920, 1080))], 700, 500, 30)!;
