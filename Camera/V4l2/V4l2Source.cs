@@ -48,6 +48,9 @@ public sealed unsafe partial class V4l2Source : FrameSource
 
     public double NegotiatedFps => _fps;
 
+    /// <summary>The driver's sequence number of the buffer behind the last frame read (for the hardware tests).</summary>
+    internal uint LastSequence { get; private set; }
+
     public override void Open(CancellationToken cancellationToken)
     {
         Close();
@@ -177,6 +180,10 @@ public sealed unsafe partial class V4l2Source : FrameSource
         }
 
         var deadline = _time.GetTimestamp() + (long)(timeout.TotalSeconds * _time.TimestampFrequency);
+
+        // Streaming stays on between reads, so the buffers ready now may have been filled long ago (while paused, or
+        // between idle reads). Once a stale batch has been put back, whatever the driver fills next is fresh.
+        var acceptStale = false;
         while (!cancellationToken.IsCancellationRequested)
         {
             var remaining = (int)Math.Max(0, (deadline - _time.GetTimestamp()) * 1000 / _time.TimestampFrequency);
@@ -197,7 +204,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
 
             if (ready > 0 && (poll.Revents & Libc.PollIn) != 0)
             {
-                var frame = DequeueNewest();
+                var frame = DequeueNewest(ref acceptStale);
                 if (frame is not null)
                 {
                     return frame;
@@ -206,7 +213,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
             else if (ready > 0 && (poll.Revents & (Libc.PollErr | Libc.PollHup | Libc.PollNval)) != 0)
             {
                 // POLLERR without data: the device went away or streaming stopped; DQBUF tells which.
-                _ = DequeueNewest();
+                _ = DequeueNewest(ref acceptStale);
                 throw new FrameSourceException($"v4l2: {_path} reported an error (unplugged?)");
             }
 
@@ -220,11 +227,17 @@ public sealed unsafe partial class V4l2Source : FrameSource
         return null;
     }
 
-    /// <summary>Dequeues every ready buffer, requeues all but the newest good one, converts that one.</summary>
-    private Frame? DequeueNewest()
+    /// <summary>
+    /// Dequeues every ready buffer, requeues all but the newest good one, converts that one. When that one is stale
+    /// (see <see cref="IsStale"/>) and <paramref name="acceptStale"/> is false, it is requeued too and null returned,
+    /// so the caller waits for the driver's next buffer; <paramref name="acceptStale"/> is then set, as every buffer
+    /// dequeued later was filled after this call.
+    /// </summary>
+    private Frame? DequeueNewest(ref bool acceptStale)
     {
         V4l2Buffer? newest = null;
-        while (true)
+        var dequeued = 0;
+        while (dequeued < 64)
         {
             var buffer = new V4l2Buffer { Type = V4l2Native.BufTypeVideoCapture, Memory = V4l2Native.MemoryMmap };
             if (Libc.IoctlRetry(_fd, V4l2Native.DQBuf, &buffer, out var errno) < 0)
@@ -242,6 +255,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
                 throw new FrameSourceException($"v4l2: {_path} DQBUF failed: {Libc.Describe(errno)}");
             }
 
+            dequeued++;
             if ((buffer.Flags & V4l2Native.BufFlagError) != 0 || buffer.BytesUsed == 0)
             {
                 Requeue(buffer);
@@ -261,14 +275,60 @@ public sealed unsafe partial class V4l2Source : FrameSource
             return null;
         }
 
+        var age = BufferAge(chosen, MonotonicTicks());
+        if (!acceptStale && IsStale(age, dequeued, _buffers.Length, _fps > 0 ? _fps : _options.Fps))
+        {
+            acceptStale = true;
+            LogSkippedStale(_logger, _path, age?.TotalSeconds ?? double.NaN, dequeued);
+            Requeue(chosen);
+            return null;
+        }
+
         try
         {
-            return Convert(chosen);
+            return Convert(chosen, age);
         }
         finally
         {
             Requeue(chosen);
         }
+    }
+
+    /// <summary>
+    /// Whether the newest ready buffer is too old to serve: older than two frame intervals (at least 250 ms, as some
+    /// USB cameras stamp the start of a frame well before it arrives) by the driver's timestamp, or, without a usable
+    /// timestamp, when every buffer was ready at once (the driver had none left to fill, so it stopped capturing some
+    /// unknown time ago).
+    /// </summary>
+    internal static bool IsStale(TimeSpan? age, int ready, int bufferCount, double fps)
+    {
+        if (age is { } known)
+        {
+            var limit = TimeSpan.FromSeconds(Math.Max(2 / Math.Max(fps, 1), 0.25));
+            return known > limit;
+        }
+
+        return ready >= bufferCount;
+    }
+
+    /// <summary>CLOCK_MONOTONIC now (as Stopwatch reads it on Linux), in ticks.</summary>
+    private static long MonotonicTicks() =>
+        (long)(System.Diagnostics.Stopwatch.GetTimestamp() * ((double)TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
+
+    /// <summary>
+    /// How long ago the driver filled the buffer, by its CLOCK_MONOTONIC timestamp; null when the buffer has no such
+    /// timestamp or it lies in the future (another clock).
+    /// </summary>
+    internal static TimeSpan? BufferAge(V4l2Buffer buffer, long monotonicTicks)
+    {
+        if ((buffer.Flags & V4l2Native.BufFlagTimestampMask) != V4l2Native.BufFlagTimestampMonotonic || buffer.TimestampSeconds <= 0)
+        {
+            return null;
+        }
+
+        var stampedTicks = (buffer.TimestampSeconds * TimeSpan.TicksPerSecond) + (buffer.TimestampMicroseconds * 10);
+        var age = monotonicTicks - stampedTicks;
+        return age >= 0 ? TimeSpan.FromTicks(age) : null;
     }
 
     private void Requeue(V4l2Buffer buffer)
@@ -277,11 +337,12 @@ public sealed unsafe partial class V4l2Source : FrameSource
         _ = Libc.IoctlRetry(_fd, V4l2Native.QBuf, &buffer, out _);
     }
 
-    private Frame? Convert(V4l2Buffer buffer)
+    private Frame? Convert(V4l2Buffer buffer, TimeSpan? age)
     {
         var (address, length) = _buffers[buffer.Index];
         var data = new ReadOnlySpan<byte>((void*)address, (int)Math.Min(buffer.BytesUsed, (uint)length));
-        var now = CaptureTime(buffer);
+        LastSequence = buffer.Sequence;
+        var now = CaptureTime(_time.GetUtcNow(), age);
         switch (_pixelFormat)
         {
             case V4l2Native.PixMjpeg or V4l2Native.PixJpeg:
@@ -325,22 +386,10 @@ public sealed unsafe partial class V4l2Source : FrameSource
     }
 
     /// <summary>
-    /// When the driver stamped the buffer (CLOCK_MONOTONIC, as Stopwatch reads it on Linux), as wall-clock time, so
-    /// X-Timestamp and snapshot freshness count from the capture, not from the dequeue.
+    /// When the driver filled the buffer, as wall-clock time (now minus its age, however old), so X-Timestamp and
+    /// snapshot freshness count from the capture, not from the dequeue; now when the age is unknown.
     /// </summary>
-    private DateTimeOffset CaptureTime(V4l2Buffer buffer)
-    {
-        var now = _time.GetUtcNow();
-        if ((buffer.Flags & V4l2Native.BufFlagTimestampMask) != V4l2Native.BufFlagTimestampMonotonic || buffer.TimestampSeconds <= 0)
-        {
-            return now;
-        }
-
-        var stampedTicks = (buffer.TimestampSeconds * TimeSpan.TicksPerSecond) + (buffer.TimestampMicroseconds * 10);
-        var monotonicTicks = (long)(System.Diagnostics.Stopwatch.GetTimestamp() * ((double)TimeSpan.TicksPerSecond / System.Diagnostics.Stopwatch.Frequency));
-        var age = monotonicTicks - stampedTicks;
-        return age is > 0 and < TimeSpan.TicksPerSecond ? now - TimeSpan.FromTicks(age) : now;
-    }
+    internal static DateTimeOffset CaptureTime(DateTimeOffset now, TimeSpan? age) => age is { } known ? now - known : now;
 
     private void Ioctl(uint request, void* argument, string name)
     {
@@ -383,6 +432,9 @@ public sealed unsafe partial class V4l2Source : FrameSource
 
     [LoggerMessage(Level = LogLevel.Information, Message = "V4L2 {Path} ({Card}): negotiated {Format} {Width}x{Height} at {Fps:0.##} fps ({Reason})")]
     private static partial void LogNegotiated(ILogger logger, string path, string card, string format, int width, int height, double fps, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "V4L2 {Path}: skipped {Ready} ready buffer(s), the newest {AgeSeconds:0.000} s old; waiting for a fresh one")]
+    private static partial void LogSkippedStale(ILogger logger, string path, double ageSeconds, int ready);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "V4L2 {Path}: frame dropped: {Reason}")]
     private static partial void LogDropped(ILogger logger, string path, string reason);

@@ -45,6 +45,44 @@ public sealed class VividCameraTests
     }
 
     [Fact]
+    public void ReadFrame_AfterAPause_ServesAFrameCapturedAfterThePauseStampedWhenCaptured()
+    {
+        using var source = Open(640, 480, 30);
+        source.Open(CancellationToken.None);
+        for (var i = 0; i < 5; i++)
+        {
+            source.ReadFrame(TimeSpan.FromSeconds(5), CancellationToken.None)?.Release();
+        }
+
+        // Streaming stays on: during the pause vivid fills all 4 buffers and then counts on without a buffer.
+        var before = source.LastSequence;
+        Thread.Sleep(3000);
+        var asked = DateTimeOffset.UtcNow;
+        var frame = source.ReadFrame(TimeSpan.FromSeconds(5), CancellationToken.None) ?? throw new TimeoutException("no frame within 5 s");
+        var returned = DateTimeOffset.UtcNow;
+        frame.Release();
+
+        // vivid's sequence follows time (30 a second, buffers or not): a frame from before the pause is ~4 on.
+        var skipped = source.LastSequence - before;
+        Assert.True(skipped >= 45, $"the frame served after a 3 s pause is only {skipped} frames after the last one before it (a buffer filled when the pause began)");
+        Assert.True(frame.CapturedAt >= asked - TimeSpan.FromMilliseconds(250) && frame.CapturedAt <= returned,
+            $"stamped {(asked - frame.CapturedAt).TotalSeconds:0.000} s before it was asked for, {(returned - asked).TotalSeconds:0.000} s to read");
+    }
+
+    [Fact]
+    public async Task DoctorCheck_ConfiguredDeviceMissing_FailsWithV4l2()
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(
+        [
+            new KeyValuePair<string, string?>("Camera:Source", "v4l2"),
+            new KeyValuePair<string, string?>("Camera:Device", "/dev/video99"),
+        ]).Build();
+        var result = await new Appliance.Hardware.CamerasDoctorCheck(settings).RunAsync(CancellationToken.None);
+        Assert.Equal(Appliance.Doctor.DoctorOutcome.Fail, result.Outcome);
+        Assert.Equal("Camera:Source is v4l2 but Camera:Device /dev/video99 does not exist", result.Detail);
+    }
+
+    [Fact]
     public void Capture_Yuyv640x480At30_DeliversColourBarsAtTheNegotiatedRate()
     {
         using var source = Open(640, 480, 30);
