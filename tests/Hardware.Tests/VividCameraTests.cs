@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Microsoft.Extensions.Configuration;
 using Camera;
 using Camera.Jpeg;
@@ -8,7 +9,7 @@ namespace Hardware.Tests;
 
 /// <summary>The V4L2 source against vivid (the kernel's virtual camera), loaded with n_devs=1 node_types=0x1.</summary>
 [Trait("Category", "Hardware")]
-public sealed class VividCameraTests
+public sealed class VividCameraTests(ITestOutputHelper output)
 {
     private static string VividDevice() =>
         V4l2Devices.Enumerate().FirstOrDefault(d => d.Driver == "vivid")?.Path
@@ -97,6 +98,7 @@ public sealed class VividCameraTests
             source.ReadFrame(TimeSpan.FromSeconds(5), CancellationToken.None)?.Release();
         }
 
+        var firstSequence = source.LastSequence;
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         Frame? last = null;
         for (var i = 0; i < 30; i++)
@@ -105,8 +107,14 @@ public sealed class VividCameraTests
             last = source.ReadFrame(TimeSpan.FromSeconds(5), CancellationToken.None) ?? throw new TimeoutException("no frame within 5 s");
         }
 
-        var fps = 30 / stopwatch.Elapsed.TotalSeconds;
-        Assert.True(fps >= 15, $"only {fps:0.0} fps at a negotiated 30 fps (vivid's default is 5)");
+        // The rate the driver captures at, from its frame sequence numbers (vivid counts the frames it had no buffer
+        // for too), is what the negotiation set. How many of those frames are read here is the emulator's speed at
+        // encoding them: 15-30 fps on some days' machines, 9-11 on others, so it is reported, not asserted.
+        var elapsed = stopwatch.Elapsed.TotalSeconds;
+        var driverFps = (source.LastSequence - firstSequence) / elapsed;
+        var deliveredFps = 30 / elapsed;
+        output.WriteLine($"driver {driverFps:0.0} fps, read and encoded {deliveredFps:0.0} fps");
+        Assert.InRange(driverFps, 24, 36); // 30 negotiated; vivid's default is 5
 
         using var decoder = new JpegDecoder();
         var rgb = decoder.DecodeRgb(last!.Jpeg.Span, out var width, out var height);
