@@ -70,7 +70,7 @@ grep -q '^relay:' /etc/passwd && fail "a relay user exists before the upgrade"
 wait_for "old relay healthy" 60 curl -sf "$relay_url/healthz"
 
 # A WeCom callback for the offline appliance: stored in the state directory's SQLite database.
-ts=1700000000; nonce=lane1; enc=lane-callback-encrypted
+ts=$(date +%s); nonce=lane1; enc=lane-callback-encrypted  # signed now: the relay refuses one signed over Relay:MaxClockSkew ago
 sig=$(printf '%s\n' QDG6eK "$ts" "$nonce" "$enc" | LC_ALL=C sort | tr -d '\n' | sha1sum | cut -d' ' -f1)
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/xml' \
   --data "<xml><ToUserName><![CDATA[corp]]></ToUserName><Encrypt><![CDATA[$enc]]></Encrypt><AgentID>1</AgentID></xml>" \
