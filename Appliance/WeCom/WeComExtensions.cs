@@ -28,6 +28,8 @@ public static class WeComExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Appliance.WeCom.AccessToken")));
         services.AddSingleton<WeComApiClient>();
         services.AddSingleton<WeComMessenger>();
+        services.AddSingleton(sp => new RunJournal(
+            sp.GetService<StateDirectory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RunJournal>>()));
         services.AddSingleton<MessageDispatcher>();
         services.AddSingleton<CallbackEndpoint>();
         services.AddSingleton<WeComCommandRegistry>();

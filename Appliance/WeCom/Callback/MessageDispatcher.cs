@@ -10,7 +10,7 @@ namespace Appliance.WeCom.Callback;
 /// 200 now, a short "working on it" text and the answer through message/send when ready.
 /// </summary>
 public sealed partial class MessageDispatcher(
-    WeComOptions options, WeComCommandRegistry commands, WeComMessenger messenger, WeComMetrics metrics,
+    WeComOptions options, WeComCommandRegistry commands, WeComMessenger messenger, WeComMetrics metrics, RunJournal journal,
     TimeProvider time, ILogger<MessageDispatcher> logger, IEnumerable<IWeComVoiceHandler> voiceHandlers)
 {
     private const int MaxRemembered = 50_000;
@@ -97,7 +97,7 @@ public sealed partial class MessageDispatcher(
                 return Task.CompletedTask;
             }
 
-            var what = message.MsgType == "text" ? $"“{message.Content}”" : message.MsgType;
+            var what = Describe(message);
             return messenger.SendAsync(message.FromUserName, new TextMessage(
                 $"您 {sentAt.ToLocalTime():MM-dd HH:mm} 发送的 {what} 到达时设备离线，未执行；如仍需要请重新发送。" +
                 $"Your {what} from {sentAt.ToLocalTime():MM-dd HH:mm} arrived while the camera was offline and was not run; send it again if you still need it."));
@@ -115,7 +115,8 @@ public sealed partial class MessageDispatcher(
 
     /// <summary>
     /// The run of this message: started now when it is new, or the one already started for an earlier delivery of the
-    /// same message (a WeCom retry, a relay replay), which is never run a second time.
+    /// same message (a WeCom retry, a relay replay), which is never run a second time, not even when that delivery came
+    /// before a restart (<see cref="RunJournal"/>).
     /// </summary>
     private Work StartOrJoin(InboundMessage message, out bool duplicate)
     {
@@ -131,7 +132,7 @@ public sealed partial class MessageDispatcher(
             {
                 try
                 {
-                    work.Completion.TrySetResult(await ExecuteAsync(message));
+                    work.Completion.TrySetResult(await RunOnceAsync(message, work.Expires));
                 }
                 catch (Exception ex)
                 {
@@ -147,6 +148,35 @@ public sealed partial class MessageDispatcher(
 
         return work;
     }
+
+    private async Task<WeComMessage?> RunOnceAsync(InboundMessage message, DateTimeOffset expires)
+    {
+        // Only what can act (a command, a menu click, a voice) is held back; the rest has nothing to repeat.
+        var acts = message.MsgType is "text" or "voice" || (message.MsgType == "event" && message.Event == "click");
+        if (acts && options.IsAllowed(message.FromUserName) && journal.StartedBeforeRestart(message.DedupeKey) is { } started)
+        {
+            metrics.Duplicate();
+            LogStartedBeforeRestart(logger, message.DedupeKey, message.FromUserName, started);
+            var what = Describe(message);
+            return new TextMessage(
+                $"您的 {what} 已在 {started.ToLocalTime():HH:mm:ss} 开始执行，之后设备重启，结果可能未送达；为免重复执行，未再次执行。如仍需要请重新发送。" +
+                $"Your {what} started at {started.ToLocalTime():HH:mm:ss}, then the camera restarted, so its answer may not have reached you; it was not run again, to avoid running it twice. Send it again if you still need it.");
+        }
+
+        if (acts)
+        {
+            journal.Record(message.DedupeKey, expires);
+        }
+
+        return await ExecuteAsync(message);
+    }
+
+    private static string Describe(InboundMessage message) => message.MsgType switch
+    {
+        "text" => $"“{message.Content}”",
+        "event" when message.Event == "click" => $"“{message.EventKey}”",
+        _ => message.MsgType,
+    };
 
     private async Task PushLaterAsync(string user, Task<WeComMessage?> task, bool announce = true)
     {
@@ -264,6 +294,9 @@ public sealed partial class MessageDispatcher(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom duplicate {Key} from {User}: answered without running it again")]
     private static partial void LogDuplicate(ILogger logger, string key, string user);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom {Key} from {User} was started at {Started} before a restart: not run again, the sender is told")]
+    private static partial void LogStartedBeforeRestart(ILogger logger, string key, string user, DateTimeOffset started);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom answer for {User} not ready within {Budget} s: empty 200 now, message/send later")]
     private static partial void LogDeferred(ILogger logger, string user, double budget);

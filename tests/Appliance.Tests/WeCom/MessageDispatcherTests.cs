@@ -19,7 +19,8 @@ public sealed class MessageDispatcherTests
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
         var dispatcher = new MessageDispatcher(
             server.GetRequiredService<WeComOptions>(), server.GetRequiredService<WeComCommandRegistry>(), server.GetRequiredService<WeComMessenger>(),
-            server.GetRequiredService<WeComMetrics>(), clock, NullLogger<MessageDispatcher>.Instance, []);
+            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
+            NullLogger<MessageDispatcher>.Instance, []);
         var sentAt = clock.GetUtcNow();
         var message = new InboundMessage(new Dictionary<string, string>
         {
