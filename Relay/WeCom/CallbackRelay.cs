@@ -25,6 +25,9 @@ internal sealed partial class CallbackRelay : BackgroundService
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan TunnelDropGrace = TimeSpan.FromSeconds(1);
     private const int MaxReasonChars = 200;
+
+    /// <summary>The appliance's callback endpoint: where a callback goes however the visitor spelled the path.</summary>
+    private const string CallbackPath = "/wecom/callback";
     private readonly Dictionary<string, Channel<bool>> _wake;
     private readonly CancellationTokenSource _stopping = new();
     private readonly RelayOptions _options;
@@ -51,6 +54,9 @@ internal sealed partial class CallbackRelay : BackgroundService
 
     public async Task HandleAsync(HttpContext context, ApplianceRoute route)
     {
+        // The front door takes any case and repeated or trailing slashes; the appliance's routing does not take them
+        // all (//), and a stored callback replayed to a path it does not serve would be dropped as refused.
+        route = route with { Path = CallbackPath, Target = CallbackPath };
         var token = _options.Appliances[route.Name].WeComToken;
         var query = context.Request.Query;
         var request = context.Request;

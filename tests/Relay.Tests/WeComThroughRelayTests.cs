@@ -6,6 +6,7 @@ using System.Text;
 using Appliance.Tests.WeCom;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Tests.Infrastructure;
+using Relay.WeCom;
 using Dispatcher = ApplianceApp::Appliance.WeCom.Callback.MessageDispatcher;
 using WeComCrypto = ApplianceApp::Appliance.WeCom.Crypto.WeComCrypto;
 
@@ -30,7 +31,8 @@ public sealed class WeComThroughRelayTests
         "--WeCom:AllowedUsers:0=alice", .. extra,
     ];
 
-    private static async Task<HttpResponseMessage> SendAsync(HttpClient relay, string from, string text, DateTimeOffset? signedAt = null)
+    private static async Task<HttpResponseMessage> SendAsync(
+        HttpClient relay, string from, string text, DateTimeOffset? signedAt = null, string path = $"/{RelayServer.Name}/wecom/callback")
     {
         var msgId = Interlocked.Increment(ref _msgId).ToString(CultureInfo.InvariantCulture);
         var now = (signedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds();
@@ -40,7 +42,7 @@ public sealed class WeComThroughRelayTests
         var nonce = Random.Shared.Next(100000, int.MaxValue).ToString(CultureInfo.InvariantCulture);
         var signature = Crypto.Signature(timestamp, nonce, encrypt);
         var body = $"<xml><ToUserName><![CDATA[{FakeWeComServer.CorpId}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>";
-        return await relay.PostAsync($"/{RelayServer.Name}/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
+        return await relay.PostAsync($"{path}?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
             new StringContent(body, Encoding.UTF8, "text/xml"));
     }
 
@@ -106,6 +108,41 @@ public sealed class WeComThroughRelayTests
         Assert.Equal(3, appliance.Services.GetRequiredService<Dispatcher>().Executions);
         Assert.All(api.CallsTo("message/send"), c => Assert.Equal("alice", FakeWeComServer.Json(c).GetProperty("touser").GetString()));
         Assert.DoesNotContain(sent, t => t.Contains("Working on it", StringComparison.Ordinal)); // replays are answered once, not announced
+    }
+
+    /// <summary>
+    /// The relay takes a callback at any spelling its own routing accepts (case, repeated or trailing slashes, as the
+    /// appliance's routing ignores case and a trailing slash); stored while the appliance is offline, it must reach the
+    /// appliance's real endpoint on replay and run there, once.
+    /// </summary>
+    [Theory]
+    [InlineData("/WeCom/callback/")]
+    [InlineData("/wecom//callback")]
+    [InlineData("//wecom/CALLBACK//")]
+    public async Task Callback_VariantPathWhileApplianceOffline_StoredThenReplayedToTheRealEndpoint_RunsOnce(string variant)
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        var store = relay.Services.GetRequiredService<CallbackRelay>();
+        using (var client = relay.CreateClient())
+        {
+            using var response = await SendAsync(client, "alice", "help", path: $"/{RelayServer.Name}{variant}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(1, store.Pending(RelayServer.Name));
+
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+
+        var dispatcher = appliance.Services.GetRequiredService<Dispatcher>();
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => dispatcher.Executions >= 1 && SentTexts(api).Length >= 1, TimeSpan.FromSeconds(20)),
+            $"executions: {dispatcher.Executions}, sent: {string.Join(" | ", SentTexts(api))}, still stored: {store.Pending(RelayServer.Name)}");
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => store.Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5)));
+        await Task.Delay(2000); // any second run would show up now
+        Assert.Equal(1, dispatcher.Executions);
+        Assert.Single(SentTexts(api));
     }
 
     [Fact]
