@@ -1,4 +1,5 @@
 using Appliance.Hosting.Systemd;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Relay.Hosting;
 using Relay.Proxy;
 using Relay.Streaming;
@@ -62,9 +63,11 @@ public static class Program
         return builder;
     }
 
-    public static WebApplication BuildApp(string[] args)
+    /// <summary>Builds the relay; <paramref name="customize"/> runs on the builder first (tests: a manual clock).</summary>
+    public static WebApplication BuildApp(string[] args, Action<WebApplicationBuilder>? customize = null)
     {
         var builder = CreateBuilder(args);
+        customize?.Invoke(builder);
         builder.AddSystemd();
         var (options, stateDirectory, certificate, errors) = RelaySettings.Check(builder.Configuration);
         if (errors.Count > 0)
@@ -84,7 +87,7 @@ public static class Program
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null); // uploads stream through
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<TunnelRegistry>();
         builder.Services.AddSingleton<AuthFailureLimiter>();
         builder.Services.AddSingleton<ClientAddress>();

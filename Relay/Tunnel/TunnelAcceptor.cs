@@ -16,7 +16,8 @@ internal sealed partial class TunnelAcceptor(
     RelayOptions options, TunnelRegistry registry, AuthFailureLimiter limiter, ClientAddress addresses, IHostApplicationLifetime lifetime,
     TimeProvider time, ILogger<TunnelAcceptor> logger)
 {
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long a client has from the WebSocket upgrade to a complete login before it is cut off.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly string DecoySecret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
 
     public async Task AcceptAsync(HttpContext context, bool egress)

@@ -110,6 +110,51 @@ public sealed class TunnelSecurityTests
         Assert.Equal(missing.StatusCode, plain.StatusCode);
     }
 
+    /// <summary>
+    /// A client that opens the tunnel WebSocket and never answers the challenge is cut off at the handshake timeout (on
+    /// the relay's clock), having been told nothing but the challenge: no appliance names, no reason.
+    /// </summary>
+    [Fact]
+    public async Task Handshake_ChallengeNeverAnswered_DisconnectedAtTheHandshakeTimeout_LearnsNothing()
+    {
+        var time = new ManualTimeProvider();
+        await using var relay = await RelayServer.StartAsync(time);
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath), CancellationToken.None);
+
+        // The deadline is armed before the challenge is sent: once it is here, the relay is waiting on the clock.
+        var challenge = await TunnelHandshake.ReceiveTextAsync(socket, CancellationToken.None);
+        var nonce = TunnelHandshake.ParseChallenge(challenge!);
+        Assert.NotNull(nonce);
+        Assert.Equal(TunnelHandshake.Challenge(nonce), challenge); // a nonce and nothing else
+
+        var buffer = new byte[4096];
+        var next = socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None).AsTask();
+        time.Advance(TunnelAcceptor.HandshakeTimeout - TimeSpan.FromSeconds(1));
+        await Task.Delay(500);
+        Assert.False(next.IsCompleted, "the relay ended the handshake before its timeout");
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var ended = await Record.ExceptionAsync(() => next.WaitAsync(TimeSpan.FromSeconds(5)));
+
+        // Either an abrupt end or a bare close; never data, never a word about the appliances.
+        Assert.IsNotType<TimeoutException>(ended);
+        if (ended is null)
+        {
+            var result = await next;
+            Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+            Assert.Equal(0, result.Count);
+            Assert.DoesNotContain(RelayServer.Name, socket.CloseStatusDescription ?? "", StringComparison.OrdinalIgnoreCase);
+        }
+        else
+        {
+            Assert.IsType<WebSocketException>(ended);
+        }
+
+        Assert.NotEqual(WebSocketState.Open, socket.State);
+        Assert.Empty(relay.Services.GetRequiredService<TunnelRegistry>().All);
+    }
+
     [Fact]
     public async Task RepeatedFailures_AreRateLimited_ButOtherNamesAreNot()
     {

@@ -26,15 +26,19 @@ public sealed class RelayServer : IAsyncDisposable
 
     private WebApplication? _app;
 
-    private RelayServer(string stateDirectory, string[] settings)
+    private RelayServer(string stateDirectory, string[] settings, TimeProvider? time)
     {
         StateDirectory = stateDirectory;
         Settings = settings;
+        Time = time;
     }
 
     public string StateDirectory { get; }
 
     public string[] Settings { get; }
+
+    /// <summary>The relay's clock when a test gave it one (a <see cref="ManualTimeProvider"/>); null: the system's.</summary>
+    public TimeProvider? Time { get; }
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -44,9 +48,12 @@ public sealed class RelayServer : IAsyncDisposable
 
     public IServiceProvider Services => _app!.Services;
 
-    public static async Task<RelayServer> StartAsync(params string[] settings)
+    public static Task<RelayServer> StartAsync(params string[] settings) => StartAsync(time: null, settings);
+
+    /// <summary>As above, with <paramref name="time"/> as the relay's clock (null: the system's).</summary>
+    public static async Task<RelayServer> StartAsync(TimeProvider? time, params string[] settings)
     {
-        var server = new RelayServer(Directory.CreateTempSubdirectory("relay-state-").FullName, settings);
+        var server = new RelayServer(Directory.CreateTempSubdirectory("relay-state-").FullName, settings, time);
         await server.StartOnAsync(0);
         return server;
     }
@@ -60,7 +67,8 @@ public sealed class RelayServer : IAsyncDisposable
             $"--Relay:Appliances:{Name}:Secret={Secret}", $"--Relay:Appliances:{Name}:WeComToken={WeComToken}",
             $"--Relay:AdminPassword={AdminPassword}", "--Relay:StreamLinger=00:00:01", .. Settings,
         ];
-        _app = Program.BuildApp(args);
+        var time = Time;
+        _app = Program.BuildApp(args, time is null ? null : builder => builder.Services.AddSingleton(time));
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
