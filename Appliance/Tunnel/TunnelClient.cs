@@ -35,13 +35,15 @@ public sealed partial class TunnelClient(
 {
     private const int TcpUserTimeoutOption = 18; // TCP_USER_TIMEOUT: unacknowledged data fails the socket.
 
-    private readonly ReconnectBackoff _backoff = new(Random.Shared);
     private long _progressAt = time.GetTimestamp();
     private CountingStream? _current;
     private long _bytesSentBefore;
     private long _bytesReceivedBefore;
 
     public TunnelState State { get; private set; } = options.Enabled ? TunnelState.Connecting : TunnelState.Disabled;
+
+    /// <summary>Where the backoff's jitter comes from (a test fixes it, so each wait is a known share of its ceiling).</summary>
+    internal Random Jitter { get; init; } = Random.Shared;
 
     public DateTimeOffset? ConnectedSince { get; private set; }
 
@@ -76,6 +78,7 @@ public sealed partial class TunnelClient(
             return;
         }
 
+        var backoff = new ReconnectBackoff(Jitter);
         while (!stoppingToken.IsCancellationRequested)
         {
             Interlocked.Exchange(ref _progressAt, time.GetTimestamp());
@@ -117,10 +120,10 @@ public sealed partial class TunnelClient(
 
             if (connectedAt != 0)
             {
-                _backoff.SessionEnded(time.GetElapsedTime(connectedAt));
+                backoff.SessionEnded(time.GetElapsedTime(connectedAt));
             }
 
-            var delay = _backoff.NextDelay();
+            var delay = backoff.NextDelay();
             State = TunnelState.Reconnecting;
             Interlocked.Exchange(ref _progressAt, time.GetTimestamp());
             try
@@ -142,15 +145,18 @@ public sealed partial class TunnelClient(
     {
         using var session = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var serving = transport.ServeAsync(stream, info, socket.Abort, session.Token);
+        using var polling = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         while (!serving.IsCompleted)
         {
-            await Task.WhenAny(serving, Task.Delay(TimeSpan.FromMilliseconds(500), time, stoppingToken));
+            await Task.WhenAny(serving, Task.Delay(TimeSpan.FromMilliseconds(500), time, polling.Token));
             if (socket.State != WebSocketState.Open)
             {
                 await session.CancelAsync();
             }
         }
 
+        // The last check's timer goes with the session (the backoff's wait is then the only one on the clock).
+        await polling.CancelAsync();
         await serving;
     }
 

@@ -1,12 +1,19 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Appliance.Tests.Infrastructure;
 using Appliance.Tunnel;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
+using TunnelProtocol;
 
 namespace Appliance.Tests.Tunnel;
 
-/// <summary>The reconnect loop and its watchdog health, on a hand-moved clock against relays that never let it in.</summary>
+/// <summary>The reconnect loop, its backoff and its watchdog health, on a hand-moved clock against relays that refuse or hold it.</summary>
 public sealed class TunnelClientTests
 {
     [Fact]
@@ -63,10 +70,80 @@ public sealed class TunnelClientTests
         }
     }
 
-    private static TunnelClient NewClient(string relayUrl, TimeProvider time, TimeSpan connectTimeout)
+    /// <summary>
+    /// Full-jitter backoff seen from the client's clock: every failure doubles the ceiling of the next wait (0.5 s, 1 s,
+    /// … up to 30 s); a session that ends before a stable minute keeps the raised ceiling, one that lasted a minute
+    /// starts over at 0.5 s. The jitter is fixed at 99 % of the ceiling, so each wait is known.
+    /// </summary>
+    [Fact]
+    public async Task Reconnect_StableMinuteResetsTheBackoff_AShorterSessionDoesNot()
     {
-        var options = new TunnelOptions { RelayUrl = relayUrl, Name = "cam", Secret = "0123456789abcdef-test-secret", ConnectTimeout = connectTimeout };
-        return new TunnelClient(options, new TunnelDialer(options), new TunnelConnectionListenerFactory(), time, NullLogger<TunnelClient>.Instance);
+        await using var relay = await FakeRelay.StartAsync();
+        var time = new ManualTimeProvider();
+        var transport = new TunnelConnectionListenerFactory();
+        await using var kestrel = new TunnelConsumer(transport);
+        using var client = NewClient(relay.Url.ToString(), time, TimeSpan.FromSeconds(10), transport, new FixedJitter(0.99));
+        await client.StartAsync(CancellationToken.None);
+        try
+        {
+            // Five refused attempts: the waits after them grow 0.5 s → 8 s.
+            for (var failures = 1; failures <= 5; failures++)
+            {
+                await WaitForAsync(() => relay.Attempts == failures && IsWaiting(client, time), $"attempt {failures} to fail and wait");
+                if (failures == 5)
+                {
+                    relay.Accepting = true;
+                }
+
+                await AssertNextAttemptAfterAsync(relay, time, Ceiling(failures - 1));
+            }
+
+            // Connected after five failures; the session ends after 59 s: not stable, the next wait is 16 s.
+            await WaitForAsync(() => client.State == TunnelState.Connected && relay.Sessions == 1, "the first session");
+            time.Advance(ReconnectBackoff.StableAfter - TimeSpan.FromSeconds(1));
+            relay.DropSession();
+            await WaitForAsync(() => IsWaiting(client, time), "the first session to end and the client to wait");
+            await AssertNextAttemptAfterAsync(relay, time, Ceiling(5));
+
+            // The next session lasts a minute: the one after it is back at 0.5 s.
+            await WaitForAsync(() => client.State == TunnelState.Connected && relay.Sessions == 2, "the second session");
+            time.Advance(ReconnectBackoff.StableAfter);
+            relay.DropSession();
+            await WaitForAsync(() => IsWaiting(client, time), "the second session to end and the client to wait");
+            await AssertNextAttemptAfterAsync(relay, time, ReconnectBackoff.Base);
+            await WaitForAsync(() => client.State == TunnelState.Connected && relay.Sessions == 3, "the third session");
+            Assert.Equal(3, client.Sessions);
+        }
+        finally
+        {
+            await client.StopAsync(CancellationToken.None);
+        }
+
+        static TimeSpan Ceiling(int failures) => ReconnectBackoff.Base * Math.Pow(2, failures);
+    }
+
+    /// <summary>Waiting out a backoff: the wait is the only timer on the clock, so moving the clock now moves it.</summary>
+    private static bool IsWaiting(TunnelClient client, ManualTimeProvider time) => client.State == TunnelState.Reconnecting && time.PendingTimers == 1;
+
+    /// <summary>The client waits 99 % of <paramref name="ceiling"/> (the fixed jitter): no attempt at 98 %, one at 100 %.</summary>
+    private static async Task AssertNextAttemptAfterAsync(FakeRelay relay, ManualTimeProvider time, TimeSpan ceiling)
+    {
+        var attempts = relay.Attempts;
+        time.Advance(ceiling * 0.98);
+        await Task.Delay(200);
+        Assert.True(relay.Attempts == attempts, $"the client tried again before 98 % of {ceiling.TotalSeconds} s");
+        time.Advance(ceiling * 0.02);
+        await WaitForAsync(() => relay.Attempts == attempts + 1, $"the attempt after a wait of {ceiling.TotalSeconds} s");
+    }
+
+    private static TunnelClient NewClient(
+        string relayUrl, TimeProvider time, TimeSpan connectTimeout, TunnelConnectionListenerFactory? transport = null, Random? jitter = null)
+    {
+        var options = new TunnelOptions { RelayUrl = relayUrl, Name = "cam", Secret = FakeRelay.Secret, ConnectTimeout = connectTimeout };
+        return new TunnelClient(options, new TunnelDialer(options), transport ?? new TunnelConnectionListenerFactory(), time, NullLogger<TunnelClient>.Instance)
+        {
+            Jitter = jitter ?? Random.Shared,
+        };
     }
 
     private static int ClosedLoopbackPort()
@@ -83,6 +160,152 @@ public sealed class TunnelClientTests
         {
             Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"timed out waiting for {what}");
             await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A jitter source that always draws the same share of the ceiling.</summary>
+    private sealed class FixedJitter(double share) : Random
+    {
+        public override double NextDouble() => share;
+
+        protected override double Sample() => share;
+    }
+
+    /// <summary>
+    /// A relay's tunnel endpoint on 127.0.0.1: refuses the upgrade (503) until <see cref="Accepting"/>, then logs the
+    /// appliance in and holds each session (answering its pings) until <see cref="DropSession"/> cuts it off.
+    /// </summary>
+    private sealed class FakeRelay : IAsyncDisposable
+    {
+        public const string Secret = "0123456789abcdef-test-secret";
+
+        private readonly WebApplication _app;
+        private readonly Channel<bool> _drops = Channel.CreateUnbounded<bool>();
+        private int _attempts;
+        private int _sessions;
+        private volatile bool _accepting;
+
+        private FakeRelay(WebApplication app)
+        {
+            _app = app;
+            app.UseWebSockets();
+            app.Map("/" + TunnelHandshake.ConnectPath, ConnectAsync);
+        }
+
+        public Uri Url { get; private set; } = null!;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        /// <summary>Sessions that were accepted (the appliance read "ok").</summary>
+        public int Sessions => Volatile.Read(ref _sessions);
+
+        /// <summary>Whether logins are taken (else the upgrade is refused).</summary>
+        public bool Accepting
+        {
+            get => _accepting;
+            set => _accepting = value;
+        }
+
+        public static async Task<FakeRelay> StartAsync()
+        {
+            var relay = new FakeRelay(LoopbackApp.Create());
+            var address = await LoopbackApp.StartAsync(relay._app);
+            relay.Url = new Uri($"ws://{address.Authority}/");
+            return relay;
+        }
+
+        /// <summary>Cuts the current session off without a close handshake, like a link that failed.</summary>
+        public void DropSession() => _drops.Writer.TryWrite(true);
+
+        public ValueTask DisposeAsync() => LoopbackApp.StopAsync(_app);
+
+        private async Task ConnectAsync(HttpContext context)
+        {
+            Interlocked.Increment(ref _attempts);
+            if (!Accepting || !context.WebSockets.IsWebSocketRequest)
+            {
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                return;
+            }
+
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var nonce = TunnelHandshake.NewNonce();
+            await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Challenge(nonce), context.RequestAborted);
+            var answer = await TunnelHandshake.ReceiveTextAsync(socket, context.RequestAborted);
+            Assert.Equal(TunnelHandshake.Answer("cam", TunnelHandshake.Proof(Secret, TunnelHandshake.ConnectPurpose, "cam", nonce)), answer);
+            await TunnelHandshake.SendTextAsync(socket, TunnelHandshake.Accepted, context.RequestAborted);
+            Interlocked.Increment(ref _sessions);
+
+            // Keep receiving (so the appliance's pings are answered) until the test drops the session.
+            var reading = DiscardAsync(socket, context.RequestAborted);
+            await Task.WhenAny(reading, _drops.Reader.ReadAsync(context.RequestAborted).AsTask());
+            context.Abort();
+        }
+
+        private static async Task DiscardAsync(WebSocket socket, CancellationToken cancellationToken)
+        {
+            var buffer = new byte[16384];
+            try
+            {
+                while (!(await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken)).MessageType.Equals(WebSocketMessageType.Close))
+                {
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Kestrel's part for the tunnel transport: takes each session and reads it until it ends, then closes it.</summary>
+    private sealed class TunnelConsumer : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _accepting;
+
+        public TunnelConsumer(TunnelConnectionListenerFactory transport) => _accepting = AcceptAsync(transport);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _accepting;
+            _stop.Dispose();
+        }
+
+        private async Task AcceptAsync(TunnelConnectionListenerFactory transport)
+        {
+            await using var listener = await transport.BindAsync(new TunnelEndPoint("relay"), _stop.Token);
+            var reading = new List<Task>();
+            while (await listener.AcceptAsync(_stop.Token) is { } connection)
+            {
+                reading.Add(ReadAsync(connection));
+            }
+
+            await Task.WhenAll(reading);
+        }
+
+        private static async Task ReadAsync(ConnectionContext connection)
+        {
+            await using (connection)
+            {
+                try
+                {
+                    // Nothing comes from a relay that speaks no HTTP/2; reading lets a failed link show.
+                    var input = connection.Transport.Input;
+                    while (true)
+                    {
+                        var result = await input.ReadAsync();
+                        input.AdvanceTo(result.Buffer.End);
+                        if (result.IsCompleted)
+                        {
+                            break;
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or WebSocketException or OperationCanceledException)
+                {
+                }
+            }
         }
     }
 }
