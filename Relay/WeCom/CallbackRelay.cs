@@ -52,6 +52,13 @@ internal sealed partial class CallbackRelay : BackgroundService
 
     public int Pending(string appliance) => _store.Pending(appliance);
 
+    /// <summary>
+    /// Where a stored callback is replayed: the appliance's endpoint, with the stored query. Rows a relay stored before
+    /// it sent every callback to <see cref="CallbackPath"/> hold the visitor's spelling, which the appliance may not route.
+    /// </summary>
+    internal static string ReplayTarget(string pathAndQuery) =>
+        CallbackPath + (pathAndQuery.IndexOf('?', StringComparison.Ordinal) is var query and >= 0 ? pathAndQuery[query..] : "");
+
     public async Task HandleAsync(HttpContext context, ApplianceRoute route)
     {
         // The front door takes any case and repeated or trailing slashes; the appliance's routing does not take them
@@ -321,7 +328,7 @@ internal sealed partial class CallbackRelay : BackgroundService
                 return; // still being forwarded live: it must not be overtaken; settling it wakes this drain again
             }
 
-            using var request = TunnelSession.NewRequest(HttpMethod.Post, stored.PathAndQuery);
+            using var request = TunnelSession.NewRequest(HttpMethod.Post, ReplayTarget(stored.PathAndQuery));
             request.Content = Content(stored.Body, stored.ContentType);
             request.Headers.TryAddWithoutValidation(TunnelHandshake.ReplayHeader, stored.ReceivedAt.ToString(CultureInfo.InvariantCulture));
             request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");

@@ -146,6 +146,44 @@ public sealed class WeComThroughRelayTests
     }
 
     [Fact]
+    public async Task Callback_StoredUnderAVariantPathByAnOlderRelay_ReplayedToTheRealEndpoint_RunsOnce()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using (var client = relay.CreateClient())
+        {
+            using var response = await SendAsync(client, "alice", "help");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // The row as a relay from before the fix kept it: the path as the visitor spelled it (the appliance does not route //).
+        using (var database = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(relay.StateDirectory, "callbacks.db")};Pooling=False"))
+        {
+            database.Open();
+            using var update = database.CreateCommand();
+            update.CommandText = "UPDATE callbacks SET path_and_query = '//wecom/CALLBACK//' || substr(path_and_query, instr(path_and_query, '?'))";
+            Assert.Equal(1, update.ExecuteNonQuery());
+        }
+
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+
+        var dispatcher = appliance.Services.GetRequiredService<Dispatcher>();
+        var store = relay.Services.GetRequiredService<CallbackRelay>();
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => dispatcher.Executions >= 1 && SentTexts(api).Length >= 1, TimeSpan.FromSeconds(20)),
+            $"executions: {dispatcher.Executions}, sent: {string.Join(" | ", SentTexts(api))}, still stored: {store.Pending(RelayServer.Name)}");
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => store.Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5)));
+        Assert.Equal(1, dispatcher.Executions);
+    }
+
+    [Theory]
+    [InlineData("/wecom/callback?msg_signature=a&timestamp=1&nonce=2", "/wecom/callback?msg_signature=a&timestamp=1&nonce=2")]
+    [InlineData("//WeCom//callback/?msg_signature=a", "/wecom/callback?msg_signature=a")]
+    [InlineData("/wecom/callback", "/wecom/callback")]
+    public void ReplayTarget_AnyStoredSpelling_TheAppliancesEndpointWithTheStoredQuery(string stored, string expected) =>
+        Assert.Equal(expected, CallbackRelay.ReplayTarget(stored));
+
+    [Fact]
     public async Task Callback_ReplayedAfterReplayMaxAge_IsNotRun_SenderIsTold()
     {
         await using var api = await FakeWeComServer.StartAsync();
