@@ -440,6 +440,9 @@ public sealed partial class RatingService
                     throw new AudioRejectedException("WeCom answered an empty voice");
                 }
 
+                // Before ffmpeg's input is closed: a voice cut short inside a frame (or with no frames) is refused
+                // here, and ffmpeg is killed, instead of being decoded and scored.
+                guard.Complete();
                 phase.DownloadDone = true;
             }
             catch (AudioRejectedException)
