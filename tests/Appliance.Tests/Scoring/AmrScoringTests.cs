@@ -18,9 +18,17 @@ public sealed class AmrScoringTests
     /// </summary>
     internal static async Task<byte[]> AmrSineAsync(int seconds = 2)
     {
+        var amr = await AmrSineAsync(seconds, "MR122");
+        Assert.Equal(6 + (seconds * 50 * 32), amr.Length); // 50 frames of 20 ms a second, 32 bytes each at 12.2k
+        return amr;
+    }
+
+    /// <summary>The sine encoded in amrnbenc's <paramref name="bandMode"/> (MR475 … MR122, or MRDTX: SID and NO_DATA frames), with the "#!AMR\n" header.</summary>
+    internal static async Task<byte[]> AmrSineAsync(int seconds, string bandMode)
+    {
         var path = Path.Combine(Path.GetTempPath(), $"sine-{Guid.NewGuid():N}.amr");
         var start = new ProcessStartInfo("gst-launch-1.0") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in $"-q audiotestsrc wave=sine freq=440 num-buffers={seconds * 8} samplesperbuffer=1000 ! audio/x-raw,rate=8000,channels=1 ! audioconvert ! amrnbenc band-mode=MR122 ! filesink".Split(' '))
+        foreach (var argument in $"-q audiotestsrc wave=sine freq=440 num-buffers={seconds * 8} samplesperbuffer=1000 ! audio/x-raw,rate=8000,channels=1 ! audioconvert ! amrnbenc band-mode={bandMode} ! filesink".Split(' '))
         {
             start.ArgumentList.Add(argument);
         }
@@ -32,7 +40,6 @@ public sealed class AmrScoringTests
         Assert.True(process.ExitCode == 0, $"gst-launch-1.0 failed: {errors}");
         var frames = await File.ReadAllBytesAsync(path);
         File.Delete(path);
-        Assert.Equal(seconds * 50 * 32, frames.Length); // 50 frames of 20 ms a second, 32 bytes each at 12.2k
         return [.. "#!AMR\n"u8, .. frames];
     }
 
@@ -198,6 +205,59 @@ public sealed class AmrScoringTests
         Assert.Equal(0, scorer.SessionCount);
     }
 
+    /// <summary>
+    /// A real clip damaged behind its right #!AMR header: refused with where it is damaged (-100, like "not AMR"), and
+    /// the scorer is never asked to score it (no EOS; damage in the first frame is refused before ffmpeg gets any
+    /// audio, so the scorer is not even contacted). The intact clip still scores on the same appliance.
+    /// </summary>
+    [Theory]
+    [InlineData("first header", "frame 1 at byte 6: header 0xFF has the P bit set")]
+    [InlineData("reserved type", "frame 51 at byte 1606: reserved frame type 12")]
+    [InlineData("truncated", "frame 100 at byte 3174: cut short, 22 of its 32 bytes")]
+    public async Task Amr_DamagedAfterTheHeader_Minus100SaysDamagedAndNotScored(string damage, string where)
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        var intact = await AmrSineAsync(); // 100 frames of 32 bytes (header 0x3C) from byte 6
+        byte[] damaged = damage switch
+        {
+            "first header" => [.. intact[..6], 0xFF, .. intact[7..]],
+            "reserved type" => [.. intact[..1606], 0x64, .. intact[1607..]],
+            _ => intact[..^10],
+        };
+        api.AddMedia("damaged", damaged, "audio/amr");
+        api.AddMedia("intact", intact, "audio/amr");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+
+        var refused = await RateAsync(server, "damaged");
+
+        Assert.Equal(-100, refused.GetProperty("status").GetInt32());
+        Assert.Equal($"the AMR voice is damaged ({where})", refused.GetProperty("msg").GetString());
+        foreach (var session in scorer.Sessions)
+        {
+            await session.Ended.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.False(session.SawEos, "the damaged voice was scored");
+        }
+
+        if (damage == "first header")
+        {
+            Assert.Equal(0, scorer.SessionCount);
+        }
+
+        var scored = await RateAsync(server, "intact");
+        Assert.Equal(0, scored.GetProperty("status").GetInt32());
+        var intactSession = Assert.Single(scorer.Sessions, s => s.SawEos);
+        Assert.InRange(intactSession.PcmBytes, 62_000, 66_000);
+        Assert.Equal(0, server.GetRequiredService<Appliance.Scoring.RatingService>().InFlight);
+    }
+
+    private static async Task<JsonElement> RateAsync(ApplianceServer server, string mediaId)
+    {
+        using var response = await server.CreateClient().PostAsync("/api/ratings", new StringContent(
+            new JsonObject { ["mediaId"] = mediaId, ["meta"] = ScoringTests.Base64Meta("{\"item\":{}}") }.ToJsonString(), Encoding.UTF8, "application/json"));
+        return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync()).RootElement;
+    }
+
     [Fact]
     public async Task Amr_UnknownMediaId_Minus100WithWeComsError()
     {
@@ -265,6 +325,27 @@ public sealed class AmrScoringTests
         var scored = await VoiceAnswerAsync(client, api, VoiceXml("alice", "voice-from-alice"), "Overall");
         Assert.Contains("Overall: 81.5", scored, StringComparison.Ordinal);
         Assert.Equal("The quick brown fox", scorer.Sessions.Last().Meta!["item"]!["reftext"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Practice_DamagedVoice_ToldItIsDamagedAndTextKept()
+    {
+        await using var scorer = await TestScorer.StartAsync();
+        await using var api = await FakeWeComServer.StartAsync();
+        var intact = await AmrSineAsync();
+        api.AddMedia("cut-voice", intact[..^10], "audio/amr");
+        api.AddMedia("voice-from-alice", intact, "audio/amr");
+        await using var server = await ApplianceServer.StartAsync(Settings(scorer, api));
+        var client = WeComCallbackClient.For(server);
+        await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "练习 The quick brown fox", WeComCallbackClient.NextMsgId())));
+
+        var refused = await VoiceAnswerAsync(client, api, VoiceXml("alice", "cut-voice"), "kept");
+        Assert.Contains("Scoring failed (status -100): the AMR voice is damaged (frame 100 at byte 3174: cut short, 22 of its 32 bytes)", refused, StringComparison.Ordinal);
+        Assert.DoesNotContain(scorer.Sessions, s => s.SawEos);
+
+        var scored = await VoiceAnswerAsync(client, api, VoiceXml("alice", "voice-from-alice"), "Overall");
+        Assert.Contains("Overall: 81.5", scored, StringComparison.Ordinal);
+        Assert.Equal("The quick brown fox", Assert.Single(scorer.Sessions, s => s.SawEos).Meta!["item"]!["reftext"]!.GetValue<string>());
     }
 
     private static string VoiceXml(string from, string mediaId) =>
