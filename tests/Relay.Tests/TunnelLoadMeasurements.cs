@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
+using System.Runtime;
 using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -28,6 +29,8 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
     private const int BulkMebibytes = 256;
     private const int BulkRounds = 15;
     private static readonly TimeSpan BulkWarmUp = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan JitQuiet = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan JitSettleLimit = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan PhaseLimit = TimeSpan.FromSeconds(30);
 
     private static AuthenticationHeaderValue FamilyBasic =>
@@ -70,7 +73,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             rps[path.Name] = await RequestsPerSecondAsync(clients[path.Name], path.Prefix + "/healthz");
         }
 
-        var bulk = await BulkAsync(paths, clients);
+        var (bulk, jit) = await BulkAsync(paths, clients);
         foreach (var path in paths)
         {
             var (p50, p99) = latency[path.Name];
@@ -80,7 +83,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         }
 
         output.WriteLine($"small request GET /healthz ({LatencySamples} sequential), {ConcurrentRequests} requests with {ConcurrentClients} concurrent clients; " +
-            $"bulk: {BulkRounds} rounds of one {BulkMebibytes} MiB download per path in turn, after {BulkWarmUp.TotalSeconds:0} s warm-up per path:");
+            $"bulk: {BulkRounds} rounds of one {BulkMebibytes} MiB download per path in turn, after {BulkWarmUp.TotalSeconds:0} s warm-up per path and until the JIT is quiet:");
         output.WriteLine("| path      | p50 (ms) | p99 (ms) | req/s c16 | bulk MB/s median | bulk MB/s best |");
         output.WriteLine("|-----------|----------|----------|-----------|------------------|----------------|");
         rows.ForEach(output.WriteLine);
@@ -92,6 +95,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"one plain extra hop (nginx, no tunnel): {bulk["nginx hop"].Median / bulk["direct"].Median:P0} of direct; " +
             $"the tunnel carries {bulk["tunnel"].Median / bulk["nginx hop"].Median:P0} of what that hop carries"));
+        output.WriteLine(jit);
 
         double RoundRatio(string name) => Median(bulk[name].Rounds.Zip(bulk["direct"].Rounds, (path, plain) => path / plain));
 
@@ -192,9 +196,11 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
     /// <summary>
     /// Decimal MB/s per path: median, best and every one of <see cref="BulkRounds"/> rounds, each one 256 MiB download over
     /// every path in turn, so a busy moment on the shared machine hits all paths alike. Before that, every path gets
-    /// the same warm-up, so none is measured while the JIT is still compiling its code.
+    /// the same warm-up, and all are kept busy until the JIT is quiet, so none is measured while code is still being
+    /// compiled; the second string says how long that took and what the JIT still did during the rounds.
     /// </summary>
-    private static async Task<Dictionary<string, (double Median, double Best, List<double> Rounds)>> BulkAsync(Route[] paths, Dictionary<string, HttpClient> clients)
+    private static async Task<(Dictionary<string, (double Median, double Best, List<double> Rounds)> Rates, string Jit)> BulkAsync(
+        Route[] paths, Dictionary<string, HttpClient> clients)
     {
         var buffer = new byte[65536];
         foreach (var path in paths)
@@ -206,6 +212,27 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             }
         }
 
+        // Tiered compilation goes on in the background long after the first downloads (on this machine about 50 s and
+        // 9 s of JIT time in the test host): keep every path busy until no method has been compiled for JitQuiet, so
+        // the rounds measure steady-state code. The JIT work that still falls into the rounds is reported.
+        var settling = Stopwatch.StartNew();
+        var quiet = Stopwatch.StartNew();
+        var compiled = JitInfo.GetCompiledMethodCount();
+        while (quiet.Elapsed < JitQuiet && settling.Elapsed < JitSettleLimit)
+        {
+            foreach (var path in paths)
+            {
+                await DownloadAsync(path, 2);
+            }
+
+            if (JitInfo.GetCompiledMethodCount() != compiled)
+            {
+                compiled = JitInfo.GetCompiledMethodCount();
+                quiet.Restart();
+            }
+        }
+
+        var jitBefore = (Methods: JitInfo.GetCompiledMethodCount(), Time: JitInfo.GetCompilationTime());
         var rates = paths.ToDictionary(p => p.Name, _ => new List<double>());
         for (var round = 0; round < BulkRounds; round++)
         {
@@ -217,7 +244,11 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             }
         }
 
-        return rates.ToDictionary(r => r.Key, r => (Median(r.Value), r.Value.Max(), r.Value));
+        var jit = string.Create(CultureInfo.InvariantCulture,
+            $"JIT settled after {settling.Elapsed.TotalSeconds:0} s more warm-up ({(quiet.Elapsed >= JitQuiet ? "quiet" : "limit reached")}); " +
+            $"during the rounds it compiled {JitInfo.GetCompiledMethodCount() - jitBefore.Methods} methods in " +
+            $"{(JitInfo.GetCompilationTime() - jitBefore.Time).TotalMilliseconds:0} ms");
+        return (rates.ToDictionary(r => r.Key, r => (Median(r.Value), r.Value.Max(), r.Value)), jit);
 
         async Task<long> DownloadAsync(Route path, int mebibytes)
         {
