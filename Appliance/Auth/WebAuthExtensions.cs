@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Appliance.Auth;
@@ -7,6 +8,14 @@ public static class WebAuthExtensions
 {
     private const string NotAFormMessage =
         "POST /login takes the login form (application/x-www-form-urlencoded or multipart/form-data) with a password field.\n";
+
+    /// <summary>
+    /// Largest login form: a password and a return path (a request line is at most 8 KiB). Anyone may post it, so
+    /// without this cap a stranger's 30 MB form (Kestrel's default) would be read into memory before any check.
+    /// </summary>
+    internal const int MaxLoginFormBytes = 16 * 1024;
+
+    private const string FormTooLargeMessage = "The login form is too large (at most 16 KiB).\n";
 
     public static WebApplicationBuilder AddWebAuth(this WebApplicationBuilder builder)
     {
@@ -36,6 +45,16 @@ public static class WebAuthExtensions
                 return Results.Text(NotAFormMessage, statusCode: StatusCodes.Status400BadRequest);
             }
 
+            if (context.Request.ContentLength > MaxLoginFormBytes)
+            {
+                return FormTooLarge(context);
+            }
+
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            {
+                limit.MaxRequestBodySize = MaxLoginFormBytes; // a chunked body is cut off here too
+            }
+
             IFormCollection form;
             try
             {
@@ -45,6 +64,10 @@ public static class WebAuthExtensions
             {
                 // A malformed multipart body, or one past the form reader's limits.
                 return Results.Text(NotAFormMessage, statusCode: StatusCodes.Status400BadRequest);
+            }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return FormTooLarge(context);
             }
 
             var back = SafeReturn(context, form["return"]);
@@ -117,6 +140,13 @@ public static class WebAuthExtensions
             return Results.Redirect($"{context.Request.PathBase}/login");
         }).AllowAnonymousAccess().DisableAntiforgery();
         return app;
+    }
+
+    private static IResult FormTooLarge(HttpContext context)
+    {
+        // Connection: close, so a client still sending the rest is not read on.
+        context.Response.Headers.Connection = "close";
+        return Results.Text(FormTooLargeMessage, statusCode: StatusCodes.Status413PayloadTooLarge);
     }
 
     /// <summary>Only a local path may be a return address (no open redirect to another site).</summary>

@@ -177,6 +177,32 @@ public sealed class WebAuthTests
         Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Login_FormOverTheCap_Answers413WithoutCheckingAndTheRightPasswordStillWorks(bool chunked)
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, "--Web:TrustLoopback=false", $"--Web:Password={Password}");
+        using var client = server.CreateClient();
+
+        // The right password, padded past the cap: refused for its size, not read and checked.
+        var body = Encoding.ASCII.GetBytes($"password={Uri.EscapeDataString(Password)}&pad=" + new string('a', WebAuthExtensions.MaxLoginFormBytes));
+        using HttpContent content = chunked ? new StreamContent(new MemoryStream(body)) : new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/x-www-form-urlencoded");
+        var response = await client.PostAsync("/login", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("too large", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(SetCookies(response));
+        Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
+
+        using var fresh = server.CreateClient();
+        var login = await fresh.PostAsync("/login", new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = Password, ["return"] = "/" }));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        Assert.NotEmpty(SetCookies(login));
+    }
+
     [Fact]
     public async Task LoginCookie_OverLanHttp_IsHttpOnlyLaxForTheWholeSiteButNotSecure()
     {
