@@ -32,6 +32,13 @@ public sealed class RelayOptions
     public int MaxCallbackBytes { get; set; } = 64 * 1024;
 
     /// <summary>
+    /// WeCom callbacks kept per appliance (queued or in flight); at the cap a new one is refused with 503 and a warning
+    /// instead of stored, so one signed callback posted again and again within <see cref="MaxClockSkew"/> cannot fill
+    /// the disk. At the default and <see cref="MaxCallbackBytes"/> an appliance's queue holds at most about 64 MB.
+    /// </summary>
+    public int MaxStoredCallbacks { get; set; } = 1000;
+
+    /// <summary>
     /// Failed replays (5xx, 408, 429, no answer within 30 s) before a stored callback is given up, logged as an error,
     /// so one the appliance can never handle does not hold back every later message. A replay cut off by the tunnel
     /// dropping is not counted; one the appliance refuses with another 4xx (signature, age, decryption) is dropped at
@@ -193,6 +200,11 @@ public sealed class RelayOptions
         if (MaxReplayAttempts < 1)
         {
             yield return $"Relay:MaxReplayAttempts must be at least 1 (got {MaxReplayAttempts}).";
+        }
+
+        if (MaxStoredCallbacks < 1)
+        {
+            yield return $"Relay:MaxStoredCallbacks must be at least 1 (got {MaxStoredCallbacks}).";
         }
     }
 }

@@ -115,7 +115,16 @@ internal sealed partial class CallbackRelay : BackgroundService
         var pathAndQuery = route.Path + request.QueryString.Value;
         var receivedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var session = _registry.Get(route.Name);
-        var (id, live) = _store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null);
+        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null, _options.MaxStoredCallbacks) is not (var id, var live))
+        {
+            // Full (a long outage, or one signed callback posted again and again): WeCom is told, so it retries, rather
+            // than getting a 200 for something the relay did not keep.
+            context.Response.Headers.RetryAfter = "60";
+            await RefuseAsync(context, route.Name, StatusCodes.Status503ServiceUnavailable,
+                $"not stored: {_options.MaxStoredCallbacks} callbacks are already waiting for the appliance (Relay:MaxStoredCallbacks)");
+            return;
+        }
+
         if (session is null || !live)
         {
             LogStored(_logger, route.Name, session is null ? "offline" : "earlier callbacks still queued or in flight");

@@ -42,13 +42,20 @@ internal sealed class CallbackStore : IDisposable
     /// <summary>
     /// Stores a callback: in flight (to be forwarded live now) when <paramref name="live"/> and nothing else of
     /// <paramref name="appliance"/> is stored, else queued behind the others. Checked and stored at once, so two
-    /// callbacks arriving together cannot both overtake a third.
+    /// callbacks arriving together cannot both overtake a third. Null (nothing stored) when <paramref name="appliance"/>
+    /// already has <paramref name="maxStored"/> callbacks stored.
     /// </summary>
-    public (long Id, bool Live) Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live)
+    public (long Id, bool Live)? Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live, int maxStored)
     {
         lock (_gate)
         {
-            live = live && Count(appliance) == 0;
+            var stored = Count(appliance);
+            if (stored >= maxStored)
+            {
+                return null;
+            }
+
+            live = live && stored == 0;
             using var command = _connection.CreateCommand();
             command.CommandText = """
                 INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state)

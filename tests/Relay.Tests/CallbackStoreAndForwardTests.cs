@@ -66,6 +66,42 @@ public sealed class CallbackStoreAndForwardTests
     }
 
     [Fact]
+    public async Task Callback_OneSignedCallbackPostedAgainAndAgainWhileOffline_StoredUpToMaxStoredCallbacksThenRefused503()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxStoredCallbacks=5");
+        using var client = relay.CreateClient();
+
+        // A captured callback posted again within Relay:MaxClockSkew: its signature holds every time.
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, "n1", "again-encrypted");
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await client.PostAsync(
+                $"/cam/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=n1",
+                new StringContent(Body("again"), Encoding.UTF8, "text/xml"));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.Contains("Relay:MaxStoredCallbacks", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                Assert.NotNull(response.Headers.RetryAfter);
+            }
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.OK, 5), .. Enumerable.Repeat(HttpStatusCode.ServiceUnavailable, 3)], statuses);
+        Assert.Equal(5, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+
+        // Once the queue drains, callbacks are stored (and forwarded) again.
+        var recorder = new CallbackRecorder();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await appliance.WaitConnectedAsync();
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
+        using var later = await PostCallbackAsync(client, "later");
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        await WaitForAsync(() => recorder.Received.Any(r => r.Body == Body("later")), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task Callback_ApplianceOnline_ForwardedWithItsAnswer()
     {
         await using var relay = await RelayServer.StartAsync();

@@ -131,10 +131,10 @@ public sealed class RelayDoctorTests : IDisposable
         Assert.Equal("http://0.0.0.0:8443", configuration["Urls"]);
         Assert.Equal(
             (defaults.AdminUser, defaults.AdminPassword, defaults.TrustProxyHeaders, defaults.StreamLinger, defaults.SnapshotMaxAge,
-                defaults.CallbackTimeout, defaults.MaxCallbackBytes, defaults.MaxClockSkew, defaults.MaxReplayAttempts, defaults.PingInterval, defaults.PingTimeout, defaults.MaxAuthFailures,
+                defaults.CallbackTimeout, defaults.MaxCallbackBytes, defaults.MaxStoredCallbacks, defaults.MaxClockSkew, defaults.MaxReplayAttempts, defaults.PingInterval, defaults.PingTimeout, defaults.MaxAuthFailures,
                 defaults.AuthFailureWindow, defaults.Tls.CertificatePath, defaults.Tls.KeyPath),
             (options.AdminUser, options.AdminPassword, options.TrustProxyHeaders, options.StreamLinger, options.SnapshotMaxAge,
-                options.CallbackTimeout, options.MaxCallbackBytes, options.MaxClockSkew, options.MaxReplayAttempts, options.PingInterval, options.PingTimeout, options.MaxAuthFailures,
+                options.CallbackTimeout, options.MaxCallbackBytes, options.MaxStoredCallbacks, options.MaxClockSkew, options.MaxReplayAttempts, options.PingInterval, options.PingTimeout, options.MaxAuthFailures,
                 options.AuthFailureWindow, options.Tls.CertificatePath, options.Tls.KeyPath));
         Assert.Equal(["qyapi.weixin.qq.com", "api.weixin.qq.com"], options.EffectiveEgressAllowList);
     }
