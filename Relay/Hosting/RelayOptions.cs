@@ -33,8 +33,8 @@ public sealed class RelayOptions
 
     /// <summary>
     /// WeCom callbacks kept per appliance (queued or in flight); at the cap a new one is refused with 503 and a warning
-    /// instead of stored, so one signed callback posted again and again within <see cref="MaxClockSkew"/> cannot fill
-    /// the disk. At the default and <see cref="MaxCallbackBytes"/> an appliance's queue holds at most about 64 MB.
+    /// instead of stored, so the queue cannot fill the disk (a request already stored is kept once, not again). At the
+    /// default and <see cref="MaxCallbackBytes"/> an appliance's queue holds at most about 64 MB.
     /// </summary>
     public int MaxStoredCallbacks { get; set; } = 1000;
 

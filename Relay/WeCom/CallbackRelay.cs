@@ -115,7 +115,7 @@ internal sealed partial class CallbackRelay : BackgroundService
         var pathAndQuery = route.Path + request.QueryString.Value;
         var receivedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var session = _registry.Get(route.Name);
-        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null, _options.MaxStoredCallbacks) is not (var id, var live))
+        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null, _options.MaxStoredCallbacks) is not (var id, var live, var duplicate))
         {
             // Full (a long outage, or one signed callback posted again and again): WeCom is told, so it retries, rather
             // than getting a 200 for something the relay did not keep.
@@ -123,6 +123,14 @@ internal sealed partial class CallbackRelay : BackgroundService
             await RefuseAsync(context, route.Name, StatusCodes.Status503ServiceUnavailable,
                 $"not stored: {_options.MaxStoredCallbacks} callbacks are already waiting for the appliance (Relay:MaxStoredCallbacks)");
             return;
+        }
+
+        if (duplicate)
+        {
+            // The same signed request again (WeCom's retry, or a captured one posted again): kept once is enough.
+            LogStored(_logger, route.Name, "the same callback is already stored, kept once");
+            Wake(route.Name);
+            return; // 200, empty body
         }
 
         if (session is null || !live)

@@ -42,13 +42,19 @@ internal sealed class CallbackStore : IDisposable
     /// <summary>
     /// Stores a callback: in flight (to be forwarded live now) when <paramref name="live"/> and nothing else of
     /// <paramref name="appliance"/> is stored, else queued behind the others. Checked and stored at once, so two
-    /// callbacks arriving together cannot both overtake a third. Null (nothing stored) when <paramref name="appliance"/>
-    /// already has <paramref name="maxStored"/> callbacks stored.
+    /// callbacks arriving together cannot both overtake a third. The same request (query, with its signature, and body)
+    /// already stored is not stored twice: its row is returned, not live, with Duplicate set. Null (nothing stored) when
+    /// <paramref name="appliance"/> already has <paramref name="maxStored"/> callbacks stored.
     /// </summary>
-    public (long Id, bool Live)? Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live, int maxStored)
+    public (long Id, bool Live, bool Duplicate)? Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live, int maxStored)
     {
         lock (_gate)
         {
+            if (Find(appliance, pathAndQuery, body) is { } existing)
+            {
+                return (existing, false, true);
+            }
+
             var stored = Count(appliance);
             if (stored >= maxStored)
             {
@@ -67,8 +73,19 @@ internal sealed class CallbackStore : IDisposable
             command.Parameters.AddWithValue("$c", (object?)contentType ?? DBNull.Value);
             command.Parameters.AddWithValue("$b", body);
             command.Parameters.AddWithValue("$s", live ? InFlight : Queued);
-            return ((long)command.ExecuteScalar()!, live);
+            return ((long)command.ExecuteScalar()!, live, false);
         }
+    }
+
+    /// <summary>The row holding exactly this request for <paramref name="appliance"/>, if one is stored.</summary>
+    private long? Find(string appliance, string pathAndQuery, byte[] body)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT id FROM callbacks WHERE appliance = $a AND path_and_query = $p AND body = $b LIMIT 1";
+        command.Parameters.AddWithValue("$a", appliance);
+        command.Parameters.AddWithValue("$p", pathAndQuery);
+        command.Parameters.AddWithValue("$b", body);
+        return command.ExecuteScalar() is long id ? id : null;
     }
 
     public void MarkQueued(long id) => Execute($"UPDATE callbacks SET state = {Queued} WHERE id = {id};");

@@ -66,20 +66,15 @@ public sealed class CallbackStoreAndForwardTests
     }
 
     [Fact]
-    public async Task Callback_OneSignedCallbackPostedAgainAndAgainWhileOffline_StoredUpToMaxStoredCallbacksThenRefused503()
+    public async Task Callback_MoreThanMaxStoredCallbacksWhileOffline_TheRestRefused503WithRetryAfter_StoredAgainOnceDrained()
     {
         await using var relay = await RelayServer.StartAsync("--Relay:MaxStoredCallbacks=5");
         using var client = relay.CreateClient();
 
-        // A captured callback posted again within Relay:MaxClockSkew: its signature holds every time.
-        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, "n1", "again-encrypted");
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 8; i++)
         {
-            using var response = await client.PostAsync(
-                $"/cam/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=n1",
-                new StringContent(Body("again"), Encoding.UTF8, "text/xml"));
+            using var response = await PostCallbackAsync(client, $"m{i}");
             statuses.Add(response.StatusCode);
             if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
             {
@@ -96,9 +91,41 @@ public sealed class CallbackStoreAndForwardTests
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
         await appliance.WaitConnectedAsync();
         await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4"], recorder.Received.Select(r => MsgIdOf(r.Body)));
         using var later = await PostCallbackAsync(client, "later");
         Assert.Equal(HttpStatusCode.OK, later.StatusCode);
         await WaitForAsync(() => recorder.Received.Any(r => r.Body == Body("later")), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task Callback_OneSignedCallbackPostedAgainAndAgainWhileOffline_StoredOnce_OthersStillStored()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxStoredCallbacks=5");
+        using var client = relay.CreateClient();
+
+        // A captured callback posted again within Relay:MaxClockSkew: its signature holds every time.
+        var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, "n1", "again-encrypted");
+        for (var i = 0; i < 8; i++)
+        {
+            using var response = await client.PostAsync(
+                $"/cam/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=n1",
+                new StringContent(Body("again"), Encoding.UTF8, "text/xml"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(1, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+        using (var other = await PostCallbackAsync(client, "other"))
+        {
+            Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+        }
+
+        Assert.Equal(2, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
+        var recorder = new CallbackRecorder();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await appliance.WaitConnectedAsync();
+        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
+        Assert.Equal(["again", "other"], recorder.Received.Select(r => MsgIdOf(r.Body)));
     }
 
     [Fact]
