@@ -115,7 +115,9 @@ internal sealed partial class CallbackRelay : BackgroundService
         var pathAndQuery = route.Path + request.QueryString.Value;
         var receivedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var session = _registry.Get(route.Name);
-        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, live: session is not null, _options.MaxStoredCallbacks) is not (var id, var live, var duplicate))
+        var signature = query["msg_signature"].ToString().ToLowerInvariant(); // verified above: the same callback, however spelled
+        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, signature, live: session is not null, _options.MaxStoredCallbacks)
+            is not (var id, var live, var duplicate))
         {
             // Full (a long outage, or one signed callback posted again and again): WeCom is told, so it retries, rather
             // than getting a 200 for something the relay did not keep.
@@ -127,7 +129,8 @@ internal sealed partial class CallbackRelay : BackgroundService
 
         if (duplicate)
         {
-            // The same signed request again (WeCom's retry, or a captured one posted again): kept once is enough.
+            // The same signed callback again (WeCom's retry, or a captured one posted again, perhaps with other unsigned
+            // parts): kept once is enough; the appliance's MsgId dedupe would drop the copies anyway.
             LogStored(_logger, route.Name, "the same callback is already stored, kept once");
             Wake(route.Name);
             return; // 200, empty body

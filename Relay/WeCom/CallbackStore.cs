@@ -33,24 +33,34 @@ internal sealed class CallbackStore : IDisposable
               content_type TEXT,
               body BLOB NOT NULL,
               state INTEGER NOT NULL,
-              attempts INTEGER NOT NULL DEFAULT 0);
+              attempts INTEGER NOT NULL DEFAULT 0,
+              signature TEXT);
             CREATE INDEX IF NOT EXISTS callbacks_by_appliance ON callbacks(appliance, id);
             """);
+        if (!HasColumn("signature"))
+        {
+            // A queue written by a relay before callbacks were kept once per signature.
+            Execute("ALTER TABLE callbacks ADD COLUMN signature TEXT;");
+        }
+
+        Execute("CREATE INDEX IF NOT EXISTS callbacks_by_signature ON callbacks(appliance, signature);");
         Execute($"UPDATE callbacks SET state = {Queued} WHERE state = {InFlight};");
     }
 
     /// <summary>
     /// Stores a callback: in flight (to be forwarded live now) when <paramref name="live"/> and nothing else of
     /// <paramref name="appliance"/> is stored, else queued behind the others. Checked and stored at once, so two
-    /// callbacks arriving together cannot both overtake a third. The same request (query, with its signature, and body)
-    /// already stored is not stored twice: its row is returned, not live, with Duplicate set. Null (nothing stored) when
-    /// <paramref name="appliance"/> already has <paramref name="maxStored"/> callbacks stored.
+    /// callbacks arriving together cannot both overtake a third. A callback with the same <paramref name="signature"/>
+    /// (WeCom's msg_signature over timestamp, nonce and the encrypted message, lowercase) already stored is not stored
+    /// twice: its row is returned, not live, with Duplicate set. Null (nothing stored) when <paramref name="appliance"/>
+    /// already has <paramref name="maxStored"/> callbacks stored.
     /// </summary>
-    public (long Id, bool Live, bool Duplicate)? Add(string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, bool live, int maxStored)
+    public (long Id, bool Live, bool Duplicate)? Add(
+        string appliance, long receivedAt, string pathAndQuery, string? contentType, byte[] body, string signature, bool live, int maxStored)
     {
         lock (_gate)
         {
-            if (Find(appliance, pathAndQuery, body) is { } existing)
+            if (Find(appliance, signature) is { } existing)
             {
                 return (existing, false, true);
             }
@@ -64,9 +74,10 @@ internal sealed class CallbackStore : IDisposable
             live = live && stored == 0;
             using var command = _connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state)
-                VALUES ($a, $r, $p, $c, $b, $s); SELECT last_insert_rowid();
+                INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state, signature)
+                VALUES ($a, $r, $p, $c, $b, $s, $g); SELECT last_insert_rowid();
                 """;
+            command.Parameters.AddWithValue("$g", signature);
             command.Parameters.AddWithValue("$a", appliance);
             command.Parameters.AddWithValue("$r", receivedAt);
             command.Parameters.AddWithValue("$p", pathAndQuery);
@@ -77,15 +88,22 @@ internal sealed class CallbackStore : IDisposable
         }
     }
 
-    /// <summary>The row holding exactly this request for <paramref name="appliance"/>, if one is stored.</summary>
-    private long? Find(string appliance, string pathAndQuery, byte[] body)
+    /// <summary>The row holding the callback with this signature for <paramref name="appliance"/>, if one is stored.</summary>
+    private long? Find(string appliance, string signature)
     {
         using var command = _connection.CreateCommand();
-        command.CommandText = "SELECT id FROM callbacks WHERE appliance = $a AND path_and_query = $p AND body = $b LIMIT 1";
+        command.CommandText = "SELECT id FROM callbacks WHERE appliance = $a AND signature = $g LIMIT 1";
         command.Parameters.AddWithValue("$a", appliance);
-        command.Parameters.AddWithValue("$p", pathAndQuery);
-        command.Parameters.AddWithValue("$b", body);
+        command.Parameters.AddWithValue("$g", signature);
         return command.ExecuteScalar() is long id ? id : null;
+    }
+
+    private bool HasColumn(string column)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM pragma_table_info('callbacks') WHERE name = $n";
+        command.Parameters.AddWithValue("$n", column);
+        return Convert.ToInt32(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 
     public void MarkQueued(long id) => Execute($"UPDATE callbacks SET state = {Queued} WHERE id = {id};");

@@ -103,14 +103,17 @@ public sealed class CallbackStoreAndForwardTests
         await using var relay = await RelayServer.StartAsync("--Relay:MaxStoredCallbacks=5");
         using var client = relay.CreateClient();
 
-        // A captured callback posted again within Relay:MaxClockSkew: its signature holds every time.
+        // A captured callback posted again within Relay:MaxClockSkew: its signature holds every time, also with what it
+        // does not cover changed (other query parameters, the signature's case, the unencrypted fields of the body).
         var timestamp = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var signature = CallbackSignature.Compute(RelayServer.WeComToken, timestamp, "n1", "again-encrypted");
         for (var i = 0; i < 8; i++)
         {
+            var spelling = i % 2 == 0 ? signature : signature.ToUpperInvariant();
+            var body = Body("again").Replace("<AgentID>1</AgentID>", $"<AgentID>{i}</AgentID>", StringComparison.Ordinal);
             using var response = await client.PostAsync(
-                $"/cam/wecom/callback?msg_signature={signature}&timestamp={timestamp}&nonce=n1",
-                new StringContent(Body("again"), Encoding.UTF8, "text/xml"));
+                $"/cam/wecom/callback?msg_signature={spelling}&timestamp={timestamp}&nonce=n1&x={i}",
+                new StringContent(body, Encoding.UTF8, "text/xml"));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
@@ -126,6 +129,42 @@ public sealed class CallbackStoreAndForwardTests
         await appliance.WaitConnectedAsync();
         await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
         Assert.Equal(["again", "other"], recorder.Received.Select(r => MsgIdOf(r.Body)));
+    }
+
+    [Fact]
+    public void Store_QueueWrittenBeforeSignaturesWereKept_OpensWithItsRowsAndKeepsNewCallbacksOnce()
+    {
+        var directory = Directory.CreateTempSubdirectory("relay-store-").FullName;
+        try
+        {
+            var path = Path.Combine(directory, "callbacks.db");
+            using (var database = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                // The table as an older relay made it, with one callback waiting.
+                database.Open();
+                using var create = database.CreateCommand();
+                create.CommandText = """
+                    CREATE TABLE callbacks(
+                      id INTEGER PRIMARY KEY AUTOINCREMENT, appliance TEXT NOT NULL, received_at INTEGER NOT NULL,
+                      path_and_query TEXT NOT NULL, content_type TEXT, body BLOB NOT NULL, state INTEGER NOT NULL,
+                      attempts INTEGER NOT NULL DEFAULT 0);
+                    CREATE INDEX callbacks_by_appliance ON callbacks(appliance, id);
+                    INSERT INTO callbacks(appliance, received_at, path_and_query, content_type, body, state) VALUES ('cam', 1, '/wecom/callback?a=1', 'text/xml', x'3c78', 1);
+                    """;
+                create.ExecuteNonQuery();
+            }
+
+            using var store = new CallbackStore(path);
+            Assert.Equal("/wecom/callback?a=1", store.Oldest("cam")?.PathAndQuery);
+            var first = store.Add("cam", 2, "/wecom/callback?b=1", "text/xml", [1], "sig", live: false, maxStored: 10);
+            var again = store.Add("cam", 3, "/wecom/callback?b=1&x=2", "text/xml", [2], "sig", live: false, maxStored: 10);
+            Assert.Equal((first!.Value.Id, false, true), again);
+            Assert.Equal(2, store.Pending("cam"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]
