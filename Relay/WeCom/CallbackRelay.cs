@@ -119,8 +119,8 @@ internal sealed partial class CallbackRelay : BackgroundService
         if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, signature, live: session is not null, _options.MaxStoredCallbacks)
             is not (var id, var live, var duplicate))
         {
-            // Full (a long outage, or one signed callback posted again and again): WeCom is told, so it retries, rather
-            // than getting a 200 for something the relay did not keep.
+            // Full (a long outage): WeCom is told, so it retries, rather than getting a 200 for something the relay did
+            // not keep.
             context.Response.Headers.RetryAfter = "60";
             await RefuseAsync(context, route.Name, StatusCodes.Status503ServiceUnavailable,
                 $"not stored: {_options.MaxStoredCallbacks} callbacks are already waiting for the appliance (Relay:MaxStoredCallbacks)");
