@@ -174,19 +174,31 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
 
         LogPress(_logger, name, action);
         var frame = await _snapshots.GetFreshAsync(cancellationToken);
+
+        // Not awaited: the alert may wait for WeCom (one per member per WeCom:AlertInterval, resends while the relay is
+        // unreachable), and the next press must not wait behind it, or its snapshot would be taken that much later.
+        _ = SendAlertAsync(new GpioAlert(name, action, now, frame), cancellationToken);
+    }
+
+    private async Task SendAlertAsync(GpioAlert alert, CancellationToken cancellationToken)
+    {
         try
         {
-            await _sink.SendAsync(new GpioAlert(name, action, now, frame), cancellationToken);
-            Record(new GpioEventRecord(name, now, true, action, frame is null ? "sent without snapshot (no camera frame)" : "sent with snapshot"));
+            await _sink.SendAsync(alert, cancellationToken);
+            Record(new GpioEventRecord(alert.Pin, alert.At, true, alert.Action, alert.Snapshot is null ? "sent without snapshot (no camera frame)" : "sent with snapshot"));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            LogSinkFailed(_logger, name, ex);
-            Record(new GpioEventRecord(name, now, true, action, $"failed: {ex.Message}"));
+            // Shutting down.
+        }
+        catch (Exception ex)
+        {
+            LogSinkFailed(_logger, alert.Pin, ex);
+            Record(new GpioEventRecord(alert.Pin, alert.At, true, alert.Action, $"failed: {ex.Message}"));
         }
         finally
         {
-            frame?.Release();
+            alert.Snapshot?.Release();
         }
     }
 

@@ -64,4 +64,28 @@ public sealed class GpioIntegrationTests
         Assert.Contains(sends, m => m.GetProperty("msgtype").GetString() == "text" && m.GetProperty("text").GetProperty("content").GetString()!.Contains("pir", StringComparison.Ordinal));
         Assert.Contains(sends, m => m.GetProperty("msgtype").GetString() == "image");
     }
+    [Fact]
+    public async Task Press_WhileAnEarlierAlertWaitsForTheAlertInterval_IsPhotographedAtOnce()
+    {
+        // The doorbell's alert waits for WeCom:AlertInterval (the PIR's went out just before); the gate bell pressed
+        // meanwhile must be photographed when pressed, not when the doorbell's alert has gone out.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api,
+            "--WeCom:AlertInterval=00:00:20",
+            "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:OnPress=Alert",
+            "--Gpio:Pins:doorbell:Line=27", "--Gpio:Pins:doorbell:Mode=Input", "--Gpio:Pins:doorbell:OnPress=Snapshot",
+            "--Gpio:Pins:gate:Line=5", "--Gpio:Pins:gate:Mode=Input", "--Gpio:Pins:gate:OnPress=Snapshot"));
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+
+        chip.SetInput(22, physical: true);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 4, TimeSpan.FromSeconds(15)),
+            string.Join(", ", api.Calls.Select(c => c.Api))); // text and photo to alice and dad
+        chip.SetInput(27, physical: true);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("media/upload").Count() >= 2, TimeSpan.FromSeconds(10)));
+        chip.SetInput(5, physical: true);
+
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("media/upload").Count() >= 3, TimeSpan.FromSeconds(5)),
+            "the gate's photo waited for the doorbell's alert");
+        Assert.Equal(4, api.CallsTo("message/send").Count()); // the doorbell's and the gate's alerts still wait for the interval
+    }
 }
