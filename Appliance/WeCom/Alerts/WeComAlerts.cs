@@ -35,8 +35,8 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         }
     }
 
-    /// <summary>The members an alert goes to: the allow-list and the admins.</summary>
-    public IReadOnlyList<string> Recipients => [.. _options.AllowedUsers.Concat(_options.Admins).Distinct(StringComparer.Ordinal)];
+    /// <summary>The members an alert goes to: the allow-list and the admins, each once (WeCom's UserIDs ignore case).</summary>
+    public IReadOnlyList<string> Recipients => [.. _options.AllowedUsers.Concat(_options.Admins).Distinct(StringComparer.OrdinalIgnoreCase)];
 
     public async Task NotifyAsync(string text, Frame? snapshot = null, CancellationToken cancellationToken = default)
     {

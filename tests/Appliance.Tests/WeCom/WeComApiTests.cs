@@ -435,4 +435,18 @@ public sealed class WeComApiTests
         Assert.Equal("motion again\n\nand again", toAlice[2].GetProperty("text").GetProperty("content").GetString());
         Assert.Equal(3, sends.Count(s => s.GetProperty("touser").GetString() == "dad"));
     }
+    [Fact]
+    public async Task Alerts_MemberListedAsUserAndAdminInAnotherCase_GetsEachAlertOnce()
+    {
+        // WeCom keeps UserIDs unique ignoring case (WeCom:AllowedUsers and Admins are compared so): "alice" and "Alice" are one member.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:Admins:1=Alice"));
+        var alerts = server.GetRequiredService<Appliance.WeCom.Alerts.IAlertNotifier>();
+
+        await alerts.NotifyAsync("someone is at the door").WaitAsync(TimeSpan.FromSeconds(10));
+
+        var recipients = api.CallsTo("message/send").Select(c => FakeWeComServer.Json(c).GetProperty("touser").GetString()!).ToList();
+        Assert.Single(recipients, r => string.Equals(r, "alice", StringComparison.OrdinalIgnoreCase));
+        Assert.Single(recipients, r => r == "dad");
+    }
 }
