@@ -24,6 +24,7 @@ internal sealed class FrontDoor(
     {
         Admitted,
         Refused,
+        Answered,
         TunnelFailed,
     }
 
@@ -230,6 +231,13 @@ internal sealed class FrontDoor(
         try
         {
             using var response = await session.SendAsync(request, context.RequestAborted);
+            if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                // Too many wrong passwords from this visitor: the appliance's answer (with Retry-After) is theirs.
+                await Forwarder.CopyResponseAsync(context, response);
+                return Verdict.Answered;
+            }
+
             if (response.StatusCode != System.Net.HttpStatusCode.NoContent)
             {
                 return Verdict.Refused;
@@ -256,12 +264,17 @@ internal sealed class FrontDoor(
         {
             case Verdict.Admitted:
                 return true;
+            case Verdict.Answered:
+                return false;
             case Verdict.TunnelFailed:
                 await Pages.WriteUnavailableAsync(context, route.Name, "did not answer");
                 return false;
             default:
-                // Let the appliance give its own answer (login redirect under the prefix, 401, or the page).
+                // Let the appliance give its own answer (login redirect under the prefix, 401, or the page). Without the
+                // HTTP Basic credentials it has just refused: asked again, a wrong password would count twice against
+                // Web:MaxLoginFailures.
                 context.Response.Headers.Remove("Set-Cookie");
+                context.Request.Headers.Remove("Authorization");
                 await forwarder.ForwardAsync(context, session, route);
                 return false;
         }

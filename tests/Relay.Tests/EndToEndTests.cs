@@ -325,4 +325,43 @@ public sealed class EndToEndTests
 
         return seen;
     }
+    [Fact]
+    public async Task Stream_WrongPasswordsThroughRelay_EachCountsOnceAgainstMaxLoginFailures()
+    {
+        // The relay asks the appliance (/_relay/authorize) before it serves the shared stream, then lets the appliance
+        // answer a refused visitor itself: one wrong password must still be one attempt of Web:MaxLoginFailures (10).
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+        async Task<HttpResponseMessage> StreamAsync(string password)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/{RelayServer.Name}/stream");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + password)));
+            return await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        }
+
+        for (var i = 0; i < 9; i++)
+        {
+            using var wrong = await StreamAsync("typo");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using (var right = await StreamAsync(TunnelledAppliance.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, right.StatusCode);
+            Assert.Equal("multipart/x-mixed-replace", right.Content.Headers.ContentType?.MediaType);
+        }
+
+        for (var i = 0; i < 10; i++)
+        {
+            using var wrong = await StreamAsync("typo");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var refused = await StreamAsync("another typo");
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.NotNull(refused.Headers.RetryAfter);
+        Assert.Contains("Too many wrong passwords", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }
