@@ -111,9 +111,12 @@ public sealed class WeComOptions
             yield return $"WeCom:ApiBaseUrl must be an absolute http(s) URL (got '{ApiBaseUrl}').";
         }
 
-        if (PublicBaseUrl.Length > 0 && !Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out _))
+        // The 直播/live link opens in a phone's browser: http(s) only (not the tunnel's wss://, not a path, which Uri
+        // takes for a file on Linux).
+        if (PublicBaseUrl.Length > 0
+            && (!Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var publicBase) || (publicBase.Scheme != Uri.UriSchemeHttps && publicBase.Scheme != Uri.UriSchemeHttp)))
         {
-            yield return $"WeCom:PublicBaseUrl must be an absolute URL (got '{PublicBaseUrl}').";
+            yield return $"WeCom:PublicBaseUrl must be an absolute http(s) URL, e.g. https://cam.example.org (got '{PublicBaseUrl}').";
         }
 
         if (ReplayMaxAge < TimeSpan.Zero)

@@ -13,6 +13,8 @@ public sealed class ConfigurationTests
     [InlineData("--Web:PasswordHash=plain", "Web:PasswordHash")]
     [InlineData("--Web:MaxLoginFailures=0", "Web:MaxLoginFailures")]
     [InlineData("--Web:LoginFailureWindow=00:00:00", "Web:LoginFailureWindow")]
+    [InlineData("--WeCom:PublicBaseUrl=wss://relay.example.com/", "WeCom:PublicBaseUrl")] // Tunnel:RelayUrl copied: 直播/live links nobody can open
+    [InlineData("--WeCom:PublicBaseUrl=/cam", "WeCom:PublicBaseUrl")] // a path, which Uri takes for a file on Linux
     public async Task BuildApp_BadSetting_ThrowsNamingTheKey(string setting, string key)
     {
         var ex = await Assert.ThrowsAsync<ConfigurationException>(() => ApplianceServer.StartAsync(setting));
