@@ -19,6 +19,7 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
     private readonly WeComOptions _options;
     private readonly IServiceProvider _services;
     private readonly ILogger<WeComAlerts> _logger;
+    private readonly TimeProvider _time;
     private readonly MemberRateLimiter? _perMember;
     private readonly Dictionary<string, string> _newestPhoto = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -28,6 +29,7 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         _options = options;
         _services = services;
         _logger = logger;
+        _time = time;
         if (options.IsConfigured)
         {
             // One alert per member per interval: the (merged) text, then the newest photo taken since the last one.
@@ -48,12 +50,19 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         }
 
         string? mediaId = null;
+        byte[]? photoLater = null;
         if (snapshot is not null)
         {
-            var upload = await _services.GetRequiredService<WeComApiClient>().UploadMediaAsync(MediaType.Image, "alert.jpg", "image/jpeg", snapshot.Jpeg, cancellationToken);
+            var upload = await UploadAsync(snapshot.Jpeg, cancellationToken);
             if (upload.IsSuccess)
             {
                 mediaId = upload.Value!.MediaId;
+            }
+            else if (IsPassing(upload.Error!))
+            {
+                // WeCom busy or out of reach (the relay down): the photo is tried again later, as a refused send is.
+                photoLater = snapshot.Jpeg.ToArray();
+                text += "\n(照片稍后发送 photo follows)";
             }
             else
             {
@@ -76,7 +85,41 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         }
 
         LogAlert(_logger, Recipients.Count, mediaId is not null);
+        if (photoLater is not null)
+        {
+            _ = SendPhotoLaterAsync(photoLater, Recipients);
+        }
+
         await Task.WhenAll(sends);
+    }
+
+    private Task<WeComResult<UploadedMedia>> UploadAsync(ReadOnlyMemory<byte> jpeg, CancellationToken cancellationToken) =>
+        _services.GetRequiredService<WeComApiClient>().UploadMediaAsync(MediaType.Image, "alert.jpg", "image/jpeg", jpeg, cancellationToken);
+
+    private static bool IsPassing(WeComError error) => error.Kind is WeComErrorKind.Busy or WeComErrorKind.Transport;
+
+    /// <summary>Uploads the photo again after each of <see cref="WeComMessenger.ResendDelays"/> until it works, then sends it.</summary>
+    private async Task SendPhotoLaterAsync(byte[] jpeg, IReadOnlyList<string> recipients)
+    {
+        WeComError? error = null;
+        foreach (var delay in WeComMessenger.ResendDelays)
+        {
+            await Task.Delay(delay, _time);
+            var upload = await UploadAsync(jpeg, CancellationToken.None);
+            if (upload.IsSuccess)
+            {
+                await Task.WhenAll(recipients.Select(user => _perMember!.SubmitAsync(user, new ImageMessage(upload.Value!.MediaId))));
+                return;
+            }
+
+            error = upload.Error!;
+            if (!IsPassing(error))
+            {
+                break;
+            }
+        }
+
+        LogPhotoLost(_logger, recipients.Count, error?.ToString() ?? "?");
     }
 
     private async Task DeliverAsync(string user, WeComMessage text)
@@ -99,6 +142,9 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert not sent (WeCom is not configured): {Text}")]
     private static partial void LogNotConfigured(ILogger logger, string text);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Alert photo for {Count} member(s) not sent: its upload failed on every attempt (last: {Error})")]
+    private static partial void LogPhotoLost(ILogger logger, int count, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert to {Count} member(s), photo: {WithPhoto}")]
     private static partial void LogAlert(ILogger logger, int count, bool withPhoto);

@@ -449,4 +449,26 @@ public sealed class WeComApiTests
         Assert.Single(recipients, r => string.Equals(r, "alice", StringComparison.OrdinalIgnoreCase));
         Assert.Single(recipients, r => r == "dad");
     }
+    [Fact]
+    public async Task Alerts_PhotoUploadRefusedForAPassingReason_TextSaysItFollows_PhotoSentOnTheRetry()
+    {
+        // WeCom busy (-1 on every attempt), as when the relay is unreachable: the text goes out, the photo is tried
+        // again after WeComMessenger.ResendDelays[0] (30 s), as a refused send would be, not dropped.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
+        var alerts = server.GetRequiredService<Appliance.WeCom.Alerts.IAlertNotifier>();
+        var snapshot = await server.GetRequiredService<Appliance.Capture.SnapshotService>().GetFreshAsync(CancellationToken.None);
+        api.FailNext("media/upload", WeComApiClient.Busy, times: 4); // the first upload's attempt and its three busy retries
+
+        await alerts.NotifyAsync("someone is at the door", snapshot).WaitAsync(TimeSpan.FromSeconds(20));
+        snapshot!.Release();
+
+        var texts = api.CallsTo("message/send").Select(FakeWeComServer.Json).ToList();
+        Assert.Equal(2, texts.Count); // alice and dad
+        Assert.All(texts, t => Assert.Contains("photo follows", t.GetProperty("text").GetProperty("content").GetString(), StringComparison.Ordinal));
+        Assert.True(await FakeWeComServer.EventuallyAsync(
+            () => api.CallsTo("message/send").Count(c => FakeWeComServer.Json(c).GetProperty("msgtype").GetString() == "image") >= 2, TimeSpan.FromSeconds(45)),
+            "the photo was not sent after the upload worked again");
+        Assert.Equal(5, api.CallsTo("media/upload").Count());
+    }
 }
