@@ -20,6 +20,7 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
     private readonly IServiceProvider _services;
     private readonly ILogger<WeComAlerts> _logger;
     private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
     private readonly MemberRateLimiter? _perMember;
     private readonly Dictionary<string, string> _newestPhoto = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -102,21 +103,28 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
     private async Task SendPhotoLaterAsync(byte[] jpeg, IReadOnlyList<string> recipients)
     {
         WeComError? error = null;
-        foreach (var delay in WeComMessenger.ResendDelays)
+        try
         {
-            await Task.Delay(delay, _time);
-            var upload = await UploadAsync(jpeg, CancellationToken.None);
-            if (upload.IsSuccess)
+            foreach (var delay in WeComMessenger.ResendDelays)
             {
-                await Task.WhenAll(recipients.Select(user => _perMember!.SubmitAsync(user, new ImageMessage(upload.Value!.MediaId))));
-                return;
-            }
+                await Task.Delay(delay, _time, _stopping.Token);
+                var upload = await UploadAsync(jpeg, _stopping.Token);
+                if (upload.IsSuccess)
+                {
+                    await Task.WhenAll(recipients.Select(user => _perMember!.SubmitAsync(user, new ImageMessage(upload.Value!.MediaId))));
+                    return;
+                }
 
-            error = upload.Error!;
-            if (!IsPassing(error))
-            {
-                break;
+                error = upload.Error!;
+                if (!IsPassing(error))
+                {
+                    break;
+                }
             }
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return; // shutting down
         }
 
         LogPhotoLost(_logger, recipients.Count, error?.ToString() ?? "?");
@@ -138,7 +146,12 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         }
     }
 
-    public void Dispose() => _perMember?.Dispose();
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+        _perMember?.Dispose();
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Alert not sent (WeCom is not configured): {Text}")]
     private static partial void LogNotConfigured(ILogger logger, string text);
