@@ -24,6 +24,8 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
     private readonly MemberRateLimiter? _perMember;
     private readonly Dictionary<string, string> _newestPhoto = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private byte[]? _photoLater;
+    private bool _photoRetrying;
 
     public WeComAlerts(WeComOptions options, IServiceProvider services, TimeProvider time, ILogger<WeComAlerts> logger)
     {
@@ -88,7 +90,7 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
         LogAlert(_logger, Recipients.Count, mediaId is not null);
         if (photoLater is not null)
         {
-            _ = SendPhotoLaterAsync(photoLater, Recipients);
+            KeepPhotoForLater(photoLater);
         }
 
         await Task.WhenAll(sends);
@@ -99,20 +101,60 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
 
     private static bool IsPassing(WeComError error) => error.Kind is WeComErrorKind.Busy or WeComErrorKind.Transport;
 
-    /// <summary>Uploads the photo again after each of <see cref="WeComMessenger.ResendDelays"/> until it works, then sends it.</summary>
-    private async Task SendPhotoLaterAsync(byte[] jpeg, IReadOnlyList<string> recipients)
+    /// <summary>
+    /// Keeps <paramref name="jpeg"/> for <see cref="SendPhotoLaterAsync"/>, replacing an older photo still waiting: during a
+    /// long outage a busy PIR would otherwise hold a frame (and a retry loop) per alert on a 512 MB Pi. The newest photo
+    /// is the one the family wants, as within an alert interval.
+    /// </summary>
+    private void KeepPhotoForLater(byte[] jpeg)
+    {
+        lock (_lock)
+        {
+            _photoLater = jpeg;
+            if (_photoRetrying)
+            {
+                return;
+            }
+
+            _photoRetrying = true;
+        }
+
+        _ = SendPhotoLaterAsync();
+    }
+
+    /// <summary>
+    /// Uploads the waiting photo again after each of <see cref="WeComMessenger.ResendDelays"/> until it works, then sends
+    /// it; a newer photo kept meanwhile is sent the same way, its attempts continuing the schedule.
+    /// </summary>
+    private async Task SendPhotoLaterAsync()
     {
         WeComError? error = null;
+        byte[]? jpeg = null;
         try
         {
             foreach (var delay in WeComMessenger.ResendDelays)
             {
                 await Task.Delay(delay, _time, _stopping.Token);
+                lock (_lock)
+                {
+                    jpeg = _photoLater!;
+                }
+
                 var upload = await UploadAsync(jpeg, _stopping.Token);
                 if (upload.IsSuccess)
                 {
-                    await Task.WhenAll(recipients.Select(user => _perMember!.SubmitAsync(user, new ImageMessage(upload.Value!.MediaId))));
-                    return;
+                    await Task.WhenAll(Recipients.Select(user => _perMember!.SubmitAsync(user, new ImageMessage(upload.Value!.MediaId))));
+                    lock (_lock)
+                    {
+                        if (ReferenceEquals(_photoLater, jpeg))
+                        {
+                            _photoLater = null;
+                            _photoRetrying = false;
+                            return;
+                        }
+                    }
+
+                    continue; // a newer photo was kept while this one went out
                 }
 
                 error = upload.Error!;
@@ -127,7 +169,22 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
             return; // shutting down
         }
 
-        LogPhotoLost(_logger, recipients.Count, error?.ToString() ?? "?");
+        bool newer;
+        lock (_lock)
+        {
+            newer = !ReferenceEquals(_photoLater, jpeg);
+            if (!newer)
+            {
+                _photoLater = null;
+                _photoRetrying = false;
+            }
+        }
+
+        LogPhotoLost(_logger, Recipients.Count, error?.ToString() ?? "?");
+        if (newer)
+        {
+            _ = SendPhotoLaterAsync(); // kept after the last attempt: it gets its own schedule
+        }
     }
 
     private async Task DeliverAsync(string user, WeComMessage text)

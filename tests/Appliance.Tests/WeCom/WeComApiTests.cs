@@ -453,22 +453,69 @@ public sealed class WeComApiTests
     public async Task Alerts_PhotoUploadRefusedForAPassingReason_TextSaysItFollows_PhotoSentOnTheRetry()
     {
         // WeCom busy (-1 on every attempt), as when the relay is unreachable: the text goes out, the photo is tried
-        // again after WeComMessenger.ResendDelays[0] (30 s), as a refused send would be, not dropped.
+        // again after WeComMessenger.ResendDelays[0] (30 s on the alerts' clock), as a refused send would be, not dropped.
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
-        var alerts = server.GetRequiredService<Appliance.WeCom.Alerts.IAlertNotifier>();
+        var clock = new ManualTimeProvider();
+        using var alerts = AlertsOn(server, clock);
         var snapshot = await server.GetRequiredService<Appliance.Capture.SnapshotService>().GetFreshAsync(CancellationToken.None);
         api.FailNext("media/upload", WeComApiClient.Busy, times: 4); // the first upload's attempt and its three busy retries
 
         await alerts.NotifyAsync("someone is at the door", snapshot).WaitAsync(TimeSpan.FromSeconds(20));
-        snapshot!.Release();
+        var jpeg = snapshot!.Jpeg.ToArray();
+        snapshot.Release();
 
         var texts = api.CallsTo("message/send").Select(FakeWeComServer.Json).ToList();
         Assert.Equal(2, texts.Count); // alice and dad
         Assert.All(texts, t => Assert.Contains("photo follows", t.GetProperty("text").GetProperty("content").GetString(), StringComparison.Ordinal));
-        Assert.True(await FakeWeComServer.EventuallyAsync(
-            () => api.CallsTo("message/send").Count(c => FakeWeComServer.Json(c).GetProperty("msgtype").GetString() == "image") >= 2, TimeSpan.FromSeconds(45)),
+        clock.Advance(TimeSpan.FromSeconds(29));
+        await Task.Delay(200);
+        Assert.Equal(4, api.CallsTo("media/upload").Count()); // not before the resend delay
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => ImagesSent(api) >= 2, TimeSpan.FromSeconds(10)),
             "the photo was not sent after the upload worked again");
         Assert.Equal(5, api.CallsTo("media/upload").Count());
+        Assert.Equal(jpeg, api.CallsTo("media/upload").Last().Upload!.Bytes);
     }
+
+    [Fact]
+    public async Task Alerts_SecondPhotoWhileTheFirstWaitsForItsRetry_OnlyTheNewestIsKeptAndSent()
+    {
+        // A PIR firing again and again while the relay is down must not keep a frame (and a retry loop) per alert.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
+        var clock = new ManualTimeProvider();
+        using var alerts = AlertsOn(server, clock);
+        var snapshots = server.GetRequiredService<Appliance.Capture.SnapshotService>();
+        api.FailNext("media/upload", WeComApiClient.Busy, times: 8); // both alerts' uploads, with their busy retries
+
+        var first = await snapshots.GetFreshAsync(CancellationToken.None);
+        await alerts.NotifyAsync("motion", first).WaitAsync(TimeSpan.FromSeconds(20));
+        first!.Release();
+        await Task.Delay(150); // the synthetic camera's next frame differs (its clock is drawn in)
+        var second = await snapshots.GetFreshAsync(CancellationToken.None);
+        var newest = second!.Jpeg.ToArray();
+        var merged = alerts.NotifyAsync("motion again", second); // waits for AlertInterval on the alerts' clock
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("media/upload").Count() == 8, TimeSpan.FromSeconds(20)));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await merged.WaitAsync(TimeSpan.FromSeconds(10));
+        second.Release();
+
+        clock.Advance(TimeSpan.FromSeconds(29)); // 30 s after the first photo was kept
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => ImagesSent(api) >= 2, TimeSpan.FromSeconds(10)), "no photo was sent on the retry");
+        clock.Advance(TimeSpan.FromMinutes(15)); // past every later resend delay
+        await Task.Delay(500);
+
+        Assert.Equal(9, api.CallsTo("media/upload").Count()); // one retry upload, not one per alert
+        Assert.Equal(newest, api.CallsTo("media/upload").Last().Upload!.Bytes);
+        Assert.Equal(2, ImagesSent(api)); // alice and dad, once each
+    }
+
+    private static Appliance.WeCom.Alerts.WeComAlerts AlertsOn(ApplianceServer server, ManualTimeProvider clock) =>
+        new(server.GetRequiredService<Appliance.WeCom.WeComOptions>(), server.Services, clock,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Appliance.WeCom.Alerts.WeComAlerts>.Instance);
+
+    private static int ImagesSent(FakeWeComServer api) =>
+        api.CallsTo("message/send").Count(c => FakeWeComServer.Json(c).GetProperty("msgtype").GetString() == "image");
 }
