@@ -14,7 +14,18 @@ public sealed partial class MessageDispatcher(
     TimeProvider time, ILogger<MessageDispatcher> logger, IEnumerable<IWeComVoiceHandler> voiceHandlers)
 {
     private const int MaxRemembered = 50_000;
+
+    /// <summary>
+    /// How long a replayed message waits for the same member's previous replayed one to finish: long enough for any
+    /// command, short enough that one stuck run does not hold the rest of an outage's messages back.
+    /// </summary>
+    internal static readonly TimeSpan ReplayOrderWait = TimeSpan.FromMinutes(1);
+
     private readonly ConcurrentDictionary<string, Work> _seen = new(StringComparer.Ordinal);
+
+    // Per member, the end of the last replayed message's run and answer (see HandleReplayAsync).
+    private readonly Dictionary<string, Task> _replayTail = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Lock _replayLock = new();
     private long _nextSweep;
 
     /// <summary>Commands actually run (not counting duplicates), for tests and status.</summary>
@@ -103,11 +114,37 @@ public sealed partial class MessageDispatcher(
                 $"Your {what} from {sentAt.ToLocalTime():MM-dd HH:mm} arrived while the camera was offline and was not run; send it again if you still need it."));
         }
 
-        var work = StartOrJoin(message, out _);
-        if (work.TryDefer())
+        // The relay replays an outage's messages one by one, in order, but each is answered as soon as its run has
+        // started: a member's "开灯" then "关灯" would run side by side and the light could end up on. So each replayed
+        // message runs after the same member's previous one has run and been answered.
+        lock (_replayLock)
         {
-            metrics.Pushed();
-            _ = PushLaterAsync(message.FromUserName, work.Completion.Task, announce: false);
+            var user = message.FromUserName;
+            _replayTail.TryGetValue(user, out var previous);
+            var work = StartOrJoin(message, out var duplicate, previous);
+            var done = work.Completion.Task as Task;
+            if (work.TryDefer())
+            {
+                metrics.Pushed();
+                done = PushLaterAsync(user, work.Completion.Task, announce: false);
+            }
+
+            if (!duplicate)
+            {
+                _replayTail[user] = done;
+                _ = done.ContinueWith(
+                    finished =>
+                    {
+                        lock (_replayLock)
+                        {
+                            if (_replayTail.TryGetValue(user, out var last) && last == finished)
+                            {
+                                _replayTail.Remove(user);
+                            }
+                        }
+                    },
+                    CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
         }
 
         return Task.CompletedTask;
@@ -118,7 +155,7 @@ public sealed partial class MessageDispatcher(
     /// same message (a WeCom retry, a relay replay), which is never run a second time, not even when that delivery came
     /// before a restart (<see cref="RunJournal"/>).
     /// </summary>
-    private Work StartOrJoin(InboundMessage message, out bool duplicate)
+    private Work StartOrJoin(InboundMessage message, out bool duplicate, Task? after = null)
     {
         Sweep();
         // Remembered for as long as either delivery may still come: WeCom's retries, or the relay replaying a callback it
@@ -132,6 +169,11 @@ public sealed partial class MessageDispatcher(
             {
                 try
                 {
+                    if (after is not null)
+                    {
+                        await AfterAsync(after, message.FromUserName);
+                    }
+
                     work.Completion.TrySetResult(await RunOnceAsync(message, work.Expires));
                 }
                 catch (Exception ex)
@@ -147,6 +189,20 @@ public sealed partial class MessageDispatcher(
         }
 
         return work;
+    }
+
+    /// <summary>Waits for <paramref name="earlier"/> (whatever its outcome: that is its own to report), at most <see cref="ReplayOrderWait"/>.</summary>
+    private async Task AfterAsync(Task earlier, string user)
+    {
+        try
+        {
+            await earlier.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)
+                .WaitAsync(ReplayOrderWait, time);
+        }
+        catch (TimeoutException)
+        {
+            LogReplayOrderWaitExpired(logger, user, ReplayOrderWait.TotalSeconds);
+        }
     }
 
     private async Task<WeComMessage?> RunOnceAsync(InboundMessage message, DateTimeOffset expires)
@@ -309,6 +365,9 @@ public sealed partial class MessageDispatcher(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom {User}: {Command}")]
     private static partial void LogCommand(ILogger logger, string user, string command);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A replayed message from {User} waited {Seconds:0} s for their previous one to finish; running it anyway")]
+    private static partial void LogReplayOrderWaitExpired(ILogger logger, string user, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A replayed message from {User} is {Minutes:0} minutes old (over WeCom:ReplayMaxAge): not run, the sender is told")]
     private static partial void LogReplayTooOld(ILogger logger, string user, double minutes);

@@ -43,6 +43,121 @@ public sealed class MessageDispatcherTests
         await ExecutionsReachAsync(dispatcher, 2);
     }
 
+    [Fact]
+    public async Task HandleReplay_OneMembersMessagesReplayedBackToBack_RunInTheOrderSent()
+    {
+        // The relay replays an outage's messages in order, each as soon as the previous one was answered 200; "开灯"
+        // then "关灯" must not run side by side. Here the first command is slow (a switch on a slow bus): the second
+        // must still start only after it, while another member's message is not held back.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var order = new RecordingCommand();
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var dispatcher = new MessageDispatcher(
+            server.GetRequiredService<WeComOptions>(), new WeComCommandRegistry([order]), server.GetRequiredService<WeComMessenger>(),
+            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
+            NullLogger<MessageDispatcher>.Instance, []);
+
+        await dispatcher.HandleReplayAsync(Text("alice", "record slow"), clock.GetUtcNow());
+        await dispatcher.HandleReplayAsync(Text("alice", "record fast"), clock.GetUtcNow());
+        await dispatcher.HandleReplayAsync(Text("dad", "record other"), clock.GetUtcNow());
+        await ExecutionsReachAsync(dispatcher, 3);
+        for (var i = 0; i < 100 && order.Events.Count < 6; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        var events = order.Events;
+        Assert.Equal(6, events.Count);
+        Assert.True(events.IndexOf("end slow") < events.IndexOf("start fast"), string.Join(", ", events)); // alice's in order
+        Assert.True(events.IndexOf("start other") < events.IndexOf("end slow"), string.Join(", ", events)); // dad not held back
+    }
+
+    [Fact]
+    public async Task HandleReplay_PreviousReplayedMessageStuck_NextRunsAfterReplayOrderWait()
+    {
+        // One stuck run must not hold the rest of an outage's messages back for good.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var order = new RecordingCommand();
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var dispatcher = new MessageDispatcher(
+            server.GetRequiredService<WeComOptions>(), new WeComCommandRegistry([order]), server.GetRequiredService<WeComMessenger>(),
+            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
+            NullLogger<MessageDispatcher>.Instance, []);
+
+        await dispatcher.HandleReplayAsync(Text("alice", "record stuck"), clock.GetUtcNow());
+        await dispatcher.HandleReplayAsync(Text("alice", "record fast"), clock.GetUtcNow());
+        await ExecutionsReachAsync(dispatcher, 1);
+        clock.Advance(MessageDispatcher.ReplayOrderWait - TimeSpan.FromSeconds(1));
+        await Task.Delay(300);
+        Assert.Equal(["start stuck"], order.Events);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        await ExecutionsReachAsync(dispatcher, 2);
+        for (var i = 0; i < 100 && order.Events.Count < 3; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(["start stuck", "start fast", "end fast"], order.Events);
+        order.Release();
+    }
+
+    private static InboundMessage Text(string user, string content) => new(new Dictionary<string, string>
+    {
+        ["FromUserName"] = user, ["MsgType"] = "text", ["Content"] = content, ["MsgId"] = WeComCallbackClient.NextMsgId(),
+        ["CreateTime"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+    });
+
+    /// <summary>"record NAME": notes when NAME starts and ends; "slow" takes 1 s, "stuck" waits for <see cref="Release"/>.</summary>
+    private sealed class RecordingCommand : IWeComCommand
+    {
+        private readonly Lock _lock = new();
+        private readonly List<string> _events = [];
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<string> Events
+        {
+            get
+            {
+                lock (_lock)
+                {
+                    return [.. _events];
+                }
+            }
+        }
+
+        public IReadOnlyList<string> Names => ["record"];
+
+        public string Help => "record — test";
+
+        public WeComCommandAccess Access => WeComCommandAccess.Family;
+
+        public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
+        {
+            Note("start " + context.Arguments);
+            await Task.Delay(context.Arguments == "slow" ? 1000 : 0, cancellationToken);
+            if (context.Arguments == "stuck")
+            {
+                await _released.Task.WaitAsync(cancellationToken);
+            }
+
+            Note("end " + context.Arguments);
+            return new TextMessage("done " + context.Arguments);
+        }
+
+        public void Release() => _released.TrySetResult();
+
+        private void Note(string what)
+        {
+            lock (_lock)
+            {
+                _events.Add(what);
+            }
+        }
+    }
+
     private static async Task ExecutionsReachAsync(MessageDispatcher dispatcher, long count)
     {
         for (var i = 0; i < 100 && dispatcher.Executions < count; i++)
