@@ -89,6 +89,14 @@ public sealed class MessageDispatcherTests
         await dispatcher.HandleReplayAsync(Text("alice", "record stuck"), clock.GetUtcNow());
         await dispatcher.HandleReplayAsync(Text("alice", "record fast"), clock.GetUtcNow());
         await ExecutionsReachAsync(dispatcher, 1);
+        // On the clock: the stuck command's 2-minute timeout, and (once the thread pool has got to it) the second
+        // message's wait for it.
+        for (var i = 0; i < 100 && clock.PendingTimers < 2; i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(2, clock.PendingTimers);
         clock.Advance(MessageDispatcher.ReplayOrderWait - TimeSpan.FromSeconds(1));
         await Task.Delay(300);
         Assert.Equal(["start stuck"], order.Events);
