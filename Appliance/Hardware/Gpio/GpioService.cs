@@ -22,6 +22,13 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
     private readonly Dictionary<string, ITimer> _pulses = new(StringComparer.Ordinal);
     private readonly Queue<GpioEventRecord> _events = new();
 
+    // Each alert waiting for WeCom holds its camera frame; with no cooldown a chattering sensor during an outage (resends
+    // for minutes) would hold one per press. Past this many, a press waits for a slot (its snapshot is then later).
+    private readonly SemaphoreSlim _alertSlots = new(MaxAlertsInFlight);
+
+    /// <summary>Alerts (each holding its snapshot) that may wait for WeCom at once.</summary>
+    internal const int MaxAlertsInFlight = 8;
+
     public GpioService(GpioLines lines, SnapshotService snapshots, IMotionAlertSink sink, TimeProvider time, ILogger<GpioService> logger)
     {
         _lines = lines;
@@ -173,7 +180,17 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         }
 
         LogPress(_logger, name, action);
-        var frame = await _snapshots.GetFreshAsync(cancellationToken);
+        await _alertSlots.WaitAsync(cancellationToken);
+        Frame? frame;
+        try
+        {
+            frame = await _snapshots.GetFreshAsync(cancellationToken);
+        }
+        catch
+        {
+            _alertSlots.Release();
+            throw;
+        }
 
         // Not awaited: the alert may wait for WeCom (one per member per WeCom:AlertInterval, resends while the relay is
         // unreachable), and the next press must not wait behind it, or its snapshot would be taken that much later.
@@ -199,6 +216,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         finally
         {
             alert.Snapshot?.Release();
+            _alertSlots.Release();
         }
     }
 

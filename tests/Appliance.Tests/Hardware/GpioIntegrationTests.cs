@@ -88,4 +88,31 @@ public sealed class GpioIntegrationTests
             "the gate's photo waited for the doorbell's alert");
         Assert.Equal(4, api.CallsTo("message/send").Count()); // the doorbell's and the gate's alerts still wait for the interval
     }
+
+    [Fact]
+    public async Task Press_ManyAlertsWaitingForWeCom_AtMostMaxAlertsInFlightHoldASnapshot()
+    {
+        // A chattering PIR with no cooldown while every alert waits for WeCom:AlertInterval: each waiting alert holds
+        // its camera frame, so past GpioService.MaxAlertsInFlight a press waits for a slot instead of taking one more.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api,
+            "--WeCom:AlertInterval=00:01:00",
+            "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:OnPress=Alert", "--Gpio:Pins:pir:CooldownSeconds=0"));
+        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+
+        chip.SetInput(22, physical: true); // the first alert goes out at once
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 4, TimeSpan.FromSeconds(15)));
+        for (var i = 0; i < GpioService.MaxAlertsInFlight + 2; i++)
+        {
+            chip.SetInput(22, physical: false);
+            chip.SetInput(22, physical: true);
+            await Task.Delay(100);
+        }
+
+        var expected = 1 + GpioService.MaxAlertsInFlight;
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("media/upload").Count() >= expected, TimeSpan.FromSeconds(10)),
+            $"{api.CallsTo("media/upload").Count()} uploads");
+        await Task.Delay(1000);
+        Assert.Equal(expected, api.CallsTo("media/upload").Count()); // the last two presses wait for a slot
+    }
 }

@@ -17,10 +17,7 @@ public sealed class MessageDispatcherTests
         await using var server = await ApplianceServer.StartAsync(
             WeComCallbackClient.Settings(api, "--WeCom:DedupeWindow=00:10:00", "--WeCom:ReplayMaxAge=00:30:00"));
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var dispatcher = new MessageDispatcher(
-            server.GetRequiredService<WeComOptions>(), server.GetRequiredService<WeComCommandRegistry>(), server.GetRequiredService<WeComMessenger>(),
-            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
-            NullLogger<MessageDispatcher>.Instance, []);
+        var dispatcher = NewDispatcher(server, clock, server.GetRequiredService<WeComCommandRegistry>());
         var sentAt = clock.GetUtcNow();
         var message = new InboundMessage(new Dictionary<string, string>
         {
@@ -53,10 +50,7 @@ public sealed class MessageDispatcherTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
         var order = new RecordingCommand();
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var dispatcher = new MessageDispatcher(
-            server.GetRequiredService<WeComOptions>(), new WeComCommandRegistry([order]), server.GetRequiredService<WeComMessenger>(),
-            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
-            NullLogger<MessageDispatcher>.Instance, []);
+        var dispatcher = NewDispatcher(server, clock, new WeComCommandRegistry([order]));
 
         await dispatcher.HandleReplayAsync(Text("alice", "record slow"), clock.GetUtcNow());
         await dispatcher.HandleReplayAsync(Text("alice", "record fast"), clock.GetUtcNow());
@@ -81,10 +75,7 @@ public sealed class MessageDispatcherTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
         var order = new RecordingCommand();
         var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var dispatcher = new MessageDispatcher(
-            server.GetRequiredService<WeComOptions>(), new WeComCommandRegistry([order]), server.GetRequiredService<WeComMessenger>(),
-            server.GetRequiredService<WeComMetrics>(), new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock,
-            NullLogger<MessageDispatcher>.Instance, []);
+        var dispatcher = NewDispatcher(server, clock, new WeComCommandRegistry([order]));
 
         await dispatcher.HandleReplayAsync(Text("alice", "record stuck"), clock.GetUtcNow());
         await dispatcher.HandleReplayAsync(Text("alice", "record fast"), clock.GetUtcNow());
@@ -111,6 +102,11 @@ public sealed class MessageDispatcherTests
         Assert.Equal(["start stuck", "start fast", "end fast"], order.Events);
         order.Release();
     }
+
+    /// <summary>A dispatcher on <paramref name="clock"/> with <paramref name="commands"/> and the running appliance's messenger.</summary>
+    private static MessageDispatcher NewDispatcher(ApplianceServer server, ManualTimeProvider clock, WeComCommandRegistry commands) => new(
+        server.GetRequiredService<WeComOptions>(), commands, server.GetRequiredService<WeComMessenger>(), server.GetRequiredService<WeComMetrics>(),
+        new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock, NullLogger<MessageDispatcher>.Instance, []);
 
     private static InboundMessage Text(string user, string content) => new(new Dictionary<string, string>
     {
