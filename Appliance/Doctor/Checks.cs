@@ -143,6 +143,14 @@ internal sealed class WeComCredentialsCheck(IConfiguration configuration) : IDoc
                 return DoctorResult.Pass($"gettoken succeeded for corp {corpId}");
             }
 
+            if (code == 60020 && configuration["Tunnel:RelayUrl"] is { Length: > 0 } relay)
+            {
+                // The doctor asks from the Pi's own address; the running appliance's calls leave through the relay.
+                return DoctorResult.Warn(
+                    $"gettoken from this Pi's address refused: errcode {code} ({message}); expected with a tunnel",
+                    $"the appliance's WeCom calls leave through the relay ({relay}): its address must be in the app's trusted IPs (企业可信IP); the credentials could not be checked from here");
+            }
+
             return DoctorResult.Fail($"gettoken refused: errcode {code} ({message})", code switch
             {
                 40013 => "WeCom:CorpId is wrong: copy the 企业ID from My Company (我的企业) in the admin console",

@@ -79,6 +79,19 @@ public sealed class DoctorTests : IDisposable
     }
 
     [Fact]
+    public async Task WeCom_UntrustedIpWithTunnelConfigured_WarnsThatCallsLeaveThroughTheRelay()
+    {
+        // With a tunnel the appliance's calls leave from the relay's address; only the doctor's own call is refused.
+        await using var wecom = await FakeWeComServer.StartAsync();
+        var result = await new WeComCredentialsCheck(Settings(("WeCom:CorpId", "ww-untrusted"), ("WeCom:Secret", "s3cret"),
+            ("WeCom:ApiBaseUrl", wecom.BaseAddress.ToString()), ("Tunnel:RelayUrl", "wss://relay.example.com/"))).RunAsync(CancellationToken.None);
+
+        Assert.Equal(DoctorOutcome.Warn, result.Outcome);
+        Assert.Contains("errcode 60020", result.Detail, StringComparison.Ordinal);
+        Assert.Contains("leave through the relay (wss://relay.example.com/)", result.Hint, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WeCom_ServerUnreachable_FailsWithNetworkHint()
     {
         var port = ClosedPort();
