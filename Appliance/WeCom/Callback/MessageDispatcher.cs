@@ -114,6 +114,14 @@ public sealed partial class MessageDispatcher(
                 $"Your {what} from {sentAt.ToLocalTime():MM-dd HH:mm} arrived while the camera was offline and was not run; send it again if you still need it."));
         }
 
+        if (message.MsgType == "event" && message.Event == "enter_agent")
+        {
+            // Someone opened the app while the camera was offline: the help text it would have shown then, arriving
+            // minutes later on its own, would only puzzle them.
+            LogStaleEventDropped(logger, message.Event, message.FromUserName);
+            return Task.CompletedTask;
+        }
+
         // The relay replays an outage's messages one by one, in order, but each is answered as soon as its run has
         // started: a member's "开灯" then "关灯" would run side by side and the light could end up on. So each replayed
         // message runs after the same member's previous one has run and been answered.
@@ -365,6 +373,9 @@ public sealed partial class MessageDispatcher(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom {User}: {Command}")]
     private static partial void LogCommand(ILogger logger, string user, string command);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A replayed {Event} event from {User} is not answered (it was only a greeting)")]
+    private static partial void LogStaleEventDropped(ILogger logger, string @event, string user);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A replayed message from {User} waited {Seconds:0} s for their previous one to finish; running it anyway")]
     private static partial void LogReplayOrderWaitExpired(ILogger logger, string user, double seconds);

@@ -103,6 +103,30 @@ public sealed class MessageDispatcherTests
         order.Release();
     }
 
+    [Fact]
+    public async Task HandleReplay_EnterAgentEvent_NotAnsweredButAClickIs()
+    {
+        // Opening the app while the camera was offline: no help text minutes later. A menu click is a command: it runs.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var dispatcher = NewDispatcher(server, clock, server.GetRequiredService<WeComCommandRegistry>());
+        InboundMessage Event(string name, string key = "") => new(new Dictionary<string, string>
+        {
+            ["FromUserName"] = "alice", ["MsgType"] = "event", ["Event"] = name, ["EventKey"] = key, ["AgentID"] = "1000002",
+            ["CreateTime"] = clock.GetUtcNow().ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        await dispatcher.HandleReplayAsync(Event("enter_agent"), clock.GetUtcNow());
+        await Task.Delay(500);
+        Assert.Equal(0, dispatcher.Executions);
+        Assert.Empty(api.CallsTo("message/send"));
+
+        await dispatcher.HandleReplayAsync(Event("click", "help"), clock.GetUtcNow());
+        await ExecutionsReachAsync(dispatcher, 1);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Any(), TimeSpan.FromSeconds(10)));
+    }
+
     /// <summary>A dispatcher on <paramref name="clock"/> with <paramref name="commands"/> and the running appliance's messenger.</summary>
     private static MessageDispatcher NewDispatcher(ApplianceServer server, ManualTimeProvider clock, WeComCommandRegistry commands) => new(
         server.GetRequiredService<WeComOptions>(), commands, server.GetRequiredService<WeComMessenger>(), server.GetRequiredService<WeComMetrics>(),
