@@ -154,7 +154,8 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
                         }
                     }
 
-                    continue; // a newer photo was kept while this one went out
+                    error = null; // this one went out; a newer photo was kept meanwhile
+                    continue;
                 }
 
                 error = upload.Error!;
@@ -180,7 +181,11 @@ internal sealed partial class WeComAlerts : IAlertNotifier, IDisposable
             }
         }
 
-        LogPhotoLost(_logger, Recipients.Count, error?.ToString() ?? "?");
+        if (error is not null)
+        {
+            LogPhotoLost(_logger, Recipients.Count, error.ToString());
+        }
+
         if (newer)
         {
             _ = SendPhotoLaterAsync(); // kept after the last attempt: it gets its own schedule
