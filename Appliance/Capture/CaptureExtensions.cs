@@ -1,5 +1,6 @@
 using Camera;
 using Camera.Jpeg;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Appliance.Capture;
 
@@ -15,7 +16,7 @@ public static class CaptureExtensions
             builder.AddConfigurationError(problem);
         }
 
-        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(sp => new FrameHub(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new CaptureService(
             sp.GetRequiredService<CameraOptions>(),

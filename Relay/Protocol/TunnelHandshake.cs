@@ -37,6 +37,13 @@ internal static class TunnelHandshake
     /// <summary>Header on WeCom callbacks the relay stored and replays later: the Unix time it received them.</summary>
     public const string ReplayHeader = "X-Relay-Replayed-At";
 
+    /// <summary>
+    /// Header on WeCom callbacks the relay forwards: its Unix time when it checked a live one's signature and signed
+    /// timestamp against its own clock, or sends a stored one again. The appliance relies on it instead of its own clock
+    /// (a Pi without a real-time clock is wrong after boot until NTP syncs).
+    /// </summary>
+    public const string TimeCheckedHeader = "X-Relay-Time-Checked";
+
     /// <summary>Path the relay probes with a visitor's credentials before serving them shared frames; 204 means they may view.</summary>
     public const string AuthorizePath = "/_relay/authorize";
 

@@ -28,6 +28,7 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
         "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
         "Transfer-Encoding", "Upgrade", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
         "X-Forwarded-Prefix", "X-Real-IP", TunnelHandshake.RelayKeyHeader, TunnelHandshake.ReplayHeader,
+        TunnelHandshake.TimeCheckedHeader,
     };
 
     /// <summary>A request for the appliance carrying the visitor's headers and the relay's X-Forwarded-*.</summary>

@@ -150,6 +150,8 @@ internal sealed partial class CallbackRelay : BackgroundService
             var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
             forward.Method = HttpMethod.Post;
             forward.Content = Content(body, request.ContentType);
+            // Checked above against the relay's clock; the appliance's may be wrong (a Pi without RTC before NTP syncs).
+            forward.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, receivedAt.ToString(CultureInfo.InvariantCulture));
             delivery = DeliverLiveAsync(route.Name, id, session, forward, handover);
         }
         catch
@@ -351,6 +353,8 @@ internal sealed partial class CallbackRelay : BackgroundService
             using var request = TunnelSession.NewRequest(HttpMethod.Post, ReplayTarget(stored.PathAndQuery));
             request.Content = Content(stored.Body, stored.ContentType);
             request.Headers.TryAddWithoutValidation(TunnelHandshake.ReplayHeader, stored.ReceivedAt.ToString(CultureInfo.InvariantCulture));
+            // The relay's now, so the appliance measures the message's age by the relay's clock rather than its own.
+            request.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, _time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
             request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
             try
             {

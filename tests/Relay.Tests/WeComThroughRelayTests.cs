@@ -159,9 +159,9 @@ public sealed class WeComThroughRelayTests
     }
 
     /// <summary>The one stored callback is replayed when an appliance connects: it runs once, one answer is sent, nothing stays stored.</summary>
-    private static async Task AssertReplayedOnceAfterConnectAsync(FakeWeComServer api, RelayServer relay)
+    private static async Task AssertReplayedOnceAfterConnectAsync(FakeWeComServer api, RelayServer relay, TimeProvider? applianceClock = null)
     {
-        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, applianceClock, WeComSettings(api));
         await appliance.WaitConnectedAsync();
 
         var dispatcher = appliance.Services.GetRequiredService<Dispatcher>();
@@ -258,7 +258,46 @@ public sealed class WeComThroughRelayTests
     }
 
     [Fact]
-    public async Task ReplayHeader_FromOutsideTheTunnel_DoesNotBypassTheClockCheck()
+    public async Task Callback_ApplianceClockTwoHoursBehind_RelayVouchesForTheTime_PassiveReplyComesBack()
+    {
+        // A Pi without a real-time clock boots with the time it last saved (after a power cut: hours behind) until NTP
+        // syncs. The relay checked the callback's signed time against its own clock; the appliance must not refuse it,
+        // or the relay, told 403, drops what a family member sent.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, new ShiftedClock(TimeSpan.FromHours(-2)), WeComSettings(api));
+        await appliance.WaitConnectedAsync();
+        using var client = relay.CreateClient();
+
+        using var response = await SendAsync(client, "alice", "help");
+        var reply = await response.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<Encrypt>", reply, StringComparison.Ordinal);
+        Assert.Contains("photo", Crypto.Decrypt(reply.Split("<Encrypt><![CDATA[")[1].Split("]]>")[0]), StringComparison.Ordinal);
+        Assert.Equal(1, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+    }
+
+    [Fact]
+    public async Task Callback_StoredWhileOffline_ApplianceClockTwoHoursAhead_AgedByTheRelaysClock_RunsOnce()
+    {
+        // By its own clock the message would be two hours old, past WeCom:ReplayMaxAge (30 min), and not run.
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
+        using (var client = relay.CreateClient())
+        {
+            using var response = await SendAsync(client, "alice", "status");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await AssertReplayedOnceAfterConnectAsync(api, relay, new ShiftedClock(TimeSpan.FromHours(2)));
+        Assert.DoesNotContain("offline", Assert.Single(SentTexts(api)), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("X-Relay-Replayed-At")]
+    [InlineData("X-Relay-Time-Checked")]
+    public async Task RelayTimeHeader_FromOutsideTheTunnel_DoesNotBypassTheClockCheck(string header)
     {
         await using var api = await FakeWeComServer.StartAsync();
         await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
@@ -275,10 +314,16 @@ public sealed class WeComThroughRelayTests
         {
             Content = new StringContent($"<xml><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>", Encoding.UTF8, "text/xml"),
         };
-        request.Headers.Add("X-Relay-Replayed-At", old);
+        request.Headers.Add(header, old);
         using var response = await http.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
+    }
+
+    /// <summary>The system's clock shifted by <paramref name="offset"/>; timers run on real time.</summary>
+    private sealed class ShiftedClock(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
     }
 }

@@ -42,7 +42,14 @@ public sealed partial class CallbackEndpoint(
             var envelope = CallbackXml.ReadFields(body, options.MaxBodyBytes);
             var encrypt = envelope.GetValueOrDefault("Encrypt") ?? throw new WeComCryptoException(WeComCryptoError.ParseXml, "no Encrypt element");
             var replayedFrom = ReplayedAt(context);
-            Verify(query, encrypt, out var signedAt, checkClock: replayedFrom is null);
+            var relayCheckedAt = RelayHeaderTime(context, TunnelProtocol.TunnelHandshake.TimeCheckedHeader);
+            Verify(query, encrypt, out var signedAt, checkClock: replayedFrom is null && relayCheckedAt is null);
+            if (relayCheckedAt is { } checkedAt && (time.GetUtcNow() - checkedAt).Duration() > options.MaxClockSkew)
+            {
+                // The relay vouched for the time, so the message runs; but links and logs use this clock.
+                LogClockOff(logger, (time.GetUtcNow() - checkedAt).TotalSeconds);
+            }
+
             var plaintext = crypto.Decrypt(encrypt);
             var message = new InboundMessage(CallbackXml.ReadFields(plaintext, options.MaxBodyBytes));
             if (message.FromUserName.Length == 0 || message.MsgType.Length == 0)
@@ -55,8 +62,9 @@ public sealed partial class CallbackEndpoint(
             {
                 // The relay answered WeCom when it stored this; the result goes out through message/send. Its age counts
                 // from the earlier of the relay's receipt and WeCom's signature: a callback signed long ago and posted
-                // to the relay again is as old as its signature says.
-                await dispatcher.HandleReplayAsync(message, signedAt < receivedAt ? signedAt : receivedAt);
+                // to the relay again is as old as its signature says. Measured by the relay's clock when it says it.
+                var sentAt = signedAt < receivedAt ? signedAt : receivedAt;
+                await dispatcher.HandleReplayAsync(message, relayCheckedAt is { } relayNow ? sentAt + (time.GetUtcNow() - relayNow) : sentAt);
                 response.StatusCode = StatusCodes.Status200OK;
                 response.ContentLength = 0;
                 return;
@@ -95,9 +103,16 @@ public sealed partial class CallbackEndpoint(
     /// When the relay received a callback it replays now (it kept it while the appliance was offline). Believed only on
     /// tunnel connections: anyone else sending the header gets the normal clock check.
     /// </summary>
-    private static DateTimeOffset? ReplayedAt(HttpContext context) =>
+    private static DateTimeOffset? ReplayedAt(HttpContext context) => RelayHeaderTime(context, TunnelProtocol.TunnelHandshake.ReplayHeader);
+
+    /// <summary>
+    /// A Unix time the relay put in <paramref name="header"/>: the replay's receipt, or when it checked a live callback's
+    /// signed time against its own clock. Believed only on tunnel connections (the relay strips both from visitors).
+    /// </summary>
+    private static DateTimeOffset? RelayHeaderTime(HttpContext context, string header) =>
         context.Features.Get<Auth.ITunnelConnectionFeature>() is not null
-        && long.TryParse(context.Request.Headers[TunnelProtocol.TunnelHandshake.ReplayHeader].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+        && long.TryParse(context.Request.Headers[header].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+        && seconds <= 32503680000
             ? DateTimeOffset.FromUnixTimeSeconds(seconds)
             : null;
 
@@ -204,6 +219,9 @@ public sealed partial class CallbackEndpoint(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback {Method} rejected with {Status} ({Code}): {Reason}; from {Remote}")]
     private static partial void LogRejected(ILogger logger, string method, int status, int code, string reason, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This clock is {Seconds:0} s off the relay's (over WeCom:MaxClockSkew): is NTP synced? The relay checked the callback's time, so it runs; links and logs use this clock")]
+    private static partial void LogClockOff(ILogger logger, double seconds);
 
     private sealed class StaleTimestampException(string message) : Exception(message);
 }

@@ -162,7 +162,10 @@ public sealed class TunnelledAppliance : IAsyncDisposable
     }
 
     /// <summary>The appliance with its real WeCom feature answering /wecom/callback (no test interception).</summary>
-    public static async Task<TunnelledAppliance> StartWithWeComAsync(Uri relay, params string[] settings)
+    public static Task<TunnelledAppliance> StartWithWeComAsync(Uri relay, params string[] settings) => StartWithWeComAsync(relay, null, settings);
+
+    /// <summary>As above, with the appliance's own clock (e.g. a Pi's wrong clock before NTP syncs).</summary>
+    public static async Task<TunnelledAppliance> StartWithWeComAsync(Uri relay, TimeProvider? time, params string[] settings)
     {
         var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
         string[] args =
@@ -171,7 +174,13 @@ public sealed class TunnelledAppliance : IAsyncDisposable
             "--Camera:Source=synthetic", "--Camera:Width=320", "--Camera:Height=240", "--Camera:Fps=30",
             $"--Web:Password={Password}", $"--Tunnel:RelayUrl={relay}", $"--Tunnel:Name={RelayServer.Name}", $"--Tunnel:Secret={RelayServer.Secret}", .. settings,
         ];
-        var app = ApplianceProgram.BuildApp(args);
+        var app = ApplianceProgram.BuildApp(args, builder =>
+        {
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
         await app.StartAsync();
         return new TunnelledAppliance(app, state, new CallbackRecorder());
     }
@@ -217,7 +226,7 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                     using var reader = new StreamReader(context.Request.Body);
                     var body = await reader.ReadToEndAsync();
                     var replayed = context.Request.Headers["X-Relay-Replayed-At"].ToString();
-                    callbacks.Record(context.Request.QueryString.Value ?? "", body, replayed);
+                    callbacks.Record(context.Request.QueryString.Value ?? "", body, replayed, context.Request.Headers["X-Relay-Time-Checked"].ToString());
                     var delay = callbacks.DelayFor?.Invoke(body) ?? callbacks.Delay;
                     if (delay > TimeSpan.Zero)
                     {
@@ -304,6 +313,7 @@ public sealed class TunnelledAppliance : IAsyncDisposable
 public sealed class CallbackRecorder
 {
     private readonly ConcurrentQueue<(string Query, string Body, string ReplayedAt)> _received = new();
+    private readonly ConcurrentQueue<string> _timeChecked = new();
 
     public TimeSpan Delay { get; set; }
 
@@ -317,7 +327,14 @@ public sealed class CallbackRecorder
 
     public IReadOnlyList<(string Query, string Body, string ReplayedAt)> Received => [.. _received];
 
-    public void Record(string query, string body, string replayedAt) => _received.Enqueue((query, body, replayedAt));
+    /// <summary>The X-Relay-Time-Checked header of each callback received, in order ("" when absent).</summary>
+    public IReadOnlyList<string> TimeChecked => [.. _timeChecked];
+
+    public void Record(string query, string body, string replayedAt, string timeChecked)
+    {
+        _timeChecked.Enqueue(timeChecked);
+        _received.Enqueue((query, body, replayedAt));
+    }
 }
 
 /// <summary>A TCP forwarder between appliance and relay that can freeze (stop moving bytes without closing), like a dead NAT.</summary>

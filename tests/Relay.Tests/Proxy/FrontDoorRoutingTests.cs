@@ -167,6 +167,7 @@ public sealed class FrontDoorRoutingTests
         request.Headers.TryAddWithoutValidation("Forwarded", "for=6.6.6.6;proto=https");
         request.Headers.TryAddWithoutValidation("X-Real-IP", "6.6.6.6");
         request.Headers.TryAddWithoutValidation("X-Relay-Replayed-At", "1700000000");
+        request.Headers.TryAddWithoutValidation("X-Relay-Time-Checked", "1700000000");
         request.Headers.TryAddWithoutValidation("X-Relay-Key", "guess");
 
         using var response = await client.SendAsync(request);
@@ -182,7 +183,7 @@ public sealed class FrontDoorRoutingTests
     }
 
     [Fact]
-    public async Task Callback_VisitorForgesReplayHeader_StrippedOnLiveForward()
+    public async Task Callback_VisitorForgesRelayTimeHeaders_ReplacedOnLiveForward()
     {
         await using var relay = await RelayServer.StartAsync();
         var recorder = new CallbackRecorder();
@@ -190,11 +191,16 @@ public sealed class FrontDoorRoutingTests
         await appliance.WaitConnectedAsync();
         using var client = relay.CreateClient();
         client.DefaultRequestHeaders.TryAddWithoutValidation("X-Relay-Replayed-At", "1700000000");
+        client.DefaultRequestHeaders.TryAddWithoutValidation("X-Relay-Time-Checked", "1700000000");
 
+        var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         using var response = await CallbackStoreAndForwardTests.PostCallbackAsync(client, "m1");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("", Assert.Single(recorder.Received).ReplayedAt);
+        // One value, the relay's own time of the check, not the visitor's.
+        var checkedAt = long.Parse(Assert.Single(recorder.TimeChecked), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(checkedAt, before, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
     }
 
     /// <summary>
