@@ -72,7 +72,7 @@ public sealed class RelayOptions
     /// <summary>How long a ping may go unanswered before the tunnel counts as dead.</summary>
     public TimeSpan PingTimeout { get; set; } = TimeSpan.FromSeconds(7);
 
-    /// <summary>Failed tunnel logins allowed per address and name within <see cref="AuthFailureWindow"/>; more are refused unchecked.</summary>
+    /// <summary>Failed tunnel logins allowed per address and name (and /status logins per address) within <see cref="AuthFailureWindow"/>; more are refused unchecked.</summary>
     public int MaxAuthFailures { get; set; } = 10;
 
     public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(5);

@@ -9,9 +9,19 @@ using Relay.WeCom;
 
 namespace Relay.Hosting;
 
-/// <summary><c>/status</c>: every appliance, its connection age, ping RTT, viewers and bytes each way (HTTP Basic, Relay:AdminPassword).</summary>
-internal sealed class RelayStatus(RelayOptions options, TunnelRegistry registry, StreamFanOuts fanOuts, CallbackRelay callbacks, TimeProvider time)
+/// <summary>
+/// <c>/status</c>: every appliance, its connection age, ping RTT, viewers and bytes each way (HTTP Basic,
+/// Relay:AdminPassword). Wrong passwords count per address like tunnel logins (Relay:MaxAuthFailures in
+/// Relay:AuthFailureWindow); past that the address gets 429 without a check until the window ends, so parallel guesses
+/// gain nothing from the one-second delay being per request.
+/// </summary>
+internal sealed partial class RelayStatus(
+    RelayOptions options, TunnelRegistry registry, StreamFanOuts fanOuts, CallbackRelay callbacks, AuthFailureLimiter limiter,
+    ClientAddress addresses, TimeProvider time, ILogger<RelayStatus> logger)
 {
+    /// <summary>The limiter's name for /status logins; no appliance name can take this spelling.</summary>
+    internal const string LimiterName = "(status)";
+
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public async Task HandleAsync(HttpContext context)
@@ -23,17 +33,46 @@ internal sealed class RelayStatus(RelayOptions options, TunnelRegistry registry,
             return;
         }
 
-        if (!Authorized(context.Request.Headers.Authorization.ToString()))
+        var authorization = context.Request.Headers.Authorization.ToString();
+        if (authorization.Length == 0)
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), time, context.RequestAborted);
-            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-            context.Response.Headers.WWWAuthenticate = "Basic realm=\"Relay\", charset=\"UTF-8\"";
+            Challenge(context); // a browser's first request: nothing guessed, nothing counted
             return;
         }
+
+        var remote = addresses.Of(context);
+        if (!limiter.TryBeginAttempt(remote, LimiterName, out var last))
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(options.AuthFailureWindow.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await context.Response.WriteAsync($"Too many wrong passwords from this address; try again in {Math.Ceiling(options.AuthFailureWindow.TotalMinutes):0} min.\n");
+            return;
+        }
+
+        if (!Authorized(authorization))
+        {
+            LogRefused(logger, remote);
+            if (last)
+            {
+                LogNowBlocked(logger, remote, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), time, context.RequestAborted);
+            Challenge(context);
+            return;
+        }
+
+        limiter.RecordSuccess(remote, LimiterName);
 
         context.Response.ContentType = "application/json; charset=utf-8";
         context.Response.Headers.CacheControl = "no-store";
         await context.Response.WriteAsync(Build().ToJsonString(Indented));
+    }
+
+    private static void Challenge(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Basic realm=\"Relay\", charset=\"UTF-8\"";
     }
 
     public JsonObject Build()
@@ -83,4 +122,10 @@ internal sealed class RelayStatus(RelayOptions options, TunnelRegistry registry,
         var expected = SHA256.HashData(Encoding.UTF8.GetBytes(options.AdminUser + ":" + options.AdminPassword));
         return CryptographicOperations.FixedTimeEquals(expected, SHA256.HashData(Encoding.UTF8.GetBytes(decoded)));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "/status login refused from {Remote}")]
+    private static partial void LogRefused(ILogger logger, string remote);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "/status logins from {Remote} failed {Count} times; refusing them unchecked for {Minutes} min")]
+    private static partial void LogNowBlocked(ILogger logger, string remote, int count, double minutes);
 }

@@ -30,6 +30,58 @@ public sealed class RelayStatusTests
     }
 
     [Fact]
+    public async Task Status_ParallelWrongPasswordsPastMaxAuthFailures_RestGet429_EvenTheRightOne_TunnelUnaffected()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3");
+        using var client = relay.CreateClient();
+
+        // Requests without credentials (a browser's first try) are not guesses and do not count.
+        for (var i = 0; i < 5; i++)
+        {
+            using var anonymous = await client.GetAsync("/status");
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        // Ten guesses at once: the one-second delay is per request, so only the count stops them.
+        var guesses = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/status") { Headers = { Authorization = Admin("guess-" + i) } };
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }));
+        Assert.Equal(3, guesses.Count(s => s == HttpStatusCode.Unauthorized));
+        Assert.Equal(7, guesses.Count(s => s == HttpStatusCode.TooManyRequests));
+
+        using var right = new HttpRequestMessage(HttpMethod.Get, "/status") { Headers = { Authorization = Admin(RelayServer.AdminPassword) } };
+        using var blocked = await client.SendAsync(right);
+        Assert.Equal(HttpStatusCode.TooManyRequests, blocked.StatusCode);
+        Assert.Equal(TimeSpan.FromMinutes(5), blocked.Headers.RetryAfter?.Delta);
+        Assert.DoesNotContain("cam", await blocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // Tunnel logins from the same address are counted apart.
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+    }
+
+    [Fact]
+    public async Task Status_RightPasswordAfterWrongOnes_ResetsTheCount()
+    {
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=2");
+        using var client = relay.CreateClient();
+        async Task<HttpStatusCode> AskAsync(string password)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/status") { Headers = { Authorization = Admin(password) } };
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, await AskAsync("typo"));
+        Assert.Equal(HttpStatusCode.OK, await AskAsync(RelayServer.AdminPassword));
+        Assert.Equal(HttpStatusCode.Unauthorized, await AskAsync("typo"));
+        Assert.Equal(HttpStatusCode.OK, await AskAsync(RelayServer.AdminPassword));
+    }
+
+    [Fact]
     public async Task Status_NoAdminPasswordConfigured_ForbiddenWithHint()
     {
         await using var relay = await RelayServer.StartAsync("--Relay:AdminPassword=");
