@@ -52,9 +52,13 @@ public sealed class SignedTokens
     /// signed, of <paramref name="kind"/>, whose time (on the injected clock) has passed; anything else is
     /// <see cref="TokenCheck.Invalid"/>.
     /// </summary>
-    public TokenCheck Check(string? token, string kind, out string? subject)
+    public TokenCheck Check(string? token, string kind, out string? subject) => Check(token, kind, out subject, out _);
+
+    /// <summary>As <see cref="Check(string?, string, out string?)"/>, with the time a valid token expires.</summary>
+    public TokenCheck Check(string? token, string kind, out string? subject, out DateTimeOffset expiresAt)
     {
         subject = null;
+        expiresAt = default;
         if (string.IsNullOrEmpty(token) || token.Length > 1024)
         {
             return TokenCheck.Invalid;
@@ -89,6 +93,7 @@ public sealed class SignedTokens
         try
         {
             subject = Encoding.UTF8.GetString(FromBase64Url(parts[2]));
+            expiresAt = DateTimeOffset.FromUnixTimeSeconds(Math.Min(expires, 32503680000));
             return TokenCheck.Valid;
         }
         catch (FormatException)

@@ -69,7 +69,8 @@ internal sealed partial class WebAuthMiddleware(
         }
 
         var link = context.Request.Query[LinkSigner.QueryParameter].ToString();
-        var linkCheck = link.Length > 0 ? tokens.Check(link, SignedTokens.LinkKind, out _) : (TokenCheck?)null;
+        var linkExpires = default(DateTimeOffset);
+        var linkCheck = link.Length > 0 ? tokens.Check(link, SignedTokens.LinkKind, out _, out linkExpires) : (TokenCheck?)null;
         if (linkCheck == TokenCheck.Valid)
         {
             // Remember the link for the page's own requests (stream, snapshot, status).
@@ -80,7 +81,7 @@ internal sealed partial class WebAuthMiddleware(
                 Secure = context.Request.IsHttps,
                 Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
             });
-            return new WebPrincipal("link", WebRole.Viewer, "link");
+            return new WebPrincipal("link", WebRole.Viewer, "link") { Until = linkExpires };
         }
 
         if (linkCheck is { } problem)
@@ -89,9 +90,9 @@ internal sealed partial class WebAuthMiddleware(
             context.Items[LinkProblemItem] = problem;
         }
 
-        if (tokens.Validate(context.Request.Cookies[LinkCookie], SignedTokens.LinkKind) is not null)
+        if (tokens.Check(context.Request.Cookies[LinkCookie], SignedTokens.LinkKind, out _, out var cookieExpires) == TokenCheck.Valid)
         {
-            return new WebPrincipal("link", WebRole.Viewer, "link");
+            return new WebPrincipal("link", WebRole.Viewer, "link") { Until = cookieExpires };
         }
 
         return new WebPrincipal("anonymous", WebRole.Anonymous, "none");

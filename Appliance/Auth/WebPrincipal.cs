@@ -3,6 +3,9 @@ namespace Appliance.Auth;
 /// <summary>Who made a request: a viewer holds a signed link; an admin logged in or sits on loopback.</summary>
 public sealed record WebPrincipal(string Name, WebRole Role, string Method)
 {
+    /// <summary>When a view link's access ends (a stream opened with it ends then too); null for logins.</summary>
+    public DateTimeOffset? Until { get; init; }
+
     public static readonly WebPrincipal Loopback = new("local", WebRole.Admin, "loopback");
 }
 

@@ -33,6 +33,9 @@ public static class StreamingExtensions
         return app;
     }
 
+    /// <summary>Longest delay a timer takes (about 49 days); a link lasting longer is cut at this.</summary>
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(45);
+
     private static async Task StreamAsync(
         HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time, IHostApplicationLifetime lifetime)
     {
@@ -57,7 +60,13 @@ public static class StreamingExtensions
 
         // Shutdown waits for open requests: without ApplicationStopping, one viewer would hold a restart for the
         // whole host timeout (and systemd's TimeoutStopSec would end it with SIGKILL). The response simply ends.
-        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+        // A view link's access ends when the link does, for a stream opened just before as well (the page stops by
+        // itself; other clients would watch on for good).
+        using var linkExpiry = context.GetWebPrincipal()?.Until is { } until
+            ? new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp((until - time.GetUtcNow()).Ticks, 0, MaxTimerDelay.Ticks)), time)
+            : null;
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(
+            context.RequestAborted, lifetime.ApplicationStopping, linkExpiry?.Token ?? CancellationToken.None);
         var token = stopping.Token;
         var writer = response.BodyWriter;
         using var registration = hub.RegisterViewer();

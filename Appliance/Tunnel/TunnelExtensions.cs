@@ -95,7 +95,19 @@ public static class TunnelExtensions
 
         // The relay asks here, with a visitor's credentials, before it serves them the shared stream or a cached frame.
         app.MapGet(TunnelHandshake.AuthorizePath, (HttpContext context) =>
-            context.Features.Get<ITunnelConnectionFeature>() is null ? Results.NotFound() : Results.NoContent()).AllowViewers();
+        {
+            if (context.Features.Get<ITunnelConnectionFeature>() is null)
+            {
+                return Results.NotFound();
+            }
+
+            if (context.GetWebPrincipal()?.Until is { } until)
+            {
+                context.Response.Headers[TunnelHandshake.AccessUntilHeader] = until.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return Results.NoContent();
+        }).AllowViewers();
         return app;
     }
 }

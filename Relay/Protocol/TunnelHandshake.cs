@@ -47,6 +47,12 @@ internal static class TunnelHandshake
     /// <summary>Path the relay probes with a visitor's credentials before serving them shared frames; 204 means they may view.</summary>
     public const string AuthorizePath = "/_relay/authorize";
 
+    /// <summary>
+    /// Header on the appliance's 204 from <see cref="AuthorizePath"/> when the visitor holds a view link: the Unix time
+    /// the link expires, when the relay ends the visitor's shared stream as the appliance ends its own.
+    /// </summary>
+    public const string AccessUntilHeader = "X-Access-Until";
+
     /// <summary>The purpose string for an egress stream to <paramref name="host"/>:<paramref name="port"/>.</summary>
     public static string EgressPurpose(string host, int port) => FormattableString.Invariant($"egress {host}:{port}");
 

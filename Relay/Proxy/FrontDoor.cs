@@ -224,7 +224,7 @@ internal sealed class FrontDoor(
     }
 
     /// <summary>Asks the appliance whether this visitor may view; copies any cookie it sets (a view link's).</summary>
-    private async Task<Verdict> AuthorizeAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
+    private async Task<(Verdict Verdict, DateTimeOffset? Until)> AuthorizeAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
         using var request = forwarder.CreateRequest(context, route, TunnelHandshake.AuthorizePath, withBody: false);
         request.Method = HttpMethod.Get;
@@ -235,12 +235,12 @@ internal sealed class FrontDoor(
             {
                 // Too many wrong passwords from this visitor: the appliance's answer (with Retry-After) is theirs.
                 await Forwarder.CopyResponseAsync(context, response);
-                return Verdict.Answered;
+                return (Verdict.Answered, null);
             }
 
             if (response.StatusCode != System.Net.HttpStatusCode.NoContent)
             {
-                return Verdict.Refused;
+                return (Verdict.Refused, null);
             }
 
             if (response.Headers.TryGetValues("Set-Cookie", out var cookies))
@@ -248,27 +248,34 @@ internal sealed class FrontDoor(
                 context.Response.Headers.SetCookie = cookies.ToArray();
             }
 
-            return Verdict.Admitted;
+            // A view link's holder may watch until the link expires (the appliance says when).
+            var until = response.Headers.TryGetValues(TunnelHandshake.AccessUntilHeader, out var values)
+                && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= 32503680000
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                : (DateTimeOffset?)null;
+            return (Verdict.Admitted, until);
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !context.RequestAborted.IsCancellationRequested))
         {
             // The tunnel dropped or was replaced while the appliance was asked: the same as offline.
-            return Verdict.TunnelFailed;
+            return (Verdict.TunnelFailed, null);
         }
     }
 
     /// <summary>Serves the visitor when the appliance admits them; otherwise its own answer, or the offline page.</summary>
-    private async Task<bool> AdmitAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
+    /// <remarks><c>Until</c>: when a view link's access ends (null: no end).</remarks>
+    private async Task<(bool Admitted, DateTimeOffset? Until)> AdmitAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
-        switch (await AuthorizeAsync(context, session, route))
+        var (verdict, until) = await AuthorizeAsync(context, session, route);
+        switch (verdict)
         {
             case Verdict.Admitted:
-                return true;
+                return (true, until);
             case Verdict.Answered:
-                return false;
+                return (false, null);
             case Verdict.TunnelFailed:
                 await Pages.WriteUnavailableAsync(context, route.Name, "did not answer");
-                return false;
+                return (false, null);
             default:
                 // Let the appliance give its own answer (login redirect under the prefix, 401, or the page). Without the
                 // HTTP Basic credentials it has just refused: asked again, a wrong password would count twice against
@@ -276,7 +283,7 @@ internal sealed class FrontDoor(
                 context.Response.Headers.Remove("Set-Cookie");
                 context.Request.Headers.Remove("Authorization");
                 await forwarder.ForwardAsync(context, session, route);
-                return false;
+                return (false, null);
         }
     }
 
@@ -295,7 +302,8 @@ internal sealed class FrontDoor(
             fpsCap = fps;
         }
 
-        if (!await AdmitAsync(context, session, route))
+        var (admitted, until) = await AdmitAsync(context, session, route);
+        if (!admitted)
         {
             return;
         }
@@ -307,7 +315,12 @@ internal sealed class FrontDoor(
         response.Headers.Pragma = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var token = context.RequestAborted;
+        // A view link's holder watches until the link expires, as on the appliance itself.
+        using var linkExpiry = until is { } end
+            ? new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp((end - time.GetUtcNow()).Ticks, 0, TimeSpan.FromDays(45).Ticks)), time)
+            : null;
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, linkExpiry?.Token ?? CancellationToken.None);
+        var token = ending.Token;
         using var viewer = hub.AddViewer();
         var minInterval = fpsCap is { } cap ? TimeSpan.FromSeconds(1.0 / cap) : TimeSpan.Zero;
         long last = 0;
@@ -338,7 +351,7 @@ internal sealed class FrontDoor(
 
     private async Task SnapshotAsync(HttpContext context, TunnelSession session, ApplianceRoute route, RelayedFrame frame)
     {
-        if (!await AdmitAsync(context, session, route))
+        if (!(await AdmitAsync(context, session, route)).Admitted)
         {
             return;
         }

@@ -230,6 +230,33 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Stream_ThroughRelayWithViewLink_EndsWhenTheLinkExpires_LoginViewerGoesOn()
+    {
+        // The relay serves the shared stream; the appliance tells it, when it admits a link's holder, until when.
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        var link = appliance.Services.GetRequiredService<ApplianceApp::Appliance.Auth.LinkSigner>().Sign("/stream", TimeSpan.FromSeconds(3));
+        using var client = relay.CreateClient();
+        using var loginRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var login = await client.SendAsync(loginRequest, HttpCompletionOption.ResponseHeadersRead);
+        var watch = Stopwatch.StartNew();
+        using var viewer = await client.GetAsync("/cam" + link, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, viewer.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+
+        var (received, ended) = await BodyReading.ReadUntilEndAsync(await viewer.Content.ReadAsStreamAsync(), TimeSpan.FromSeconds(15));
+        var lasted = watch.Elapsed;
+
+        Assert.True(ended, $"the link's stream was still open after 15 s ({received} bytes)");
+        Assert.InRange(lasted, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(10)); // the link had 2-3 s left
+        Assert.True(received > 10_000, $"only {received} bytes before the end");
+        var (more, loginEnded) = await BodyReading.ReadUntilEndAsync(await login.Content.ReadAsStreamAsync(), TimeSpan.FromSeconds(1));
+        Assert.False(loginEnded);
+        Assert.True(more > 10_000, $"the login's stream gave {more} bytes in the second after");
+    }
+
+    [Fact]
     public async Task Upload_LargeBody_StreamsThroughTunnel()
     {
         await using var relay = await RelayServer.StartAsync();
