@@ -94,7 +94,7 @@ public static class TunnelExtensions
         ArgumentNullException.ThrowIfNull(app);
 
         // The relay asks here, with a visitor's credentials, before it serves them the shared stream or a cached frame.
-        app.MapGet(TunnelHandshake.AuthorizePath, (HttpContext context) =>
+        app.MapGet(TunnelHandshake.AuthorizePath, (HttpContext context, TimeProvider time) =>
         {
             if (context.Features.Get<ITunnelConnectionFeature>() is null)
             {
@@ -103,7 +103,8 @@ public static class TunnelExtensions
 
             if (context.GetWebPrincipal()?.Until is { } until)
             {
-                context.Response.Headers[TunnelHandshake.AccessUntilHeader] = until.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+                var secondsLeft = Math.Max(0, (long)Math.Ceiling((until - time.GetUtcNow()).TotalSeconds));
+                context.Response.Headers[TunnelHandshake.AccessSecondsLeftHeader] = secondsLeft.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
             return Results.NoContent();

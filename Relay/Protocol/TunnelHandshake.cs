@@ -48,10 +48,11 @@ internal static class TunnelHandshake
     public const string AuthorizePath = "/_relay/authorize";
 
     /// <summary>
-    /// Header on the appliance's 204 from <see cref="AuthorizePath"/> when the visitor holds a view link: the Unix time
-    /// the link expires, when the relay ends the visitor's shared stream as the appliance ends its own.
+    /// Header on the appliance's 204 from <see cref="AuthorizePath"/> when the visitor holds a view link: the seconds
+    /// until the link expires, when the relay ends the visitor's shared stream as the appliance ends its own. Seconds
+    /// left rather than a time, so a Pi clock that is off (no RTC, before NTP) does not cut streams short.
     /// </summary>
-    public const string AccessUntilHeader = "X-Access-Until";
+    public const string AccessSecondsLeftHeader = "X-Access-Seconds-Left";
 
     /// <summary>The purpose string for an egress stream to <paramref name="host"/>:<paramref name="port"/>.</summary>
     public static string EgressPurpose(string host, int port) => FormattableString.Invariant($"egress {host}:{port}");

@@ -248,10 +248,10 @@ internal sealed class FrontDoor(
                 context.Response.Headers.SetCookie = cookies.ToArray();
             }
 
-            // A view link's holder may watch until the link expires (the appliance says when).
-            var until = response.Headers.TryGetValues(TunnelHandshake.AccessUntilHeader, out var values)
-                && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= 32503680000
-                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            // A view link's holder may watch until the link expires (the appliance says in how long).
+            var until = response.Headers.TryGetValues(TunnelHandshake.AccessSecondsLeftHeader, out var values)
+                && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                ? time.GetUtcNow().AddSeconds(Math.Min(seconds, 45L * 24 * 3600))
                 : (DateTimeOffset?)null;
             return (Verdict.Admitted, until);
         }

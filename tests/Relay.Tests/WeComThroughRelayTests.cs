@@ -320,10 +320,4 @@ public sealed class WeComThroughRelayTests
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal(0, appliance.Services.GetRequiredService<Dispatcher>().Executions);
     }
-
-    /// <summary>The system's clock shifted by <paramref name="offset"/>; timers run on real time.</summary>
-    private sealed class ShiftedClock(TimeSpan offset) : TimeProvider
-    {
-        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
-    }
 }

@@ -145,7 +145,7 @@ public sealed class TunnelledAppliance : IAsyncDisposable
     public IServiceProvider Services => _app.Services;
 
     public static async Task<TunnelledAppliance> StartAsync(Uri relay, string name = RelayServer.Name, string secret = RelayServer.Secret,
-        CallbackRecorder? callbacks = null, params string[] settings)
+        CallbackRecorder? callbacks = null, TimeProvider? time = null, params string[] settings)
     {
         var state = Directory.CreateTempSubdirectory("appliance-state-").FullName;
         callbacks ??= new CallbackRecorder();
@@ -156,7 +156,14 @@ public sealed class TunnelledAppliance : IAsyncDisposable
             $"--Web:Password={Password}", $"--Tunnel:RelayUrl={relay}", $"--Tunnel:Name={name}", $"--Tunnel:Secret={secret}", .. settings,
         ];
         var recorder = callbacks;
-        var app = ApplianceProgram.BuildApp(args, builder => builder.Services.AddSingleton<IStartupFilter>(new TestEndpoints(recorder)));
+        var app = ApplianceProgram.BuildApp(args, builder =>
+        {
+            builder.Services.AddSingleton<IStartupFilter>(new TestEndpoints(recorder));
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time); // the appliance's own clock (a Pi's, wrong until NTP syncs)
+            }
+        });
         await app.StartAsync();
         return new TunnelledAppliance(app, state, callbacks);
     }
@@ -418,4 +425,10 @@ public sealed class FreezableLink : IAsyncDisposable
         _stop.Dispose();
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>The system's clock shifted by an offset, as a Pi's is before NTP syncs; timers run on real time.</summary>
+public sealed class ShiftedClock(TimeSpan offset) : TimeProvider
+{
+    public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
 }
