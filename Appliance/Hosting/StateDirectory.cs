@@ -17,6 +17,9 @@ public sealed class StateDirectory
     /// <summary>The full path of a file in the state directory.</summary>
     public string File(string name) => System.IO.Path.Combine(Path, name);
 
+    /// <summary>Puts this directory's entries on the disk: a file just created or renamed here outlives a power cut.</summary>
+    public void Sync() => DiskSync.Directory(Path);
+
     /// <summary>Reads a secret, creating it with <paramref name="length"/> random bytes (mode 0600) on first use.</summary>
     public byte[] GetOrCreateSecret(string name, int length = 32)
     {
@@ -40,9 +43,12 @@ public sealed class StateDirectory
         }))
         {
             stream.Write(secret);
+            stream.Flush(flushToDisk: true);
         }
 
+        // A power cut soon after the first start must not take the secret (and every link signed with it) away.
         System.IO.File.Move(temporary, path, overwrite: true);
+        Sync();
         return secret;
     }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a Debian kernel that has gpio-sim, vivid and i2c-stub as modules, without touching the host's /boot:
+# Prepares a Debian kernel that has gpio-sim, vivid and i2c-stub (and ext4 for the power-cut lane) as modules, without touching the host's /boot:
 # apt-get download with a private apt state directory (mirror taken from the machine's own apt sources), dpkg -x,
 # depmod, then keeps only vmlinuz and the decompressed modules the lane loads (busybox insmod cannot read .xz).
 # Prints the prepared directory on stdout; everything else goes to stderr. Cached in $HWLANE_CACHE.
@@ -7,7 +7,8 @@ set -euo pipefail
 cache="${HWLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/appliance-hwlane}"
 suites="${HWLANE_SUITES:-trixie-backports sid}"
 # Module load order comes from modprobe --show-depends, so dependencies (netfs, videobuf2 …) come along.
-modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev)
+# virtio_blk and ext4: the power-cut lane's disk.
+modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev virtio_blk ext4)
 log() { echo "fetch-kernel: $*" >&2; }
 die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
 
@@ -31,7 +32,13 @@ apt_opts=(-o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexiste
           -o "Dir::State::status=$cache/apt/status" -o "Dir::Cache=$cache/apt" -o "Dir::Cache::archives=$cache/apt/archives"
           -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
 
-newest_cached() { ls -1d "$cache"/kernels/*/ready 2>/dev/null | sort -V | tail -n1 | xargs -r dirname; }
+# A prepared kernel's ready file names its release and the modules kept; another list prepares it again.
+stamp_line="${modules[*]}"
+newest_cached() {
+  for ready in $(ls -1 "$cache"/kernels/*/ready 2>/dev/null | sort -rV); do
+    if grep -qxF "$stamp_line" "$ready"; then dirname "$ready"; return; fi
+  done
+}
 
 # Refresh the package index at most once a day; when the mirror is unreachable fall back to a prepared kernel.
 stamp="$cache/apt/updated"
@@ -54,7 +61,7 @@ image=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64=$version" | sed -n 's
 [ -n "$image" ] || die "cannot resolve the kernel package of linux-image-amd64 $version"
 krel="${image#linux-image-}"
 dir="$cache/kernels/$krel"
-if [ -f "$dir/ready" ]; then echo "$dir"; exit 0; fi
+if [ -f "$dir/ready" ] && grep -qxF "$stamp_line" "$dir/ready"; then echo "$dir"; exit 0; fi
 
 log "preparing kernel $krel ($version)"
 rm -rf "$dir" && mkdir -p "$dir/download" "$dir/tree" "$dir/modules"
@@ -91,6 +98,6 @@ for module in "${modules[@]}"; do
   done <<< "$deps"
 done
 rm -rf "$dir/tree" "$dir/download"
-echo "$krel" > "$dir/ready"
+printf '%s\n%s\n' "$krel" "$stamp_line" > "$dir/ready"
 log "kernel $krel ready in $dir"
 echo "$dir"

@@ -3,7 +3,8 @@
 # i2c-stub loaded. The guest sees the host's root read-only and /tmp/hwlane (read-write) = $HWLANE_WORK.
 # Usage: run-in-qemu.sh 'command …'   Exit status: the command's, or 1 when the guest could not run it.
 # HWLANE_INIT replaces the guest's /init (default guest-init.sh; the systemd-boot lane boots systemd instead); such an
-# init writes exit-status to the work share itself.
+# init writes exit-status to the work share itself. HWLANE_DISK attaches a raw disk image as /dev/vda (the power-cut
+# lane); a guest that resets itself (sysrq b) ends qemu at once (-no-reboot), without an exit status.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "run-in-qemu: ERROR: $*" >&2; exit 1; }
@@ -41,6 +42,8 @@ cp "${HWLANE_INIT:-$here/guest-init.sh}" "$initrd_dir/init" && chmod +x "$initrd
 cp "$here/load-modules.sh" "$initrd_dir/load-modules.sh"
 (cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
+disk=()
+[ -n "${HWLANE_DISK:-}" ] && disk=(-drive "file=$HWLANE_DISK,format=raw,if=virtio,cache=writeback")
 timeout_s="${HWLANE_TIMEOUT:-280}"
 echo "run-in-qemu: booting $(basename "$kernel_dir") (timeout ${timeout_s} s)"
 set +e
@@ -49,7 +52,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi 
   -kernel "$kernel_dir/vmlinuz" -initrd "$work/initramfs.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
-  -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" < /dev/null
+  -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" "${disk[@]}" < /dev/null
 qemu_rc=$?
 set -e
 [ "$qemu_rc" -eq 124 ] && die "the guest did not finish within ${timeout_s} s"

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.WeCom.Callback;
 
@@ -8,8 +9,10 @@ namespace Appliance.WeCom.Callback;
 /// The messages this appliance started to run, kept in the state directory (<see cref="FileName"/>) until their dedupe
 /// expires, so that a WeCom retry or a relay replay arriving after the appliance restarted is not run a second time
 /// (the dispatcher's own memory of them is lost with the process). One line per run: expiry, start (Unix seconds) and
-/// a hash of the dedupe key. Lines are written before the run starts and not synced: they survive a crash or a
-/// restart of the service, not a power cut. Without a state directory only the dispatcher's memory remains.
+/// a hash of the dedupe key. Each line is on the disk (fsync) before the run starts, so it survives a power cut too
+/// (a Pi's usual way to stop): a relay pulse or a door opener must not run twice because the plug was pulled right after
+/// it ran. The sync is made outside the lock, so messages arriving together share the file system's commit. Without a
+/// state directory only the dispatcher's memory remains.
 /// </summary>
 public sealed partial class RunJournal : IDisposable
 {
@@ -22,6 +25,7 @@ public sealed partial class RunJournal : IDisposable
     private readonly Lock _lock = new();
     private readonly Queue<Entry> _entries = new();
     private readonly Dictionary<string, long> _earlier = new(StringComparer.Ordinal);
+    private readonly StateDirectory? _state;
     private readonly string? _path;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -41,6 +45,7 @@ public sealed partial class RunJournal : IDisposable
             return;
         }
 
+        _state = state;
         _path = state.File(FileName);
         try
         {
@@ -68,6 +73,7 @@ public sealed partial class RunJournal : IDisposable
     {
         ArgumentNullException.ThrowIfNull(dedupeKey);
         var entry = new Entry(Hash(dedupeKey), _time.GetUtcNow().ToUnixTimeSeconds(), expires.ToUnixTimeSeconds());
+        SafeFileHandle? toSync = null;
         lock (_lock)
         {
             DropExpired();
@@ -86,13 +92,18 @@ public sealed partial class RunJournal : IDisposable
             {
                 if (_file is null || _linesInFile >= Math.Max(CompactAtLeast, 2 * _entries.Count))
                 {
-                    Compact();
+                    Compact(); // synced there
                 }
                 else
                 {
                     Write(_file, entry);
-                    _file.Flush();
+                    _file.Flush(); // to the kernel here, to the disk below, outside the lock
                     _linesInFile++;
+
+                    // Held open for the sync below, even if a compaction or Dispose closes the stream meanwhile.
+                    var added = false;
+                    _file.SafeFileHandle.DangerousAddRef(ref added);
+                    toSync = _file.SafeFileHandle;
                 }
 
                 _failing = false;
@@ -102,6 +113,25 @@ public sealed partial class RunJournal : IDisposable
                 _file?.Dispose();
                 _file = null;
                 Fail(ex);
+            }
+        }
+
+        if (toSync is not null)
+        {
+            try
+            {
+                DiskSync.File(toSync, _path!);
+            }
+            catch (IOException ex)
+            {
+                lock (_lock)
+                {
+                    Fail(ex);
+                }
+            }
+            finally
+            {
+                toSync.DangerousRelease();
             }
         }
     }
@@ -170,9 +200,13 @@ public sealed partial class RunJournal : IDisposable
             {
                 Write(stream, entry);
             }
+
+            // On the disk before the rename: after a power cut the file is the old one or the whole new one, never empty.
+            stream.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, _path!, overwrite: true);
+        _state!.Sync();
         _linesInFile = _entries.Count;
         _file = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 256);
     }

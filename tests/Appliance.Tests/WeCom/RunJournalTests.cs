@@ -112,6 +112,41 @@ public sealed class RunJournalTests : IDisposable
     }
 
     [Fact]
+    public async Task Journal_ConcurrentRecordsThroughCompactions_NoneThrowsAndTheLiveOnesAreKept()
+    {
+        // Each line is synced outside the lock while other threads write and compact (which closes the stream): the
+        // sync must keep its handle open, never touch a closed one, and lose nothing.
+        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        using (var journal = Open(clock))
+        {
+            var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
+            {
+                for (var i = 0; i < 2500; i++)
+                {
+                    journal.Record($"short:{w}:{i}", clock.GetUtcNow()); // expired at once: the file compacts every 4096 lines
+                }
+
+                // Last: a live line ahead of the expired ones would keep them (the journal drops from the oldest on).
+                for (var i = 0; i < 5; i++)
+                {
+                    journal.Record($"live:{w}:{i}", clock.GetUtcNow() + TimeSpan.FromMinutes(30));
+                }
+            })).ToArray();
+            await Task.WhenAll(writers);
+            Assert.True(File.ReadLines(JournalFile).Count() < 4096, "the file was never compacted");
+        }
+
+        using var reopened = Open(clock);
+        for (var w = 0; w < 4; w++)
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.NotNull(reopened.StartedBeforeRestart($"live:{w}:{i}"));
+            }
+        }
+    }
+
+    [Fact]
     public void Journal_FileCannotBeWritten_RecordGoesOnAndTriesAgainAMinuteLater()
     {
         var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
