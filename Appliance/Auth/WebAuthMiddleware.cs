@@ -57,6 +57,11 @@ internal sealed partial class WebAuthMiddleware(
             return WebPrincipal.Loopback;
         }
 
+        if (context.IsRelayOwnRequest())
+        {
+            return WebPrincipal.Relay;
+        }
+
         if (tokens.Validate(context.Request.Cookies[SessionCookie], SignedTokens.SessionKind) is { } session
             && session == _sessionSubject)
         {

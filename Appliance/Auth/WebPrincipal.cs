@@ -7,6 +7,12 @@ public sealed record WebPrincipal(string Name, WebRole Role, string Method)
     public DateTimeOffset? Until { get; init; }
 
     public static readonly WebPrincipal Loopback = new("local", WebRole.Admin, "loopback");
+
+    /// <summary>
+    /// The relay itself, asking for the stream it shares with its viewers (it checks and times each of them): a viewer
+    /// whose access does not end, shown in the status as the relay's audience.
+    /// </summary>
+    public static readonly WebPrincipal Relay = new("relay", WebRole.Viewer, "relay key");
 }
 
 public enum WebRole
@@ -35,6 +41,15 @@ public static class WebPrincipalExtensions
         context is not null && context.Items.TryGetValue(ItemKey, out var value) ? value as WebPrincipal : null;
 
     internal static void SetWebPrincipal(this HttpContext context, WebPrincipal principal) => context.Items[ItemKey] = principal;
+
+    private const string RelayItemKey = "Appliance.RelayOwnRequest";
+
+    /// <summary>Marks a tunnel request that carried the relay's own key (checked by the tunnel's middleware).</summary>
+    internal static void MarkRelayOwnRequest(this HttpContext context) => context.Items[RelayItemKey] = true;
+
+    /// <summary>True for a request the relay made for itself (its shared stream, its viewer counts), not for a visitor.</summary>
+    public static bool IsRelayOwnRequest(this HttpContext context) =>
+        context is not null && context.Items.ContainsKey(RelayItemKey);
 
     /// <summary>True for a request from this machine that did not come through the tunnel.</summary>
     public static bool IsLocal(this HttpContext context)

@@ -52,6 +52,7 @@ public sealed class StatusReport(
         var status = capture.Status;
         var now = time.GetUtcNow();
         var viewerList = new JsonArray();
+        var throughRelay = 0;
         foreach (var viewer in viewers.Snapshot().OrderBy(v => v.Id))
         {
             var seconds = Math.Max(0.001, (now - viewer.Since).TotalSeconds);
@@ -64,6 +65,17 @@ public sealed class StatusReport(
                 ["fps"] = Math.Round(viewer.FramesSent / seconds, 1),
                 ["fpsCap"] = viewer.FpsCap,
             };
+            if (viewer.Until is { } until)
+            {
+                entry["until"] = until.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (viewer.RelayAudience is { } audience)
+            {
+                entry["relayViewers"] = audience;
+                throughRelay += audience;
+            }
+
             if (includeViewerAddresses)
             {
                 entry["remote"] = viewer.Remote;
@@ -92,7 +104,8 @@ public sealed class StatusReport(
             ["deliveredFps"] = status.DeliveredFps,
             ["framesPublished"] = hub.FramesPublished,
             ["lastFrameAgeSeconds"] = hub.LastPublishedAt is { } at ? Math.Round((now - at).TotalSeconds, 3) : null,
-            ["viewers"] = viewers.Count,
+            ["viewers"] = viewers.Audience,
+            ["viewersThroughRelay"] = throughRelay,
             ["viewerDetails"] = viewerList,
             ["uptimeSeconds"] = Math.Round(Uptime.TotalSeconds),
             ["version"] = typeof(StatusReport).Assembly.GetName().Version?.ToString(),

@@ -36,6 +36,13 @@ public static class StreamingExtensions
     /// <summary>Longest delay a timer takes (about 49 days); a link lasting longer is cut at this.</summary>
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromDays(45);
 
+    /// <summary>For the relay's shared stream, how many watch through it (1 until it says).</summary>
+    private static int? RelayAudience(HttpContext context) =>
+        !context.IsRelayOwnRequest() ? null
+        : int.TryParse(context.Request.Headers[TunnelProtocol.TunnelHandshake.ViewersHeader].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+            ? count
+            : 1;
+
     private static async Task StreamAsync(
         HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time, IHostApplicationLifetime lifetime)
     {
@@ -62,15 +69,16 @@ public static class StreamingExtensions
         // whole host timeout (and systemd's TimeoutStopSec would end it with SIGKILL). The response simply ends.
         // A view link's access ends when the link does, for a stream opened just before as well (the page stops by
         // itself; other clients would watch on for good).
-        using var linkExpiry = context.GetWebPrincipal()?.Until is { } until
-            ? new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp((until - time.GetUtcNow()).Ticks, 0, MaxTimerDelay.Ticks)), time)
+        var until = context.GetWebPrincipal()?.Until;
+        using var linkExpiry = until is { } end
+            ? new CancellationTokenSource(TimeSpan.FromTicks(Math.Clamp((end - time.GetUtcNow()).Ticks, 0, MaxTimerDelay.Ticks)), time)
             : null;
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(
             context.RequestAborted, lifetime.ApplicationStopping, linkExpiry?.Token ?? CancellationToken.None);
         var token = stopping.Token;
         var writer = response.BodyWriter;
         using var registration = hub.RegisterViewer();
-        using var viewer = viewers.Add(context.Connection.RemoteIpAddress?.ToString() ?? "?", time, fpsCap);
+        using var viewer = viewers.Add(context.Connection.RemoteIpAddress?.ToString() ?? "?", time, fpsCap, until, RelayAudience(context));
         var minInterval = fpsCap is { } cap ? TimeSpan.FromSeconds(1.0 / cap) : TimeSpan.Zero;
         long lastSequence = 0;
         long? lastSent = null;

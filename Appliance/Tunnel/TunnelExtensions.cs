@@ -1,7 +1,9 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using Appliance.Auth;
 using Appliance.Status;
+using Appliance.Streaming;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TunnelProtocol;
@@ -104,9 +106,27 @@ public static class TunnelExtensions
             if (context.GetWebPrincipal()?.Until is { } until)
             {
                 var secondsLeft = Math.Max(0, (long)Math.Ceiling((until - time.GetUtcNow()).TotalSeconds));
-                context.Response.Headers[TunnelHandshake.AccessSecondsLeftHeader] = secondsLeft.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.Headers[TunnelHandshake.AccessSecondsLeftHeader] = secondsLeft.ToString(CultureInfo.InvariantCulture);
             }
 
+            return Results.NoContent();
+        }).AllowViewers();
+
+        // The relay says how many watch its shared stream (the status counts them, not its one connection).
+        app.MapPost(TunnelHandshake.ViewersPath, (HttpContext context, ViewerTracker viewers) =>
+        {
+            if (!context.IsRelayOwnRequest())
+            {
+                return Results.NotFound();
+            }
+
+            if (!int.TryParse(context.Request.Headers[TunnelHandshake.ViewersHeader].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+                || count > ViewerTracker.MaxRelayAudience)
+            {
+                return Results.BadRequest($"{TunnelHandshake.ViewersHeader} must be a whole number from 0 to {ViewerTracker.MaxRelayAudience}.");
+            }
+
+            viewers.SetRelayAudience(count);
             return Results.NoContent();
         }).AllowViewers();
         return app;

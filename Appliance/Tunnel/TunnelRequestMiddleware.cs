@@ -10,13 +10,11 @@ namespace Appliance.Tunnel;
 /// <summary>
 /// Runs before routing and login. On tunnel connections only, it applies the relay's X-Forwarded-For/Proto/Host/Prefix
 /// (the relay overwrites them, so they are the visitor's), so links and cookies land under <c>/NAME</c>; and it turns
-/// the relay's own key (for its shared MJPEG upstream and cached snapshots) into a short view link. Elsewhere those
-/// headers are ignored: a LAN client cannot claim another address.
+/// the relay's own key (for its shared MJPEG upstream and its viewer counts) into a mark on the request
+/// (<see cref="WebPrincipal.Relay"/>). Elsewhere those headers are ignored: a LAN client cannot claim another address.
 /// </summary>
-internal sealed class TunnelRequestMiddleware(RequestDelegate next, LinkSigner links)
+internal sealed class TunnelRequestMiddleware(RequestDelegate next)
 {
-    private static readonly TimeSpan RelayLinkLifetime = TimeSpan.FromMinutes(1);
-
     public Task InvokeAsync(HttpContext context)
     {
         if (context.Features.Get<TunnelConnectionInfo>() is not { } tunnel)
@@ -49,13 +47,11 @@ internal sealed class TunnelRequestMiddleware(RequestDelegate next, LinkSigner l
         if (headers.TryGetValue(TunnelHandshake.RelayKeyHeader, out var key))
         {
             headers.Remove(TunnelHandshake.RelayKeyHeader);
-            if (HttpMethods.IsGet(request.Method) && KeyMatches(key.ToString(), tunnel.RelayKey))
+            if (KeyMatches(key.ToString(), tunnel.RelayKey))
             {
-                // The relay asks for the stream or a snapshot on behalf of viewers it has already checked.
-                var query = request.Query.Where(q => q.Key != LinkSigner.QueryParameter).ToDictionary(q => q.Key, q => q.Value);
-                var signed = links.Sign("/", RelayLinkLifetime);
-                query[LinkSigner.QueryParameter] = Uri.UnescapeDataString(signed[(signed.IndexOf('=', StringComparison.Ordinal) + 1)..]);
-                request.QueryString = QueryString.Create(query);
+                // The relay asks for the stream on behalf of viewers it has already checked (and whose access it ends
+                // when theirs does), or tells how many watch: a viewer of its own, not a visitor.
+                context.MarkRelayOwnRequest();
             }
         }
 

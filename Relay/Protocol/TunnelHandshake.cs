@@ -54,6 +54,15 @@ internal static class TunnelHandshake
     /// </summary>
     public const string AccessSecondsLeftHeader = "X-Access-Seconds-Left";
 
+    /// <summary>
+    /// Header on the relay's shared-stream request and on its posts to <see cref="ViewersPath"/>: how many visitors
+    /// watch that stream through the relay, so the appliance's status counts them rather than one connection.
+    /// </summary>
+    public const string ViewersHeader = "X-Relay-Viewers";
+
+    /// <summary>Where the relay posts a changed viewer count (with its own key); 204 when taken.</summary>
+    public const string ViewersPath = "/_relay/viewers";
+
     /// <summary>The purpose string for an egress stream to <paramref name="host"/>:<paramref name="port"/>.</summary>
     public static string EgressPurpose(string host, int port) => FormattableString.Invariant($"egress {host}:{port}");
 

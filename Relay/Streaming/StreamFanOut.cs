@@ -24,6 +24,9 @@ internal sealed partial class StreamFanOut : IDisposable
     public const string ContentType = "multipart/x-mixed-replace; boundary=" + Boundary;
     private const int MaxPartBytes = 16 * 1024 * 1024;
 
+    /// <summary>The least time between two viewer counts posted to the appliance.</summary>
+    internal static readonly TimeSpan ViewerReportInterval = TimeSpan.FromSeconds(1);
+
     private readonly Lock _gate = new();
     private readonly string _name;
     private readonly TunnelRegistry _registry;
@@ -32,6 +35,7 @@ internal sealed partial class StreamFanOut : IDisposable
     private readonly ILogger _logger;
     private RelayedFrame? _latest;
     private TaskCompletionSource _next = NewSignal();
+    private TaskCompletionSource _viewersChanged = NewSignal();
     private int _viewers;
     private CancellationTokenSource? _upstream;
     private ITimer? _linger;
@@ -80,6 +84,7 @@ internal sealed partial class StreamFanOut : IDisposable
         lock (_gate)
         {
             _viewers++;
+            SignalViewersChanged();
             _linger?.Dispose();
             _linger = null;
             _lingerGeneration++;
@@ -88,6 +93,7 @@ internal sealed partial class StreamFanOut : IDisposable
                 _upstream = new CancellationTokenSource();
                 Interlocked.Increment(ref _upstreamStarts);
                 _ = RunUpstreamAsync(_upstream.Token);
+                _ = ReportViewersAsync(_upstream.Token);
             }
         }
 
@@ -117,7 +123,9 @@ internal sealed partial class StreamFanOut : IDisposable
     {
         lock (_gate)
         {
-            if (--_viewers > 0 || _upstream is null)
+            --_viewers;
+            SignalViewersChanged();
+            if (_viewers > 0 || _upstream is null)
             {
                 return;
             }
@@ -171,6 +179,7 @@ internal sealed partial class StreamFanOut : IDisposable
 
                 using var request = TunnelSession.NewRequest(HttpMethod.Get, "/stream");
                 request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
+                request.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, Viewers.ToString(CultureInfo.InvariantCulture));
                 using var response = await session.SendAsync(request, cancellationToken);
                 if (!response.IsSuccessStatusCode)
                 {
@@ -200,6 +209,64 @@ internal sealed partial class StreamFanOut : IDisposable
                     return;
                 }
             }
+        }
+    }
+
+    /// <summary>Called under the gate whenever a viewer comes or goes.</summary>
+    private void SignalViewersChanged()
+    {
+        var changed = _viewersChanged;
+        _viewersChanged = NewSignal();
+        changed.TrySetResult();
+    }
+
+    /// <summary>
+    /// While the upstream is open, tells the appliance how many watch through it (its status counts them, not this one
+    /// connection): the newest count, at most once per <see cref="ViewerReportInterval"/>; tried again after a failure.
+    /// The stream request itself carries the count when it opens, so only changes are posted.
+    /// </summary>
+    private async Task ReportViewersAsync(CancellationToken cancellationToken)
+    {
+        var reported = Viewers;
+        try
+        {
+            while (true)
+            {
+                Task changed;
+                int count;
+                lock (_gate)
+                {
+                    changed = _viewersChanged.Task;
+                    count = _viewers;
+                }
+
+                if (count == reported)
+                {
+                    await changed.WaitAsync(cancellationToken);
+                    continue;
+                }
+
+                if (_registry.Get(_name) is { } session)
+                {
+                    try
+                    {
+                        using var request = TunnelSession.NewRequest(HttpMethod.Post, TunnelHandshake.ViewersPath);
+                        request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
+                        request.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, count.ToString(CultureInfo.InvariantCulture));
+                        using var response = await session.SendAsync(request, cancellationToken);
+                        reported = count; // any answer (an older appliance's 404 too) ends the attempt
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                    {
+                        // The tunnel dropped: the reopened stream request carries the count, or the next attempt does.
+                    }
+                }
+
+                await Task.Delay(ViewerReportInterval, _time, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
         }
     }
 

@@ -3,10 +3,14 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Streaming;
 using Relay.Tests.Infrastructure;
 using Relay.Tunnel;
+using TunnelProtocol;
+using StatusReport = ApplianceApp::Appliance.Status.StatusReport;
 using ViewerTracker = ApplianceApp::Appliance.Streaming.ViewerTracker;
 
 namespace Relay.Tests;
@@ -151,6 +155,102 @@ public sealed class EndToEndTests
         using var later = relay.CreateClient();
         Assert.Equal(1, await ReadFramesAsync(later, 1, cancel.Token));
         Assert.Equal(2, hub.UpstreamStarts);
+    }
+
+    [Fact]
+    public async Task Stream_ViewersThroughRelay_ApplianceStatusCountsEachOne_NotTheOneConnection()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        var applianceViewers = appliance.Services.GetRequiredService<ViewerTracker>();
+        var status = appliance.Services.GetRequiredService<StatusReport>();
+        var hub = relay.Services.GetRequiredService<StreamFanOuts>().For("cam");
+
+        // Three people watch through the relay (one connection to the appliance), each on a stream that stays open.
+        var clients = Enumerable.Range(0, 3).Select(_ => relay.CreateClient()).ToList();
+        var streams = new List<HttpResponseMessage>();
+        foreach (var client in clients)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+            streams.Add(await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead));
+        }
+
+        await WaitUntilAsync(() => applianceViewers.Audience == 3, "three viewers counted");
+        Assert.Equal(1, applianceViewers.Count);
+        Assert.Equal(1, hub.UpstreamStarts);
+        var document = status.Build(includeViewerAddresses: true);
+        Assert.Equal(3, document["viewers"]!.GetValue<int>());
+        Assert.Equal(3, document["viewersThroughRelay"]!.GetValue<int>());
+        var relayEntry = Assert.Single(document["viewerDetails"]!.AsArray())!;
+        Assert.Equal(3, relayEntry["relayViewers"]!.GetValue<int>());
+        Assert.Null(relayEntry["until"]); // the relay's own stream does not expire (it ends each visitor's link itself)
+
+        // Two leave: the appliance hears within the report interval.
+        foreach (var i in new[] { 0, 1 })
+        {
+            streams[i].Dispose();
+            clients[i].Dispose();
+        }
+
+        await WaitUntilAsync(() => applianceViewers.Audience == 1, "one viewer left");
+
+        // The last one leaves: while the relay's stream lingers, nobody watches.
+        streams[2].Dispose();
+        clients[2].Dispose();
+        await WaitUntilAsync(() => applianceViewers.Audience == 0, "no viewer");
+        Assert.Equal(0, status.Build(includeViewerAddresses: false)["viewers"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task RelayViewerCount_FromAVisitorOrTheLan_404_BadCountFromTheRelay_400_CountUnchanged()
+    {
+        await using var relay = await RelayServer.StartAsync();
+        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
+        await appliance.WaitConnectedAsync();
+        var applianceViewers = appliance.Services.GetRequiredService<ViewerTracker>();
+        using var viewerClient = relay.CreateClient();
+        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var stream = await viewerClient.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
+        await WaitUntilAsync(() => applianceViewers.Audience == 1, "the relay's viewer");
+
+        // A visitor through the relay, logged in and with a guessed relay key (the relay strips it): a visitor still.
+        using var visitor = relay.CreateClient();
+        using var forged = new HttpRequestMessage(HttpMethod.Post, "/cam" + TunnelHandshake.ViewersPath) { Headers = { Authorization = FamilyBasic } };
+        forged.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, "guess");
+        forged.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, "5000");
+        Assert.Equal(HttpStatusCode.NotFound, (await visitor.SendAsync(forged)).StatusCode);
+
+        // On the LAN (loopback: admin without a login) it is not the relay either.
+        var direct = new Uri(appliance.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        using var lan = new HttpClient { BaseAddress = direct };
+        using var lanPost = new HttpRequestMessage(HttpMethod.Post, TunnelHandshake.ViewersPath);
+        lanPost.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, "5000");
+        Assert.Equal(HttpStatusCode.NotFound, (await lan.SendAsync(lanPost)).StatusCode);
+
+        // The relay itself (its key, over the tunnel) with a count that is not one: refused, saying why.
+        var session = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam")!;
+        foreach (var bad in new[] { "-1", "lots", "100001", "" })
+        {
+            using var request = TunnelSession.NewRequest(HttpMethod.Post, TunnelHandshake.ViewersPath);
+            request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
+            request.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, bad);
+            using var response = await session.SendAsync(request, CancellationToken.None);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains(TunnelHandshake.ViewersHeader, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, applianceViewers.Audience);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"timed out waiting for: {what}");
+            await Task.Delay(20);
+        }
     }
 
     [Fact]

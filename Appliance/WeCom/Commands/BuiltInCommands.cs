@@ -159,6 +159,11 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
         text.Append(CultureInfo.InvariantCulture, $"运行 Uptime: {(int)uptime.TotalDays}d {uptime.Hours}h {uptime.Minutes}m\n");
         text.Append(CultureInfo.InvariantCulture, $"摄像头 Camera: {status["source"]?.ToString() ?? "none"} ({status["state"]}), {status["resolution"]?.ToString() ?? "-"}, {status["deliveredFps"]} fps\n");
         text.Append(CultureInfo.InvariantCulture, $"观看 Viewers: {status["viewers"]}");
+        if (status["viewersThroughRelay"]?.GetValue<int>() is > 0 and var throughRelay)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" ({throughRelay} 经中继 through the relay)");
+        }
+
         if (status["environment"]?["temperatureC"] is { } temperature)
         {
             text.Append(CultureInfo.InvariantCulture, $"\n温度 Temperature: {temperature} °C");

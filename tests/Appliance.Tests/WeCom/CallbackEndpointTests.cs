@@ -255,6 +255,21 @@ public sealed class CallbackEndpointTests
         Assert.DoesNotContain("Tunnel", text, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Post_Status_CountsEveryoneWatchingThroughTheRelay()
+    {
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null));
+        var client = WeComCallbackClient.For(server);
+        var viewers = server.GetRequiredService<Appliance.Streaming.ViewerTracker>();
+        using var lan = viewers.Add("192.168.1.20", TimeProvider.System, fpsCap: null);
+        using var relay = viewers.Add("127.0.0.1", TimeProvider.System, fpsCap: null, relayAudience: 1);
+        viewers.SetRelayAudience(3); // the relay's count for its one shared stream
+
+        var reply = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "状态", WeComCallbackClient.NextMsgId())));
+
+        Assert.Contains("观看 Viewers: 4 (3 经中继 through the relay)", reply["Content"], StringComparison.Ordinal);
+    }
+
     public static TheoryData<string> HostileCases => new()
     {
         "wrong-signature", "stale-timestamp", "future-timestamp", "xxe", "billion-laughs", "ten-megabytes", "truncated-base64",
