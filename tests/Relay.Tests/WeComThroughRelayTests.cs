@@ -46,6 +46,15 @@ public sealed class WeComThroughRelayTests
             new StringContent(body, Encoding.UTF8, "text/xml"));
     }
 
+    /// <summary>A passive reply (200, an encrypted XML envelope), decrypted.</summary>
+    private static async Task<string> DecryptedReplyAsync(HttpResponseMessage response)
+    {
+        var reply = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<Encrypt>", reply, StringComparison.Ordinal);
+        return Crypto.Decrypt(reply.Split("<Encrypt><![CDATA[")[1].Split("]]>")[0]);
+    }
+
     /// <summary>With a tunnel, the appliance's API calls leave through the relay, which must allow the fake API.</summary>
     private static string AllowEgressTo(FakeWeComServer api) => $"--Relay:EgressAllowList:0=127.0.0.1:{api.BaseAddress.Port}";
 
@@ -235,11 +244,7 @@ public sealed class WeComThroughRelayTests
         using var client = relay.CreateClient();
 
         using var response = await SendAsync(client, "alice", "help");
-        var reply = await response.Content.ReadAsStringAsync();
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("<Encrypt>", reply, StringComparison.Ordinal);
-        var encrypt = reply.Split("<Encrypt><![CDATA[")[1].Split("]]>")[0];
-        Assert.Contains("photo", Crypto.Decrypt(encrypt), StringComparison.Ordinal);
+        Assert.Contains("photo", await DecryptedReplyAsync(response), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -270,11 +275,8 @@ public sealed class WeComThroughRelayTests
         using var client = relay.CreateClient();
 
         using var response = await SendAsync(client, "alice", "help");
-        var reply = await response.Content.ReadAsStringAsync();
 
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("<Encrypt>", reply, StringComparison.Ordinal);
-        Assert.Contains("photo", Crypto.Decrypt(reply.Split("<Encrypt><![CDATA[")[1].Split("]]>")[0]), StringComparison.Ordinal);
+        Assert.Contains("photo", await DecryptedReplyAsync(response), StringComparison.Ordinal);
         Assert.Equal(1, appliance.Services.GetRequiredService<Dispatcher>().Executions);
     }
 
