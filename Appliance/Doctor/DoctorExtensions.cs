@@ -24,6 +24,7 @@ public static class DoctorExtensions
         c => new Hardware.CamerasDoctorCheck(c),
         _ => new GpioChipCheck("/dev"),
         c => new StateDirectoryCheck(c),
+        _ => new ClockCheck(),
         _ => new SecretsFileCheck(ApplianceConfiguration.SettingsFiles()[^1]),
         c => new WeComCredentialsCheck(c),
         c => new RelayReachableCheck(c),

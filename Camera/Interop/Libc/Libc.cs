@@ -2,7 +2,7 @@ namespace Camera.Interop;
 
 /// <summary>
 /// The libc calls the device drivers use (V4L2 here; GPIO and I2C in the appliance) and the appliance's state files
-/// (fsync of a directory), one native call per file.
+/// (fsync of a directory) and the doctor (the clock's sync state), one native call per file.
 /// "libc.so.6", not "libc": with the latter the first call returned a bogus errno (the runtime probes a linker script).
 /// Flag values are the same on x86_64 and arm64.
 /// </summary>

@@ -1,0 +1,10 @@
+using System.Runtime.InteropServices;
+
+namespace Camera.Interop;
+
+internal static unsafe partial class Libc
+{
+    /// <summary>With a zeroed struct timex (modes 0) it only reads; returns the clock state, TIME_ERROR (5) when unsynchronized.</summary>
+    [LibraryImport(Library, SetLastError = true)]
+    internal static partial int adjtimex(void* timex);
+}
