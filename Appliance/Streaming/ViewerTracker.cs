@@ -31,13 +31,16 @@ public sealed class ViewerTracker
         return viewer;
     }
 
-    /// <summary>The relay's new count of its viewers, for its shared stream(s) open now.</summary>
-    public void SetRelayAudience(int count)
+    /// <summary>The relay's new count of its viewers, for its shared stream(s) open now; false when none is open.</summary>
+    public bool SetRelayAudience(int count)
     {
+        var any = false;
         foreach (var viewer in _viewers.Values)
         {
-            viewer.SetRelayAudience(count);
+            any |= viewer.SetRelayAudience(count);
         }
+
+        return any;
     }
 
     internal void Remove(Viewer viewer) => _viewers.TryRemove(viewer.Id, out _);
@@ -82,12 +85,15 @@ public sealed class ViewerTracker
             Interlocked.Increment(ref _framesSent);
         }
 
-        internal void SetRelayAudience(int count)
+        internal bool SetRelayAudience(int count)
         {
-            if (Volatile.Read(ref _relayAudience) >= 0)
+            if (Volatile.Read(ref _relayAudience) < 0)
             {
-                Volatile.Write(ref _relayAudience, Math.Clamp(count, 0, MaxRelayAudience));
+                return false;
             }
+
+            Volatile.Write(ref _relayAudience, Math.Clamp(count, 0, MaxRelayAudience));
+            return true;
         }
 
         public void Dispose() => owner.Remove(this);

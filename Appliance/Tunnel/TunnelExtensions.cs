@@ -126,8 +126,11 @@ public static class TunnelExtensions
                 return Results.BadRequest($"{TunnelHandshake.ViewersHeader} must be a whole number from 0 to {ViewerTracker.MaxRelayAudience}.");
             }
 
-            viewers.SetRelayAudience(count);
-            return Results.NoContent();
+            // A count that overtook the stream request it belongs to (both travel the tunnel at once): the relay sends it
+            // again a second later rather than have the stream's older count stand.
+            return viewers.SetRelayAudience(count)
+                ? Results.NoContent()
+                : Results.Conflict("No shared stream of the relay is open here yet.");
         }).AllowViewers();
         return app;
     }

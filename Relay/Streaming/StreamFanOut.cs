@@ -222,7 +222,8 @@ internal sealed partial class StreamFanOut : IDisposable
 
     /// <summary>
     /// While the upstream is open, tells the appliance how many watch through it (its status counts them, not this one
-    /// connection): the newest count, at most once per <see cref="ViewerReportInterval"/>; tried again after a failure.
+    /// connection): the newest count, at most once per <see cref="ViewerReportInterval"/>; tried again after a failure or
+    /// while the appliance has not opened the stream yet.
     /// The stream request itself carries the count when it opens, so only changes are posted.
     /// </summary>
     private async Task ReportViewersAsync(CancellationToken cancellationToken)
@@ -254,7 +255,13 @@ internal sealed partial class StreamFanOut : IDisposable
                         request.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
                         request.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, count.ToString(CultureInfo.InvariantCulture));
                         using var response = await session.SendAsync(request, cancellationToken);
-                        reported = count; // any answer (an older appliance's 404 too) ends the attempt
+
+                        // 409: the count overtook the stream request (not open there yet): sent again below. Any other
+                        // answer (an older appliance's 404 too) ends the attempt.
+                        if (response.StatusCode != System.Net.HttpStatusCode.Conflict)
+                        {
+                            reported = count;
+                        }
                     }
                     catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                     {

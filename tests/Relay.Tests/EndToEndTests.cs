@@ -203,12 +203,23 @@ public sealed class EndToEndTests
     }
 
     [Fact]
-    public async Task RelayViewerCount_FromAVisitorOrTheLan_404_BadCountFromTheRelay_400_CountUnchanged()
+    public async Task RelayViewerCount_BeforeTheStream_409_FromAVisitorOrTheLan_404_BadCount_400_CountUnchanged()
     {
         await using var relay = await RelayServer.StartAsync();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
         await appliance.WaitConnectedAsync();
         var applianceViewers = appliance.Services.GetRequiredService<ViewerTracker>();
+        var session = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam")!;
+
+        // The relay's count arriving before its stream is open there: 409, so the relay sends it again, not lost.
+        using (var early = TunnelSession.NewRequest(HttpMethod.Post, TunnelHandshake.ViewersPath))
+        {
+            early.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, session.RelayKey);
+            early.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, "2");
+            using var response = await session.SendAsync(early, CancellationToken.None);
+            Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        }
+
         using var viewerClient = relay.CreateClient();
         using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
         using var stream = await viewerClient.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
@@ -229,7 +240,6 @@ public sealed class EndToEndTests
         Assert.Equal(HttpStatusCode.NotFound, (await lan.SendAsync(lanPost)).StatusCode);
 
         // The relay itself (its key, over the tunnel) with a count that is not one: refused, saying why.
-        var session = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam")!;
         foreach (var bad in new[] { "-1", "lots", "100001", "" })
         {
             using var request = TunnelSession.NewRequest(HttpMethod.Post, TunnelHandshake.ViewersPath);
