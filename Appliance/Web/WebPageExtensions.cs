@@ -18,6 +18,7 @@ public static class WebPageExtensions
 
         // Browsers ask for it on every page; answering keeps their consoles (and our browser test) free of 404s.
         app.MapGet("/favicon.ico", () => Results.NoContent()).AllowAnonymousAccess();
+        BrowserAddressLog.Register(app);
         return app;
     }
 

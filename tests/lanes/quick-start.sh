@@ -30,6 +30,10 @@ for _ in $(seq 1200); do # dotnet run may build first: up to 120 s
 done
 [ -n "$url" ] || fail "not listening after 120 s"
 
+# run.sh says what it does while it builds, and the appliance where to point a browser once it listens.
+grep -q "^run.sh: building" "$work/run.out" || fail "run.sh did not say it was building"
+for _ in $(seq 100); do grep -q "Ready: open $url/ in a browser" "$work/run.out" && break; sleep 0.1; done
+grep -q "Ready: open $url/ in a browser" "$work/run.out" || fail "no 'Ready: open $url/' line"
 curl -s --max-time 10 -o "$work/snapshot.jpg" "$url/snapshot" || fail "/snapshot"
 [ "$(head -c 2 "$work/snapshot.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "/snapshot is not a JPEG"
 status="$(curl -s --max-time 10 "$url/api/status")" || fail "/api/status"
