@@ -19,6 +19,8 @@ public static class DoctorExtensions
 
     private static readonly Func<IConfiguration, IDoctorCheck>[] Factories =
     [
+        c => new SettingsSourcesCheck(c),
+        c => new PasswordCheck(c),
         _ => new TurboJpegCheck(),
         c => new RpicamCheck(c),
         c => new Hardware.CamerasDoctorCheck(c),
