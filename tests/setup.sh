@@ -12,6 +12,7 @@ apt_packages=(
   libturbojpeg0      # JPEG encode/decode (the appliance itself needs it)
   ffmpeg             # real MJPEG client (ffprobe/ffmpeg) and clip encoding
   chromium           # real browser for the web page tests (driven by playwright-core)
+  fonts-wqy-microhei # Chinese glyphs in Chromium (the documentation's WeCom chat picture, the page's Chinese texts)
 )
 # Node.js runs the browser driver and the @wecom/crypto oracle. Some machines have NodeSource's build (npm bundled,
 # and Debian's npm package conflicts with it): install Debian's only where the commands are missing.
