@@ -21,7 +21,8 @@ internal interface IMqttReadings
 /// <summary>A sensor entity: <paramref name="Key"/> names its topic and unique_id; null fields are left out of discovery.</summary>
 internal sealed record MqttSensor(string Key, string Name, string? DeviceClass, string? Unit, string? StateClass, bool Diagnostic);
 
-internal sealed class StatusReadings(StatusReport report, Bme280Options bme280) : IMqttReadings
+/// <remarks>The report is resolved at the first reading: it lists every status contributor, MQTT's own among them.</remarks>
+internal sealed class StatusReadings(IServiceProvider services, Bme280Options bme280) : IMqttReadings
 {
     public IReadOnlyList<MqttSensor> Sensors { get; } =
     [
@@ -41,7 +42,7 @@ internal sealed class StatusReadings(StatusReport report, Bme280Options bme280) 
 
     public IReadOnlyDictionary<string, string> Read()
     {
-        var status = report.Build(includeViewerAddresses: false);
+        var status = services.GetRequiredService<StatusReport>().Build(includeViewerAddresses: false);
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         Put(values, "fps", status["deliveredFps"]);
         Put(values, "viewers", status["viewers"]);
