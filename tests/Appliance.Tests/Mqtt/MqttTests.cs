@@ -335,6 +335,44 @@ public sealed class MqttTests
     }
 
     [Fact]
+    public async Task Acl_FromTheDocs_OnlyHomeAssistantCanCommand()
+    {
+        var docs = Path.Combine(RepositoryRoot(), "docs", "mqtt.md");
+        var text = await File.ReadAllTextAsync(docs);
+        var start = text.IndexOf("```acl\n", StringComparison.Ordinal) + "```acl\n".Length;
+        var acl = text[start..text.IndexOf("```", start, StringComparison.Ordinal)]
+            .Replace("appliance/garden-pi", Base, StringComparison.Ordinal).Replace("appliance-garden-pi", Node, StringComparison.Ordinal);
+        var users = new Dictionary<string, string> { ["appliance"] = "a-pw", ["homeassistant"] = "ha-pw", ["guest"] = "g-pw" };
+        await using var broker = await MosquittoBroker.StartAsync(users, acl: acl);
+        await using var homeAssistant = await MqttProbe.ConnectAsync(broker, "#", "homeassistant", "ha-pw");
+        await using var server = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Mqtt:User=appliance", "--Mqtt:Password=a-pw"]));
+        await WaitForDiscoveryAsync(homeAssistant); // the appliance may publish everything it needs
+        await homeAssistant.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
+        await using var guest = await MqttProbe.ConnectAsync(broker, "#", "guest", "g-pw");
+
+        await guest.PublishAsync($"{Base}/switch/porch-light/set", "ON");
+        await guest.PublishAsync($"{Base}/button/door/pulse", "PRESS");
+        await homeAssistant.PublishAsync($"{Base}/switch/door/set", "ON");
+
+        await homeAssistant.WaitForAsync($"{Base}/switch/door/state", "ON", Wait);
+        Assert.False(Chip(server).PhysicalLevel(17));
+        Assert.DoesNotContain(homeAssistant.Messages, m => m.Topic == $"{Base}/switch/porch-light/state" && m.Text == "ON");
+        Assert.DoesNotContain(homeAssistant.Messages, m => m.Topic == $"{Base}/switch/porch-light/set"); // never reached the broker's subscribers
+        Assert.Empty(guest.Messages); // and the guest reads nothing
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Appliance.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+
+    [Fact]
     public async Task Tls_BrokerCertificateFromTestCa_ConnectsWithCaFileAndDoctorReportsIt()
     {
         await using var broker = await MosquittoBroker.StartAsync(tls: true);
