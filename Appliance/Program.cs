@@ -3,6 +3,7 @@ using Appliance.Capture;
 using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
+using Appliance.Mqtt;
 using Appliance.Scoring;
 using Appliance.Status;
 using Appliance.Streaming;
@@ -54,6 +55,7 @@ public static class Program
         builder.AddTunnel();
         builder.AddHardware();
         builder.AddScoring();
+        builder.AddMqtt();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();

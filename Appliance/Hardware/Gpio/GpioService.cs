@@ -41,6 +41,12 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
 
     internal GpioLines Lines => _lines;
 
+    /// <summary>An output was switched (by anyone, or a pulse ended); raised outside the lock, must not block.</summary>
+    internal event Action<string>? OutputChanged;
+
+    /// <summary>An input edge was seen (true: became active); raised on the edge loop, must not block.</summary>
+    internal event Action<string, bool>? InputEdge;
+
     public IReadOnlyList<GpioEventRecord> RecentEvents
     {
         get
@@ -90,6 +96,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             LogSwitched(_logger, name, command, value, who);
         }
 
+        OutputChanged?.Invoke(name);
         return State(pin);
     }
 
@@ -121,6 +128,8 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             _changes[name] = (_time.GetUtcNow(), "pulse end");
             LogPulseEnded(_logger, name);
         }
+
+        OutputChanged?.Invoke(name);
     }
 
     private GpioPinState State(GpioLines.Pin pin)
@@ -160,6 +169,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
     internal async Task HandleEdgeAsync(string name, GpioEdgeEvent edge, CancellationToken cancellationToken)
     {
         var options = _lines.Pins[name].Options;
+        InputEdge?.Invoke(name, edge.Rising);
         var now = _time.GetUtcNow();
         var action = edge.Rising ? options.OnPress : GpioPressAction.None;
         if (action == GpioPressAction.None)
