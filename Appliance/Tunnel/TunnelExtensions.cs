@@ -110,7 +110,7 @@ public static class TunnelExtensions
             }
 
             return Results.NoContent();
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
 
         // The relay says how many watch its shared stream (the status counts them, not its one connection).
         app.MapPost(TunnelHandshake.ViewersPath, (HttpContext context, ViewerTracker viewers) =>
@@ -131,7 +131,7 @@ public static class TunnelExtensions
             return viewers.SetRelayAudience(count)
                 ? Results.NoContent()
                 : Results.Conflict("No shared stream of the relay is open here yet.");
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
         return app;
     }
 }
