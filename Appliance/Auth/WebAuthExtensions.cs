@@ -49,6 +49,7 @@ public static class WebAuthExtensions
     public static WebApplication UseWebAuth(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<Appliance.Web.WebSecurityMiddleware>(); // headers on every answer; cross-site refused before any credential
         app.UseRouting();
         app.UseAuthentication(); // no default scheme: the policies authenticate; called so it is not inserted first
         app.UseAuthorization();

@@ -20,7 +20,8 @@ internal sealed class WebRefusals(WebAuthOptions options) : IAuthorizationMiddle
         ArgumentNullException.ThrowIfNull(next);
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(authorizeResult);
-        return authorizeResult.Succeeded ? next(context) : RefuseAsync(context);
+        // No endpoint (an unknown path): routing answers 404 to everyone, as before; nothing there to protect.
+        return authorizeResult.Succeeded || context.GetEndpoint() is null ? next(context) : RefuseAsync(context);
     }
 
     private async Task RefuseAsync(HttpContext context)

@@ -139,6 +139,15 @@ public static class TunnelExtensions
 /// <summary>The "tunnel" part of /api/status.</summary>
 internal sealed class TunnelStatusContributor(TunnelClient client, TunnelOptions options, TimeProvider time) : IStatusContributor
 {
+    /// <summary>A view-link holder (the link may have been forwarded) learns nothing of the relay or its errors.</summary>
+    public void Contribute(JsonObject status, bool forAdmin)
+    {
+        if (forAdmin)
+        {
+            Contribute(status);
+        }
+    }
+
     public void Contribute(JsonObject status)
     {
         if (!options.Enabled)
