@@ -107,6 +107,18 @@ public static class Program
         }
 
         app.UseWebSockets();
+
+        // Served over TLS (its own certificate, or behind a proxy it trusts for X-Forwarded-Proto): browsers keep to
+        // HTTPS for a year, so a visitor's cookie or view link never travels in clear after the first visit.
+        app.Use((context, next) =>
+        {
+            if (context.Request.IsHttps)
+            {
+                context.Response.Headers.StrictTransportSecurity = "max-age=31536000";
+            }
+
+            return next(context);
+        });
         var front = app.Services.GetRequiredService<FrontDoor>();
         var acceptor = app.Services.GetRequiredService<TunnelAcceptor>();
         var status = app.Services.GetRequiredService<RelayStatus>();

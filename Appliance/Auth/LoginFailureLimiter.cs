@@ -1,38 +1,41 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Appliance.Auth;
 
 /// <summary>
-/// Limits password guesses (the login form and HTTP Basic) per client address in a fixed window that starts at the
-/// address's first attempt. An attempt takes its place before the password is checked, so parallel guesses cannot
-/// overrun the limit, and a correct password forgets the address. Past <see cref="WebAuthOptions.MaxLoginFailures"/>
-/// the address is refused without a check (no PBKDF2) until its window ends. The client address is the connection's,
-/// which on tunnel connections is the visitor's from X-Forwarded-For; IPv6 addresses count per /64, the block a single
-/// host usually holds. Loopback is exempt while <see cref="WebAuthOptions.TrustLoopback"/> lets it in anyway.
+/// Limits password guesses (the login form and HTTP Basic) per client address and overall (<see cref="GuessLimiter"/>):
+/// past <see cref="WebAuthOptions.MaxLoginFailures"/> within the window an address is refused without a check (no
+/// PBKDF2) until its window ends; an address that already failed is checked again only within
+/// <see cref="WebAuthOptions.MaxPasswordChecksPerSecond"/> for all such addresses together; a full table refuses
+/// addresses it does not know rather than forget a blocked one. The client address is the connection's, which on
+/// tunnel connections is the visitor's from X-Forwarded-For. Loopback is exempt while
+/// <see cref="WebAuthOptions.TrustLoopback"/> lets it in anyway. Refusals and wrong passwords are logged at most
+/// once a minute each, with how many were held back.
 /// </summary>
 internal sealed partial class LoginFailureLimiter(WebAuthOptions options, TimeProvider time, ILogger<LoginFailureLimiter> logger)
 {
-    /// <summary>Addresses remembered at most: past it, expired ones are dropped, then the oldest.</summary>
-    internal const int MaxTrackedAddresses = 4096;
+    /// <summary>Addresses remembered at most (each within its window); past it, unknown addresses are refused.</summary>
+    internal const int MaxTrackedAddresses = 16384;
 
-    private readonly Lock _lock = new();
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly GuessLimiter _limiter = new(
+        options.MaxLoginFailures, options.LoginFailureWindow, options.MaxPasswordChecksPerSecond, MaxTrackedAddresses, time);
 
-    internal int TrackedAddresses
+    private readonly LogThrottle _refusalLog = new(time, TimeSpan.FromMinutes(1));
+    private readonly LogThrottle _failureLog = new(time, TimeSpan.FromMinutes(1));
+
+    internal int TrackedAddresses => _limiter.Tracked;
+
+    /// <summary>Whether the request's client is refused right now (used before any cache of accepted passwords).</summary>
+    public bool IsBlocked(HttpContext context, out TimeSpan retryAfter)
     {
-        get
-        {
-            lock (_lock)
-            {
-                return _entries.Count;
-            }
-        }
+        ArgumentNullException.ThrowIfNull(context);
+        retryAfter = TimeSpan.Zero;
+        return !IsExempt(context) && _limiter.IsBlocked(GuessLimiter.AddressKey(context.Connection.RemoteIpAddress), out retryAfter);
     }
 
     /// <summary>
-    /// Reserves one password check for the request's client; false, with how long it must wait, once that address has
-    /// used up its attempts.
+    /// Reserves one password check for the request's client; false, with how long it must wait, when the address has
+    /// used up its attempts, the ceiling is reached for an address that already failed, or the table is full.
     /// </summary>
     public bool TryBeginAttempt(HttpContext context, out TimeSpan retryAfter)
     {
@@ -56,50 +59,30 @@ internal sealed partial class LoginFailureLimiter(WebAuthOptions options, TimePr
         }
     }
 
+    /// <summary>A wrong password (form or HTTP Basic): logged, at most one line a minute.</summary>
+    public void Failed(HttpContext context, string how)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (_failureLog.TryPass(out var heldBack))
+        {
+            LogWrongPassword(logger, how, context.Connection.RemoteIpAddress?.ToString() ?? "?", heldBack);
+        }
+    }
+
     internal bool TryBeginAttempt(IPAddress? address, out TimeSpan retryAfter)
     {
-        var key = Key(address);
-        var now = time.GetUtcNow();
-        var window = options.LoginFailureWindow;
-        lock (_lock)
+        var key = GuessLimiter.AddressKey(address);
+        var verdict = _limiter.TryBegin(key, out retryAfter, out _);
+        if (verdict != GuessVerdict.Allowed && _refusalLog.TryPass(out var heldBack))
         {
-            if (_entries.TryGetValue(key, out var entry) && now - entry.WindowStart < window)
-            {
-                if (entry.Attempts >= options.MaxLoginFailures)
-                {
-                    retryAfter = entry.WindowStart + window - now;
-                    if (!entry.Refused)
-                    {
-                        entry.Refused = true;
-                        LogRefusing(logger, key, entry.Attempts, window, retryAfter);
-                    }
-
-                    return false;
-                }
-
-                entry.Attempts++;
-                retryAfter = TimeSpan.Zero;
-                return true;
-            }
-
-            if (entry is null && _entries.Count >= MaxTrackedAddresses)
-            {
-                MakeRoom(now, window);
-            }
-
-            _entries[key] = new Entry(now) { Attempts = 1 };
-            retryAfter = TimeSpan.Zero;
-            return true;
+            LogRefusing(logger, key, Reason(verdict), retryAfter, heldBack);
         }
+
+        return verdict == GuessVerdict.Allowed;
     }
 
-    internal void Succeeded(IPAddress? address)
-    {
-        lock (_lock)
-        {
-            _entries.Remove(Key(address));
-        }
-    }
+    internal void Succeeded(IPAddress? address) => _limiter.Succeeded(GuessLimiter.AddressKey(address));
+
 
     /// <summary>Whole seconds for a Retry-After header (at least 1).</summary>
     public static string RetryAfterSeconds(TimeSpan wait) =>
@@ -118,55 +101,20 @@ internal sealed partial class LoginFailureLimiter(WebAuthOptions options, TimePr
         return seconds == 1 ? "1 second" : $"{seconds} seconds";
     }
 
+    private static string Reason(GuessVerdict verdict) => verdict switch
+    {
+        GuessVerdict.Blocked => $"too many wrong passwords from it",
+        GuessVerdict.Ceiling => "it failed before and wrong passwords from many addresses reached Web:MaxPasswordChecksPerSecond",
+        _ => $"{MaxTrackedAddresses} addresses with recent wrong passwords are remembered already",
+    };
+
     private bool IsExempt(HttpContext context) => options.TrustLoopback && context.IsLocal();
 
-    private void MakeRoom(DateTimeOffset now, TimeSpan window)
-    {
-        foreach (var expired in _entries.Where(e => now - e.Value.WindowStart >= window).Select(e => e.Key).ToList())
-        {
-            _entries.Remove(expired);
-        }
-
-        if (_entries.Count >= MaxTrackedAddresses)
-        {
-            // Only an attacker with thousands of addresses gets here; each of them had its attempts anyway.
-            _entries.Remove(_entries.MinBy(e => e.Value.WindowStart).Key);
-        }
-    }
-
-    private static string Key(IPAddress? address)
-    {
-        if (address is null)
-        {
-            return "?";
-        }
-
-        if (address.IsIPv4MappedToIPv6)
-        {
-            return address.MapToIPv4().ToString();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        Span<byte> bytes = stackalloc byte[16];
-        address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return $"{new IPAddress(bytes)}/64";
-    }
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Refusing a password attempt from {Remote} for {RetryAfter}: {Reason} ({HeldBack} more refusals since the last such line)")]
+    private static partial void LogRefusing(ILogger logger, string remote, string reason, TimeSpan retryAfter, int heldBack);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Refusing password logins from {Remote} for {RetryAfter}: {Attempts} failed within {Window}")]
-    private static partial void LogRefusing(ILogger logger, string remote, int attempts, TimeSpan window, TimeSpan retryAfter);
-
-    private sealed class Entry(DateTimeOffset windowStart)
-    {
-        public DateTimeOffset WindowStart { get; } = windowStart;
-
-        public int Attempts { get; set; }
-
-        public bool Refused { get; set; }
-    }
+        Message = "Wrong password ({How}) from {Remote} ({HeldBack} more wrong passwords since the last such line)")]
+    private static partial void LogWrongPassword(ILogger logger, string how, string remote, int heldBack);
 }

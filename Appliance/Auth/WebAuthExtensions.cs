@@ -1,9 +1,14 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Appliance.Auth;
 
-/// <summary>The web-auth feature: settings, tokens, the middleware and the login form.</summary>
+/// <summary>
+/// The web-auth feature: settings, tokens, ASP.NET Core authentication schemes (<see cref="WebAuthSchemes"/>) and
+/// policies (<see cref="WebPolicies"/>; an endpoint that declares none needs an admin), the login form and logout.
+/// </summary>
 public static class WebAuthExtensions
 {
     private const string NotAFormMessage =
@@ -24,20 +29,36 @@ public static class WebAuthExtensions
         builder.Services.TryAddSingleton<SignedTokens>(); // a test may put it on its own clock
         builder.Services.AddSingleton<LinkSigner>();
         builder.Services.TryAddSingleton<LoginFailureLimiter>();
+        builder.Services.AddSingleton<SessionStore>();
+        builder.Services.AddSingleton<BasicCredentialCache>();
+        builder.Services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, LoopbackAuthenticationHandler>(WebAuthSchemes.Loopback, null)
+            .AddScheme<AuthenticationSchemeOptions, RelayKeyAuthenticationHandler>(WebAuthSchemes.RelayKey, null)
+            .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(WebAuthSchemes.Session, null)
+            .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(WebAuthSchemes.Basic, null)
+            .AddScheme<AuthenticationSchemeOptions, LinkAuthenticationHandler>(WebAuthSchemes.Link, null);
+        var admin = new AuthorizationPolicyBuilder(WebAuthSchemes.All).RequireRole(WebPolicies.AdminRole).Build();
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(WebPolicies.Viewer, p => p.AddAuthenticationSchemes(WebAuthSchemes.All).RequireRole(WebPolicies.ViewerRole, WebPolicies.AdminRole))
+            .AddPolicy(WebPolicies.Admin, admin)
+            .SetFallbackPolicy(admin); // an endpoint that forgets to say gets the strictest
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, WebRefusals>();
         return builder;
     }
 
     public static WebApplication UseWebAuth(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<Appliance.Web.WebSecurityMiddleware>(); // headers on every answer; cross-site refused before any credential
         app.UseRouting();
-        app.UseMiddleware<WebAuthMiddleware>();
+        app.UseAuthentication(); // no default scheme: the policies authenticate; called so it is not inserted first
+        app.UseAuthorization();
 
         app.MapGet("/login", (HttpContext context) =>
             Results.Content(Pages.LoginPage(SafeReturn(context, context.Request.Query["return"]), null), "text/html; charset=utf-8"))
-            .AllowAnonymousAccess();
+            .AllowAnonymous();
 
-        app.MapPost("/login", async (HttpContext context, WebAuthOptions options, SignedTokens tokens, LoginFailureLimiter limiter) =>
+        app.MapPost("/login", async (HttpContext context, WebAuthOptions options, LoginFailureLimiter limiter) =>
         {
             // A JSON or empty body is a client's mistake, not the appliance's: say so instead of failing with a 500.
             if (!context.Request.HasFormContentType)
@@ -89,22 +110,17 @@ public static class WebAuthExtensions
 
             if (!PasswordCheck.Matches(options, form["password"].ToString()))
             {
+                limiter.Failed(context, "login form");
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                 return Results.Content(Pages.LoginPage(back, "Wrong password."), "text/html; charset=utf-8");
             }
 
             limiter.Succeeded(context);
 
-            context.Response.Cookies.Append(WebAuthMiddleware.SessionCookie, tokens.Create(SignedTokens.SessionKind, tokens.SessionSubject(options.User, options.PasswordSetting), options.SessionLifetime), new CookieOptions
-            {
-                HttpOnly = true,
-                SameSite = SameSiteMode.Lax,
-                Secure = context.Request.IsHttps,
-                MaxAge = options.SessionLifetime,
-                Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/",
-            });
+            await context.SignInAsync(WebAuthSchemes.Session, new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                [new System.Security.Claims.Claim(System.Security.Claims.ClaimTypes.Name, options.User)], WebAuthSchemes.Session)));
             return Results.Redirect(back);
-        }).AllowAnonymousAccess().DisableAntiforgery();
+        }).AllowAnonymous().DisableAntiforgery();
 
         // Mints a view link to share (the WeCom "live" command uses LinkSigner directly).
         app.MapPost("/api/links", (HttpContext context, LinkSigner signer) =>
@@ -129,16 +145,22 @@ public static class WebAuthExtensions
                 ["expiresInMinutes"] = minutes,
             };
             return Results.Text(document.ToJsonString(), "application/json");
-        });
+        }).RequireAuthorization(WebPolicies.Admin);
 
-        app.MapPost("/logout", (HttpContext context) =>
+        // Ends this browser's login on the appliance too (the session is removed, not just the cookie).
+        app.MapPost("/logout", async (HttpContext context) =>
         {
-            // Both ways in: the login, and a view link remembered from an earlier visit (else the page still opens).
-            var cookiePath = new CookieOptions { Path = context.Request.PathBase.HasValue ? context.Request.PathBase.Value : "/" };
-            context.Response.Cookies.Delete(WebAuthMiddleware.SessionCookie, cookiePath);
-            context.Response.Cookies.Delete(WebAuthMiddleware.LinkCookie, cookiePath);
+            await context.SignOutAsync(WebAuthSchemes.Session);
             return Results.Redirect($"{context.Request.PathBase}/login");
-        }).AllowAnonymousAccess().DisableAntiforgery();
+        }).AllowAnonymous().DisableAntiforgery();
+
+        // A lost phone: every login ends at once (view links run until they expire).
+        app.MapPost("/logout/everywhere", async (HttpContext context, SessionStore sessions) =>
+        {
+            var ended = sessions.RevokeAll();
+            await context.SignOutAsync(WebAuthSchemes.Session);
+            return Results.Text($"{ended} logins ended.\n");
+        }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
         return app;
     }
 
@@ -149,12 +171,42 @@ public static class WebAuthExtensions
         return Results.Text(FormTooLargeMessage, statusCode: StatusCodes.Status413PayloadTooLarge);
     }
 
-    /// <summary>Only a local path may be a return address (no open redirect to another site).</summary>
-    private static string SafeReturn(HttpContext context, string? candidate)
+    /// <summary>
+    /// Only a local path may be a return address (no open redirect to another site). Characters a Location header
+    /// cannot carry (controls such as a decoded %0a, spaces, non-ASCII such as U+3000) are percent-encoded as UTF-8,
+    /// so they neither break the header (a 500 that lost the login) nor inject one.
+    /// </summary>
+    internal static string SafeReturn(HttpContext context, string? candidate)
     {
         var home = $"{context.Request.PathBase}/";
-        return candidate is { Length: > 0 } c && c[0] == '/' && !c.StartsWith("//", StringComparison.Ordinal) && !c.Contains('\\', StringComparison.Ordinal)
-            ? c
-            : home;
+        if (candidate is not { Length: > 0 and <= 4096 } c || c[0] != '/' || c.StartsWith("//", StringComparison.Ordinal) || c.Contains('\\', StringComparison.Ordinal))
+        {
+            return home;
+        }
+
+        if (c.All(ch => ch is > ' ' and < (char)0x7F))
+        {
+            return c;
+        }
+
+        var escaped = new System.Text.StringBuilder(c.Length + 16);
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in c.EnumerateRunes())
+        {
+            if (rune.Value is > ' ' and < 0x7F)
+            {
+                escaped.Append((char)rune.Value);
+                continue;
+            }
+
+            var length = rune.EncodeToUtf8(utf8);
+            foreach (var b in utf8[..length])
+            {
+                escaped.Append('%').Append(b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        // "/%0A/evil" stays a path here; only "//" at the start would leave the site, and it was refused above.
+        return escaped.ToString();
     }
 }

@@ -36,6 +36,13 @@ public sealed class WebAuthOptions
     /// <summary>How long an address's attempts count, from its first one: also how long it waits once refused.</summary>
     public TimeSpan LoginFailureWindow { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// Password checks per second, all addresses together, for addresses that already gave a wrong password within
+    /// their window (a first try from an address is always checked, so a family member is never locked out by strangers).
+    /// Slows guessing from many addresses to this rate.
+    /// </summary>
+    public double MaxPasswordChecksPerSecond { get; set; } = 5;
+
     public bool HasPassword => Password.Length > 0 || PasswordHash.Length > 0;
 
     public IEnumerable<string> Validate()
@@ -63,6 +70,11 @@ public sealed class WebAuthOptions
         if (MaxLoginFailures < 1)
         {
             yield return $"Web:MaxLoginFailures must be at least 1 (got {MaxLoginFailures}).";
+        }
+
+        if (!(MaxPasswordChecksPerSecond >= 0.01 && MaxPasswordChecksPerSecond <= 1000))
+        {
+            yield return $"Web:MaxPasswordChecksPerSecond must be from 0.01 to 1000 (got {MaxPasswordChecksPerSecond}).";
         }
 
         if (LoginFailureWindow <= TimeSpan.Zero)

@@ -30,17 +30,44 @@ public interface ITunnelConnectionFeature
 {
 }
 
-/// <summary>Endpoint metadata: the least role an endpoint accepts (the default is <see cref="WebRole.Admin"/>).</summary>
-public sealed record MinimumRoleMetadata(WebRole Role);
-
 public static class WebPrincipalExtensions
 {
-    private const string ItemKey = "Appliance.WebPrincipal";
+    /// <summary>
+    /// Who the request comes from, after the endpoint's policy authenticated it: the strongest of the schemes that
+    /// succeeded (an admin's login beats a view link's cookie, whose expiry then does not apply); null when none did.
+    /// </summary>
+    public static WebPrincipal? GetWebPrincipal(this HttpContext context)
+    {
+        if (context is null)
+        {
+            return null;
+        }
 
-    public static WebPrincipal? GetWebPrincipal(this HttpContext context) =>
-        context is not null && context.Items.TryGetValue(ItemKey, out var value) ? value as WebPrincipal : null;
+        WebPrincipal? best = null;
+        foreach (var identity in context.User.Identities)
+        {
+            if (!identity.IsAuthenticated)
+            {
+                continue;
+            }
 
-    internal static void SetWebPrincipal(this HttpContext context, WebPrincipal principal) => context.Items[ItemKey] = principal;
+            var role = identity.HasClaim(System.Security.Claims.ClaimTypes.Role, WebPolicies.AdminRole) ? WebRole.Admin
+                : identity.HasClaim(System.Security.Claims.ClaimTypes.Role, WebPolicies.ViewerRole) ? WebRole.Viewer
+                : WebRole.Anonymous;
+            if (best is not null && best.Role >= role)
+            {
+                continue;
+            }
+
+            DateTimeOffset? until = identity.FindFirst(WebPolicies.UntilClaim)?.Value is { } text
+                && long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var unix)
+                ? DateTimeOffset.FromUnixTimeSeconds(unix)
+                : null;
+            best = new WebPrincipal(identity.Name ?? "?", role, identity.FindFirst(WebPolicies.MethodClaim)?.Value ?? "?") { Until = until };
+        }
+
+        return best;
+    }
 
     private const string RelayItemKey = "Appliance.RelayOwnRequest";
 
@@ -63,12 +90,4 @@ public static class WebPrincipalExtensions
         var remote = context.Connection.RemoteIpAddress;
         return remote is not null && System.Net.IPAddress.IsLoopback(remote);
     }
-
-    /// <summary>Anyone may call this endpoint (health checks, login, WeCom's signed callback).</summary>
-    public static TBuilder AllowAnonymousAccess<TBuilder>(this TBuilder builder)
-        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new MinimumRoleMetadata(WebRole.Anonymous));
-
-    /// <summary>Holders of a signed view link may call this endpoint too.</summary>
-    public static TBuilder AllowViewers<TBuilder>(this TBuilder builder)
-        where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new MinimumRoleMetadata(WebRole.Viewer));
 }

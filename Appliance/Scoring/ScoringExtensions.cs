@@ -40,7 +40,11 @@ public static class ScoringExtensions
         // Admins (login, Basic, loopback) by default, like the rest of the API; view-link holders only when allowed.
         if (options.AllowViewers)
         {
-            endpoint.AllowViewers();
+            endpoint.RequireAuthorization(WebPolicies.Viewer);
+        }
+        else
+        {
+            endpoint.RequireAuthorization(WebPolicies.Admin);
         }
 
         return app;

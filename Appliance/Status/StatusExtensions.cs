@@ -23,14 +23,14 @@ public static class StatusExtensions
         app.MapGet("/api/status", (HttpContext context, StatusReport report) =>
             Results.Text(
                 report.Build(includeViewerAddresses: context.GetWebPrincipal()?.Role == WebRole.Admin).ToJsonString(JsonOptions),
-                "application/json; charset=utf-8")).AllowViewers();
+                "application/json; charset=utf-8")).RequireAuthorization(WebPolicies.Viewer);
         app.MapGet("/healthz", (StatusReport report) =>
         {
             var problem = report.HealthProblem();
             return problem is null
                 ? Results.Text("ok\n", "text/plain")
                 : Results.Text($"unhealthy: {problem}\n", "text/plain", statusCode: StatusCodes.Status503ServiceUnavailable);
-        }).AllowAnonymousAccess();
+        }).AllowAnonymous();
         return app;
     }
 

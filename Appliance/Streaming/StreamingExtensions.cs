@@ -28,8 +28,8 @@ public static class StreamingExtensions
     public static WebApplication MapStreaming(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/stream", StreamAsync).AllowViewers();
-        app.MapGet("/snapshot", SnapshotAsync).AllowViewers();
+        app.MapGet("/stream", StreamAsync).RequireAuthorization(WebPolicies.Viewer);
+        app.MapGet("/snapshot", SnapshotAsync).RequireAuthorization(WebPolicies.Viewer);
         return app;
     }
 

@@ -110,7 +110,7 @@ public static class TunnelExtensions
             }
 
             return Results.NoContent();
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
 
         // The relay says how many watch its shared stream (the status counts them, not its one connection).
         app.MapPost(TunnelHandshake.ViewersPath, (HttpContext context, ViewerTracker viewers) =>
@@ -131,7 +131,7 @@ public static class TunnelExtensions
             return viewers.SetRelayAudience(count)
                 ? Results.NoContent()
                 : Results.Conflict("No shared stream of the relay is open here yet.");
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
         return app;
     }
 }
@@ -139,6 +139,15 @@ public static class TunnelExtensions
 /// <summary>The "tunnel" part of /api/status.</summary>
 internal sealed class TunnelStatusContributor(TunnelClient client, TunnelOptions options, TimeProvider time) : IStatusContributor
 {
+    /// <summary>A view-link holder (the link may have been forwarded) learns nothing of the relay or its errors.</summary>
+    public void Contribute(JsonObject status, bool forAdmin)
+    {
+        if (forAdmin)
+        {
+            Contribute(status);
+        }
+    }
+
     public void Contribute(JsonObject status)
     {
         if (!options.Enabled)

@@ -64,7 +64,7 @@ public static class WeComExtensions
             };
 
         // The callback authenticates itself by its signature; the web login does not apply.
-        app.MapMethods(CallbackEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], handler).AllowAnonymousAccess();
+        app.MapMethods(CallbackEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], handler).AllowAnonymous();
         return app;
     }
 }

@@ -14,10 +14,10 @@ public static class WebPageExtensions
         {
             context.Response.Headers.CacheControl = "no-cache";
             return Results.Bytes(IndexPage.Value, "text/html; charset=utf-8");
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
 
         // Browsers ask for it on every page; answering keeps their consoles (and our browser test) free of 404s.
-        app.MapGet("/favicon.ico", () => Results.NoContent()).AllowAnonymousAccess();
+        app.MapGet("/favicon.ico", () => Results.NoContent()).AllowAnonymous();
         BrowserAddressLog.Register(app);
         return app;
     }

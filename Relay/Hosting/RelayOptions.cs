@@ -77,6 +77,12 @@ public sealed class RelayOptions
 
     public TimeSpan AuthFailureWindow { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Secret checks per second, all addresses together, for (address, name) keys that already failed within their
+    /// window: slows guessing from many addresses. A first try is always checked, and a correct tunnel login always wins.
+    /// </summary>
+    public double MaxAuthChecksPerSecond { get; set; } = 5;
+
     public IReadOnlyList<string> EffectiveEgressAllowList => EgressAllowList is { Length: > 0 } list ? list : DefaultEgressAllowList;
 
     /// <summary>
@@ -185,6 +191,11 @@ public sealed class RelayOptions
         if ((Tls.CertificatePath.Length > 0) != (Tls.KeyPath.Length > 0))
         {
             yield return "Relay:Tls:CertificatePath and Relay:Tls:KeyPath go together.";
+        }
+
+        if (!(MaxAuthChecksPerSecond >= 0.01 && MaxAuthChecksPerSecond <= 1000))
+        {
+            yield return $"Relay:MaxAuthChecksPerSecond must be from 0.01 to 1000 (got {MaxAuthChecksPerSecond}).";
         }
 
         if (MaxAuthFailures < 1 || MaxCallbackBytes < 1024)

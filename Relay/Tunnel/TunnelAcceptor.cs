@@ -20,6 +20,10 @@ internal sealed partial class TunnelAcceptor(
     internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     private static readonly string DecoySecret = Convert.ToHexString(RandomNumberGenerator.GetBytes(32));
 
+    // One line a minute at most for what strangers can repeat at will (abandoned handshakes, wrong answers).
+    private readonly Appliance.Auth.LogThrottle _abandonedLog = new(time, TimeSpan.FromMinutes(1));
+    private readonly Appliance.Auth.LogThrottle _refusedLog = new(time, TimeSpan.FromMinutes(1));
+
     public async Task AcceptAsync(HttpContext context, bool egress)
     {
         if (!context.WebSockets.IsWebSocketRequest)
@@ -58,34 +62,47 @@ internal sealed partial class TunnelAcceptor(
             var answer = await TunnelHandshake.ReceiveTextAsync(socket, handshakeTimeout.Token);
             if (answer is null || !TunnelHandshake.TryParseAnswer(answer, out name, out var proof))
             {
-                await RefuseAsync(socket, remote, "(malformed)", blockedNow: false);
+                await RefuseAsync(socket, remote, "(malformed)", blockedNow: false, logged: true);
                 return;
             }
 
-            // Names that are not configured share one count per address, so made-up names add no attempts. (Names
-            // are no secret: they are in every public URL.)
-            var safeName = !TunnelHandshake.IsValidName(name) ? "(invalid)" : options.Appliances.ContainsKey(name) ? name : "(unknown)";
-            if (!limiter.TryBeginAttempt(remote, safeName, out var lastAttempt))
-            {
-                LogBlocked(logger, remote, safeName);
-                await RefuseAsync(socket, remote, safeName, blockedNow: false);
-                return;
-            }
-
+            // A correct answer is always accepted, even from an address that is refused for wrong ones: the secret
+            // cannot be guessed (HMAC-SHA256 with at least 16 characters), so the limit only throttles the cost of
+            // wrong answers, and someone sharing the appliance's address (carrier-grade NAT, a guest device) cannot
+            // lock it out. Unknown names are checked against a decoy secret, the same work as a known one.
             var known = options.Appliances.TryGetValue(name, out var entry);
             var purpose = egress ? TunnelHandshake.EgressPurpose(host!, port) : TunnelHandshake.ConnectPurpose;
             var expected = TunnelHandshake.Proof(known ? entry!.Secret : DecoySecret, purpose, name, nonce);
-            if (!CryptographicOperations.FixedTimeEquals(expected, proof) || !known)
+            if (CryptographicOperations.FixedTimeEquals(expected, proof) && known)
             {
-                await RefuseAsync(socket, remote, safeName, blockedNow: lastAttempt);
+                if (limiter.RecordSuccess(remote, name) is > 0 and var failures && !egress)
+                {
+                    LogAcceptedDespiteFailures(logger, name, remote, failures);
+                }
+            }
+            else
+            {
+                // Names that are not configured share one count per address, so made-up names add no attempts. (Names
+                // are no secret: they are in every public URL.)
+                var safeName = !TunnelHandshake.IsValidName(name) ? "(invalid)" : known ? name : "(unknown)";
+                if (!limiter.TryBeginAttempt(remote, safeName, out var lastAttempt))
+                {
+                    LogBlocked(logger, remote, safeName);
+                    await RefuseAsync(socket, remote, safeName, blockedNow: false, logged: false);
+                    return;
+                }
+
+                await RefuseAsync(socket, remote, safeName, blockedNow: lastAttempt, logged: true);
                 return;
             }
-
-            limiter.RecordSuccess(remote, name);
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
         {
-            LogHandshakeAbandoned(logger, remote);
+            if (_abandonedLog.TryPass(out var heldBack))
+            {
+                LogHandshakeAbandoned(logger, remote, heldBack);
+            }
+
             return;
         }
 
@@ -229,9 +246,13 @@ internal sealed partial class TunnelAcceptor(
             && allowedPort == port && string.Equals(allowedHost, bare, StringComparison.OrdinalIgnoreCase));
     }
 
-    private async Task RefuseAsync(WebSocket socket, string remote, string name, bool blockedNow)
+    private async Task RefuseAsync(WebSocket socket, string remote, string name, bool blockedNow, bool logged)
     {
-        LogRefused(logger, remote, name);
+        if (logged && _refusedLog.TryPass(out var heldBack))
+        {
+            LogRefused(logger, remote, name, heldBack);
+        }
+
         if (blockedNow)
         {
             LogNowBlocked(logger, remote, name, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
@@ -262,17 +283,22 @@ internal sealed partial class TunnelAcceptor(
     [LoggerMessage(Level = LogLevel.Information, Message = "Appliance {Name} reconnected from {Remote}; closing its old session from {Old}")]
     private static partial void LogReplaced(ILogger logger, string name, string old, string remote);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel login refused from {Remote} for {Name}")]
-    private static partial void LogRefused(ILogger logger, string remote, string name);
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Tunnel login refused from {Remote} for {Name}: its answer does not fit the secret configured for that name ({HeldBack} more refusals since the last such line)")]
+    private static partial void LogRefused(ILogger logger, string remote, string name, int heldBack);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel logins from {Remote} for {Name} failed {Count} times; refusing them unchecked for {Minutes} min")]
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Appliance {Name} logged in from {Remote} with the right secret; {Failures} wrong logins for it came from that address within the window (someone else there: carrier-grade NAT, a guest device), which did not stop it")]
+    private static partial void LogAcceptedDespiteFailures(ILogger logger, string name, string remote, int failures);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel logins from {Remote} for {Name} failed {Count} times; wrong answers from there are refused at once for {Minutes} min (the right secret is still accepted)")]
     private static partial void LogNowBlocked(ILogger logger, string remote, string name, int count, double minutes);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Tunnel login from {Remote} for {Name} refused unchecked (too many failures)")]
     private static partial void LogBlocked(ILogger logger, string remote, string name);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Tunnel handshake from {Remote} abandoned")]
-    private static partial void LogHandshakeAbandoned(ILogger logger, string remote);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tunnel handshake from {Remote} abandoned ({HeldBack} more since the last such line)")]
+    private static partial void LogHandshakeAbandoned(ILogger logger, string remote, int heldBack);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Egress from {Name} to {Host}:{Port} refused: not on Relay:EgressAllowList")]
     private static partial void LogEgressRefused(ILogger logger, string name, string host, int port);

@@ -20,6 +20,26 @@ internal sealed class CallbackStore : IDisposable
 
     public CallbackStore(string path)
     {
+        // The queue holds family members' messages (encrypted, but with their signatures): readable by the relay's
+        // user only. Created 0600 before SQLite opens it (its -wal and -shm files take the same mode); an older
+        // file is narrowed to it.
+        if (!OperatingSystem.IsWindows())
+        {
+            if (!File.Exists(path))
+            {
+                using var created = new FileStream(path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+            }
+            else
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _connection.Open();
         Execute("PRAGMA journal_mode=WAL;");

@@ -16,7 +16,7 @@ internal static class GpioEndpoints
             var document = Document(gpio, admin);
             document["canSwitch"] = admin;
             return Json(document);
-        }).AllowViewers();
+        }).RequireAuthorization(WebPolicies.Viewer);
         app.MapPost("/api/gpio/{name}", async (string name, HttpContext context, IGpioService gpio) =>
         {
             var command = await ReadCommandAsync(context);
@@ -43,7 +43,7 @@ internal static class GpioEndpoints
             {
                 return Results.Text(ex.Message + "\n", "text/plain", statusCode: 503);
             }
-        });
+        }).RequireAuthorization(WebPolicies.Admin);
     }
 
     private static async Task<GpioCommand?> ReadCommandAsync(HttpContext context)

@@ -172,25 +172,100 @@ public sealed class LoginFailureLimitTests
     }
 
     [Fact]
-    public void Limiter_ManyAddresses_TracksAtMostTheCapAndDropsExpiredOnes()
+    public void Limiter_TableFull_RefusesNewAddressesAndNeverForgetsABlockedOne()
     {
+        // Before: 4,100 single guesses from distinct addresses evicted a blocked one, which got fresh attempts.
         var clock = new ManualTimeProvider(Start);
         var limiter = NewLimiter(clock, max: 2);
+        var blocked = IPAddress.Parse(Visitor);
+        Assert.True(limiter.TryBeginAttempt(blocked, out _));
+        Assert.True(limiter.TryBeginAttempt(blocked, out _));
+        Assert.False(limiter.TryBeginAttempt(blocked, out _));
 
+        var refusedNewcomers = 0;
         for (var i = 0; i < LoginFailureLimiter.MaxTrackedAddresses + 500; i++)
         {
-            Assert.True(limiter.TryBeginAttempt(new IPAddress(0x0A000000u + (uint)i), out _));
+            if (!limiter.TryBeginAttempt(new IPAddress(0x0A000000u + (uint)i), out var wait))
+            {
+                refusedNewcomers++;
+                Assert.True(wait > TimeSpan.Zero);
+            }
+
             Assert.True(limiter.TrackedAddresses <= LoginFailureLimiter.MaxTrackedAddresses);
         }
 
-        // The newest addresses are the ones kept.
-        var newest = new IPAddress(0x0A000000u + (uint)LoginFailureLimiter.MaxTrackedAddresses + 499);
-        Assert.True(limiter.TryBeginAttempt(newest, out _));
-        Assert.False(limiter.TryBeginAttempt(newest, out _));
+        Assert.Equal(501, refusedNewcomers); // the table was full: newcomers refused, nobody forgotten
+        Assert.False(limiter.TryBeginAttempt(blocked, out _));
 
+        // Once the window has passed, entries expire and there is room again.
         clock.Advance(TimeSpan.FromMinutes(15));
-        Assert.True(limiter.TryBeginAttempt(IPAddress.Parse(Visitor), out _));
-        Assert.Equal(1, limiter.TrackedAddresses);
+        Assert.True(limiter.TryBeginAttempt(IPAddress.Parse(OtherVisitor), out _));
+        Assert.True(limiter.TryBeginAttempt(blocked, out _));
+        Assert.Equal(2, limiter.TrackedAddresses);
+    }
+
+    [Fact]
+    public void Limiter_Ceiling_SlowsRepeatGuessesFromManyAddressesButNeverAFirstTry()
+    {
+        // Before: 400 guesses from 40 addresses were all checked. Now after each address's first try, repeated
+        // guesses share the global ceiling (5 a second here, on a clock that does not move).
+        var clock = new ManualTimeProvider(Start);
+        var limiter = new LoginFailureLimiter(
+            new WebAuthOptions { MaxLoginFailures = 10, MaxPasswordChecksPerSecond = 5 }, clock, NullLogger<LoginFailureLimiter>.Instance);
+        var checkedGuesses = 0;
+        for (var round = 0; round < 10; round++)
+        {
+            for (var a = 0; a < 40; a++)
+            {
+                checkedGuesses += limiter.TryBeginAttempt(IPAddress.Parse($"2001:db8:{a}::1"), out _) ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(40, checkedGuesses); // the first try of each; the ceiling was spent by them
+
+        // A family member's first try from an address with no failures is still checked, and so is a correct one.
+        Assert.True(limiter.TryBeginAttempt(IPAddress.Parse(OtherVisitor), out _));
+
+        // A second later there is one second's worth of checks again.
+        clock.Advance(TimeSpan.FromSeconds(1));
+        var again = Enumerable.Range(0, 40).Count(a => limiter.TryBeginAttempt(IPAddress.Parse($"2001:db8:{a}::1"), out _));
+        Assert.Equal(5, again);
+    }
+
+    [Fact]
+    public async Task Ceiling_Reached_AddressWithFailuresGets429_CleanAddressLogsIn()
+    {
+        var clock = new ManualTimeProvider(Start);
+        await using var server = await StartAsync(clock, "--Web:MaxPasswordChecksPerSecond=2", "--Web:MaxLoginFailures=10");
+        using var client = server.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            await client.SendAsync(Form($"192.0.2.{i + 1}", "wrong"));
+        }
+
+        var repeat = await client.SendAsync(Form("192.0.2.1", Password));
+        Assert.Equal(HttpStatusCode.TooManyRequests, repeat.StatusCode);
+        Assert.Equal(TimeSpan.FromSeconds(1), repeat.Headers.RetryAfter?.Delta);
+        Assert.Equal(HttpStatusCode.Redirect, (await client.SendAsync(Form(OtherVisitor, Password))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Basic("198.51.100.10", Password))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Basic_AcceptedHeaderInTheCache_DoesNotLetABlockedAddressIn()
+    {
+        // Before: while a camera was logged in with Basic, a blocked address got 200 for the right password (the
+        // cache of the accepted header was looked at before the limiter) and 429 for wrong ones.
+        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        using var client = server.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Basic(OtherVisitor, Password))).StatusCode);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Basic(Visitor, "wrong"))).StatusCode);
+        }
+
+        var refused = await client.SendAsync(Basic(Visitor, Password));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Basic(OtherVisitor, Password))).StatusCode);
     }
 
     [Fact]
@@ -221,7 +296,7 @@ public sealed class LoginFailureLimitTests
                 builder.Services.AddSingleton(sp => new LoginFailureLimiter(
                     sp.GetRequiredService<WebAuthOptions>(), clock, sp.GetRequiredService<ILogger<LoginFailureLimiter>>()));
             },
-            [$"--Web:PasswordHash={Hash}", "--Web:MaxLoginFailures=3", .. settings]);
+            [$"--Web:PasswordHash={Hash}", "--Web:MaxLoginFailures=3", "--Web:MaxPasswordChecksPerSecond=1000", .. settings]);
 
     /// <summary>The login form from <paramref name="visitor"/> through the tunnel, or from loopback when null.</summary>
     private static HttpRequestMessage Form(string? visitor, string password)

@@ -284,7 +284,7 @@ public sealed class WebAuthTests
 
     private static SetCookie SessionCookie(HttpResponseMessage response) =>
         Assert.Single(
-            SetCookies(response).Select(v => SetCookie.Parse(v)), c => c.Name == WebAuthMiddleware.SessionCookie);
+            SetCookies(response).Select(v => SetCookie.Parse(v)), c => c.Name == SessionAuthenticationHandler.CookieName);
 
     private static IEnumerable<string> SetCookies(HttpResponseMessage response) =>
         response.Headers.TryGetValues("Set-Cookie", out var values) ? values : [];
@@ -420,7 +420,7 @@ public sealed class WebAuthTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("expired", response.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Equal("expired", response.Headers.GetValues(WebRefusals.LinkProblemHeader).Single());
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme); // Basic would pop up a password prompt over the page
         var page = await response.Content.ReadAsStringAsync();
         Assert.Contains("链接已过期", page, StringComparison.Ordinal);
@@ -446,7 +446,7 @@ public sealed class WebAuthTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("expired", response.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Equal("expired", response.Headers.GetValues(WebRefusals.LinkProblemHeader).Single());
         var text = await response.Content.ReadAsStringAsync();
         Assert.Contains("This view link has expired", text, StringComparison.Ordinal);
         Assert.Contains("直播/live", text, StringComparison.Ordinal);
@@ -464,7 +464,7 @@ public sealed class WebAuthTests
 
         var page = await client.SendAsync(Visitor($"/?t={pageToken}", "text/html"));
         Assert.Equal(HttpStatusCode.Unauthorized, page.StatusCode);
-        Assert.Equal("invalid", page.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Equal("invalid", page.Headers.GetValues(WebRefusals.LinkProblemHeader).Single());
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("链接无效", html, StringComparison.Ordinal);
         Assert.Contains("This view link is not valid", html, StringComparison.Ordinal);
@@ -474,7 +474,7 @@ public sealed class WebAuthTests
 
         var snapshot = await client.SendAsync(Visitor($"/snapshot?t={snapshotToken}"));
         Assert.Equal(HttpStatusCode.Unauthorized, snapshot.StatusCode);
-        Assert.Equal("invalid", snapshot.Headers.GetValues(WebAuthMiddleware.LinkProblemHeader).Single());
+        Assert.Equal("invalid", snapshot.Headers.GetValues(WebRefusals.LinkProblemHeader).Single());
         Assert.Contains("This view link is not valid", await snapshot.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 

@@ -30,6 +30,26 @@ public sealed class RelayTlsTests : IDisposable
     }
 
     [Fact]
+    public async Task Https_EveryAnswer_CarriesHsts_PlainHttpDoesNot()
+    {
+        WritePem("hsts");
+        await using var relay = await StartHttpsRelayAsync();
+        using var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null; // the certificate is another test's subject
+        using var client = new HttpClient(handler);
+        foreach (var path in new[] { "/healthz", "/no-such-page", "/cam/" })
+        {
+            using var response = await client.GetAsync(new Uri(relay.BaseAddress, path));
+            Assert.Equal("max-age=31536000", response.Headers.GetValues("Strict-Transport-Security").Single());
+        }
+
+        await using var plain = await RelayServer.StartAsync();
+        using var plainClient = new HttpClient();
+        using var overHttp = await plainClient.GetAsync(new Uri(plain.BaseAddress, "/healthz"));
+        Assert.False(overHttp.Headers.Contains("Strict-Transport-Security"));
+    }
+
+    [Fact]
     public async Task Https_CertificateFilesRenewed_NextConnectionGetsTheNewOne()
     {
         var first = WritePem("before renewal");

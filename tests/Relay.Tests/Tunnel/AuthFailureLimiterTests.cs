@@ -10,7 +10,7 @@ public sealed class AuthFailureLimiterTests
     private readonly AuthFailureLimiter _limiter;
 
     public AuthFailureLimiterTests() =>
-        _limiter = new AuthFailureLimiter(new RelayOptions { MaxAuthFailures = 3, AuthFailureWindow = TimeSpan.FromMinutes(5) }, _time);
+        _limiter = new AuthFailureLimiter(new RelayOptions { MaxAuthFailures = 3, AuthFailureWindow = TimeSpan.FromMinutes(5), MaxAuthChecksPerSecond = 1000 }, _time);
 
     [Fact]
     public void TryBeginAttempt_UpToTheLimit_ThenRefusedForThatAddressAndNameOnly()
@@ -78,19 +78,47 @@ public sealed class AuthFailureLimiterTests
     }
 
     [Fact]
-    public void TryBeginAttempt_ManyAddresses_TableStaysBounded()
+    public void TryBeginAttempt_TableFull_RefusesNewKeysAndNeverForgetsABlockedOne()
     {
-        for (var i = 0; i < AuthFailureLimiter.MaxTracked * 3; i++)
+        // Before: a full table dropped its oldest entry, so single guesses from thousands of addresses gave a blocked
+        // address fresh attempts.
+        for (var i = 0; i < 3; i++)
         {
-            Assert.True(_limiter.TryBeginAttempt($"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "cam", out _));
+            _limiter.TryBeginAttempt("203.0.113.7", "cam", out _);
+        }
+
+        var refused = 0;
+        for (var i = 0; i < AuthFailureLimiter.MaxTracked + 100; i++)
+        {
+            refused += _limiter.TryBeginAttempt($"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}", "cam", out _) ? 0 : 1;
         }
 
         Assert.Equal(AuthFailureLimiter.MaxTracked, _limiter.Tracked);
+        Assert.Equal(101, refused);
+        Assert.True(_limiter.IsBlocked("203.0.113.7", "cam"));
 
-        // Once their window has passed, old entries make room for new ones instead of the oldest live ones.
+        // Once their window has passed, old entries make room.
         _time.Advance(TimeSpan.FromMinutes(5));
-        Assert.True(_limiter.TryBeginAttempt("203.0.113.7", "cam", out _));
+        Assert.True(_limiter.TryBeginAttempt("198.51.100.1", "cam", out _));
         Assert.Equal(1, _limiter.Tracked);
+    }
+
+    [Fact]
+    public void TryBeginAttempt_Ceiling_SlowsRepeatGuessesFromManyAddresses()
+    {
+        var limiter = new AuthFailureLimiter(new RelayOptions { MaxAuthFailures = 10, MaxAuthChecksPerSecond = 2 }, _time);
+        var checkedGuesses = 0;
+        for (var round = 0; round < 10; round++)
+        {
+            for (var a = 1; a <= 20; a++)
+            {
+                checkedGuesses += limiter.TryBeginAttempt($"192.0.2.{a}", "cam", out _) ? 1 : 0;
+            }
+        }
+
+        Assert.Equal(20, checkedGuesses); // each address's first try only: the ceiling went to them
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, Enumerable.Range(1, 20).Count(a => limiter.TryBeginAttempt($"192.0.2.{a}", "cam", out _)));
     }
 
     [Fact]
