@@ -33,6 +33,6 @@ source "$root/tests/lanes/lib/lane-helpers.sh"
 mkdir -p "$work/tls" && make_test_ca "$work/tls" "DNS:relay.test"
 
 started=$(date +%s)
-HWLANE_WORK="$work" HWLANE_INIT="$root/tests/systemd-boot/guest-init.sh" HWLANE_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-900}" \
+HWLANE_WORK="$work" HWLANE_INIT="$root/tests/systemd-boot/guest-init.sh" HWLANE_TIMEOUT="${SYSTEMD_BOOT_TIMEOUT:-1800}" \
   bash "$root/tests/hardware/run-in-qemu.sh" true || fail "the guest failed (status $?); its console is above"
 echo "systemd-boot: passed in $(( $(date +%s) - started )) s"
