@@ -91,6 +91,19 @@ publish() { # publish PROJECT RID DIR: the self-contained binary and what it loa
   rm -rf "$bin"
 }
 
+# NuGet's native libraries (the relay's SQLite) come with their symbols; Debian ships them stripped (lintian errs
+# otherwise). GNU strip reads only this machine's architecture: for another, llvm-strip or the cross binutils
+# (sudo apt install binutils-aarch64-linux-gnu) do it; without either the library stays as it is, with a warning.
+strip_library() { # strip_library FILE RID
+  local tool
+  for tool in strip llvm-strip "$(case "$2" in linux-arm64) echo aarch64-linux-gnu-strip ;; linux-arm) echo arm-linux-gnueabihf-strip ;; esac)"; do
+    if [ -n "$tool" ] && command -v "$tool" >/dev/null && "$tool" --strip-unneeded --remove-section=.comment "$1" 2>/dev/null; then
+      return 0
+    fi
+  done
+  echo "publish-arm64.sh: warning: could not strip $(basename "$1") for $2 (install llvm or binutils-aarch64-linux-gnu); lintian will say unstripped-binary-or-object" >&2
+}
+
 # libc6's version: the newest GLIBC_x.y symbol version the ELF files under DIR ask for (lintian wants the dependency).
 glibc_needed() {
   find "$1" -type f \( -name '*.so' -o -perm -u+x \) -print0 | xargs -0 readelf -W --version-info 2>/dev/null \
@@ -105,6 +118,9 @@ package() { # package PROJECT RID
   deb="$out/${name}_${version}_${arch}.deb"
   rm -rf "$stage" && mkdir -p "$stage/DEBIAN"
   publish "$project" "$rid" "$stage/usr/lib/$name"
+  for library in "$stage/usr/lib/$name/"*.so; do
+    if [ -f "$library" ]; then strip_library "$library" "$rid"; fi
+  done
   # Files: the unit, /usr/bin/NAME, the settings (a conffile: every key with its default, commented), the docs.
   install -d -m 755 "$stage/usr/bin" "$stage/usr/lib/systemd/system" "$stage/etc/$name" "$stage/usr/share/doc/$name"
   ln -s "../lib/$name/$project" "$stage/usr/bin/$name"
