@@ -1,45 +1,68 @@
 #!/usr/bin/env bash
-# Builds the install tarballs: a self-contained, single-file, trimmed Appliance (and Relay) with its systemd unit,
-# a commented default configuration and install.sh.
+# Builds the Debian packages: a self-contained, single-file, trimmed Appliance (and Relay) with its systemd unit, its
+# settings as a conffile and maintainer scripts that create the user, start the service and clean up on purge.
 #
-#   ./publish-arm64.sh                      # linux-arm64 (Raspberry Pi OS 64-bit)
-#   ./publish-arm64.sh --rid linux-x64      # another RID (CI uses linux-x64); or RID=linux-x64 ./publish-arm64.sh
+#   ./publish-arm64.sh                      # for the Pi: appliance and relay for arm64, and the relay for amd64 (a VPS)
+#   ./publish-arm64.sh --rid linux-x64      # both programs for that RID only (CI; x86 boxes); or RID=linux-x64
 #   ./publish-arm64.sh --only appliance     # or --only relay
 #   ./publish-arm64.sh --out DIR            # default artifacts/publish
 #   ./publish-arm64.sh --no-r2r             # no ReadyToRun: half the size (~21 MB), but ~10x slower start (JIT)
 #
-# Prints the tarball paths. Trim analysis warnings fail the build (TreatWarningsAsErrors applies to ILLink).
+# Prints the paths of the .deb files, one a line: NAME_VERSION_ARCH.deb (VERSION: Directory.Build.props' <Version>).
+# Needs only the .NET SDK and dpkg-deb (Debian's dpkg); nothing is downloaded but NuGet packages. Trim analysis
+# warnings fail the build (TreatWarningsAsErrors applies to ILLink). Install: sudo apt install ./appliance_….deb
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-rid="${RID:-linux-arm64}"
+rids=()
+if [ -n "${RID:-}" ]; then rids=("$RID"); fi
 out="$root/artifacts/publish"
 only=""
 r2r=true
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rid) rid="$2"; shift 2 ;;
-    --rid=*) rid="${1#*=}"; shift ;;
+    --rid) rids=("$2"); shift 2 ;;
+    --rid=*) rids=("${1#*=}"); shift ;;
     --out) out="$2"; shift 2 ;;
     --out=*) out="${1#*=}"; shift ;;
     --only) only="$2"; shift 2 ;;
     --only=*) only="${1#*=}"; shift ;;
     --no-r2r) r2r=false; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "publish-arm64.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
-case "$rid" in linux-*) ;; *) echo "publish-arm64.sh: '$rid' is not a Linux RID (linux-arm64, linux-x64 …)" >&2; exit 64 ;; esac
-version="$(git -C "$root" describe --always --dirty 2>/dev/null || echo dev)"
+case "$only" in ""|appliance|relay) ;; *) echo "publish-arm64.sh: --only takes appliance or relay, not '$only'" >&2; exit 64 ;; esac
+# What to build: "Project RID" pairs.
+targets=()
+if [ ${#rids[@]} -eq 0 ]; then
+  targets=("Appliance linux-arm64" "Relay linux-arm64" "Relay linux-x64")
+else
+  targets=("Appliance ${rids[0]}" "Relay ${rids[0]}")
+fi
+debian_arch() { # RID -> Debian architecture
+  case "$1" in
+    linux-arm64) echo arm64 ;;
+    linux-x64) echo amd64 ;;
+    linux-arm) echo armhf ;;
+    *) echo "publish-arm64.sh: '$1' is not a Linux RID with a Debian architecture (linux-arm64, linux-x64, linux-arm)" >&2; exit 64 ;;
+  esac
+}
+for target in "${targets[@]}"; do debian_arch "${target#* }" >/dev/null; done
+command -v dpkg-deb >/dev/null || { echo "publish-arm64.sh: dpkg-deb is missing (sudo apt install dpkg)" >&2; exit 69; }
+# The one place the version is kept; the binaries carry the same (dotnet reads the same file).
+version="$(sed -n 's|.*<Version>\([^<]*\)</Version>.*|\1|p' "$root/Directory.Build.props" | head -n1)"
+case "$version" in [0-9]*) ;; *) echo "publish-arm64.sh: no <Version> starting with a digit in Directory.Build.props" >&2; exit 65 ;; esac
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 
-publish() { # publish PROJECT LOWERNAME
-  local project="$1" name="$2" stage="$out/stage/$2-$rid" log="$out/$2-$rid.publish.log"
-  rm -rf "$stage" && mkdir -p "$stage"
+publish() { # publish PROJECT RID DIR: the self-contained binary and what it loads from its own directory, into DIR
+  local project="$1" rid="$2" dir="$3" bin="$out/stage/$1-$2.bin" log="$out/$1-$2.publish.log"
+  rm -rf "$bin" && mkdir -p "$bin" "$dir"
   echo "== publishing $project for $rid" >&2
   if ! dotnet publish "$root/$project/$project.csproj" -c Release -r "$rid" --self-contained \
       -p:PublishSingleFile=true -p:PublishTrimmed=true -p:TrimmerSingleWarn=false -p:PublishReadyToRun=$r2r \
       -p:EnableCompressionInSingleFile=false -p:DebugType=none -p:SatelliteResourceLanguages=en \
-      -p:InformationalVersion="$version" -o "$stage/bin" -nologo >"$log" 2>&1; then
+      -o "$bin" -nologo >"$log" 2>&1; then
     if grep -q 'NU1101\|NU1102' "$log"; then
       echo "publish-arm64.sh: the .NET runtime packs for $rid cannot be restored from this machine's NuGet source(s):" >&2
       grep -o 'Unable to find package [^ ]*' "$log" | sort -u | sed 's/^/  /' >&2
@@ -57,26 +80,118 @@ publish() { # publish PROJECT LOWERNAME
     echo "publish-arm64.sh: the publish produced warnings (above); fix them (see README, Installing on a Raspberry Pi)" >&2
     exit 1
   fi
-  local binary="$stage/bin/$project"
-  # Only the single binary (plus appsettings.json for the relay) goes to the Pi; no .pdb or static web assets manifest.
-  install -m 755 "$binary" "$stage/$project"
+  # Only the single binary (plus appsettings.json for the relay) is installed; no .pdb or static web assets manifest.
+  install -m 755 "$bin/$project" "$dir/$project"
   # Native libraries are not bundled into a single file (the relay's SQLite): they ship beside the binary, where the
   # single-file host looks for them.
-  for native in "$stage/bin/"*.so; do
-    if [ -f "$native" ]; then install -m 644 "$native" "$stage/"; fi
+  for native in "$bin/"*.so; do
+    if [ -f "$native" ]; then install -m 644 "$native" "$dir/"; fi
   done
-  if [ -f "$stage/bin/appsettings.json" ]; then install -m 644 "$stage/bin/appsettings.json" "$stage/appsettings.json"; fi
-  rm -rf "$stage/bin"
-  install -m 644 "$root/systemd/$name.service" "$stage/$name.service"
-  install -m 644 "$root/systemd/$name.json.example" "$stage/$name.json.example"
-  install -m 755 "$root/systemd/install.sh" "$stage/install.sh"
-  install -m 644 "$root/systemd/README.md" "$stage/README.md"
-  echo "$version $rid" > "$stage/VERSION"
-  local tarball="$out/$name-$rid.tar.gz"
-  tar -C "$out/stage" -czf "$tarball" "$name-$rid"
-  echo "   $(du -h "$stage/$project" | cut -f1) binary; $tarball" >&2
-  echo "$tarball"
+  if [ -f "$bin/appsettings.json" ]; then install -m 644 "$bin/appsettings.json" "$dir/appsettings.json"; fi
+  rm -rf "$bin"
 }
 
-if [ -z "$only" ] || [ "$only" = appliance ]; then publish Appliance appliance; fi
-if [ -z "$only" ] || [ "$only" = relay ]; then publish Relay relay; fi
+# NuGet's native libraries (the relay's SQLite) come with their symbols; Debian ships them stripped (lintian errs
+# otherwise). GNU strip reads only this machine's architecture: for another, llvm-strip or the cross binutils
+# (sudo apt install binutils-aarch64-linux-gnu) do it; without either the library stays as it is, with a warning.
+strip_library() { # strip_library FILE RID
+  local tool
+  for tool in strip llvm-strip "$(case "$2" in linux-arm64) echo aarch64-linux-gnu-strip ;; linux-arm) echo arm-linux-gnueabihf-strip ;; esac)"; do
+    if [ -n "$tool" ] && command -v "$tool" >/dev/null && "$tool" --strip-unneeded --remove-section=.comment "$1" 2>/dev/null; then
+      return 0
+    fi
+  done
+  echo "publish-arm64.sh: warning: could not strip $(basename "$1") for $2 (install llvm or binutils-aarch64-linux-gnu); lintian will say unstripped-binary-or-object" >&2
+}
+
+# libc6's version: the newest GLIBC_x.y symbol version the ELF files under DIR ask for (lintian wants the dependency).
+glibc_needed() {
+  find "$1" -type f \( -name '*.so' -o -perm -u+x \) -print0 | xargs -0 readelf -W --version-info 2>/dev/null \
+    | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n1
+}
+
+package() { # package PROJECT RID
+  local project="$1" rid="$2" name arch stage deb
+  name="$(echo "$project" | tr '[:upper:]' '[:lower:]')"
+  arch="$(debian_arch "$rid")"
+  stage="$out/stage/${name}_${arch}"
+  deb="$out/${name}_${version}_${arch}.deb"
+  rm -rf "$stage" && mkdir -p "$stage/DEBIAN"
+  publish "$project" "$rid" "$stage/usr/lib/$name"
+  for library in "$stage/usr/lib/$name/"*.so; do
+    if [ -f "$library" ]; then strip_library "$library" "$rid"; fi
+  done
+  # Files: the unit, /usr/bin/NAME, the settings (a conffile: every key with its default, commented), the docs.
+  install -d -m 755 "$stage/usr/bin" "$stage/usr/lib/systemd/system" "$stage/etc/$name" "$stage/usr/share/doc/$name"
+  ln -s "../lib/$name/$project" "$stage/usr/bin/$name"
+  install -m 644 "$root/systemd/$name.service" "$stage/usr/lib/systemd/system/$name.service"
+  install -m 644 "$root/systemd/$name.json.example" "$stage/etc/$name/$name.json"
+  install -m 644 "$root/systemd/README.md" "$stage/usr/share/doc/$name/README.md"
+  sed "s/@NAME@/$name/g; s/@YEAR@/$(date -u +%Y)/g" "$root/systemd/debian/copyright" > "$stage/usr/share/doc/$name/copyright"
+  chmod 644 "$stage/usr/share/doc/$name/copyright"
+  { echo "$name ($version) unstable; urgency=medium"; echo
+    echo "  * Version $version, built from $(git -C "$root" describe --always --dirty 2>/dev/null || echo 'a source tree')."
+    echo "    The changes are in the project's git history."; echo
+    echo " -- Appliance maintainers <appliance@example.org>  $(LC_ALL=C date -u -R -d "@$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)")"
+  } | gzip -9n > "$stage/usr/share/doc/$name/changelog.gz"
+  chmod 644 "$stage/usr/share/doc/$name/changelog.gz"
+  # lintian's one override, with its reason (docs/packaging.md).
+  install -d -m 755 "$stage/usr/share/lintian/overrides"
+  sed "s/@NAME@/$name/g; s/@PROJECT@/$project/g" "$root/systemd/debian/lintian-overrides" > "$stage/usr/share/lintian/overrides/$name"
+  chmod 644 "$stage/usr/share/lintian/overrides/$name"
+
+  # Maintainer scripts, filled in for this program.
+  local groups="" secrets="" private=""
+  if [ "$name" = appliance ]; then groups="video gpio i2c"; secrets="/etc/appliance/secrets.json"; fi
+  if [ "$name" = relay ]; then private="/etc/relay/relay.json"; fi # it holds the appliances' secrets itself
+  for script in postinst prerm postrm; do
+    sed -e "s|@NAME@|$name|g" -e "s|@GROUPS@|$groups|g" -e "s|@SECRETS@|$secrets|g" -e "s|@PRIVATE_SETTINGS@|$private|g" \
+      "$root/systemd/debian/$script" > "$stage/DEBIAN/$script"
+    chmod 755 "$stage/DEBIAN/$script"
+  done
+  echo "/etc/$name/$name.json" > "$stage/DEBIAN/conffiles"
+
+  local depends="libc6 (>= $(glibc_needed "$stage/usr/lib/$name")), libgcc-s1, libstdc++6, libssl3 | libssl3t64, passwd"
+  local description recommends=""
+  if [ "$name" = appliance ]; then
+    depends="$depends, libturbojpeg0"
+    recommends="Recommends: ffmpeg"
+    description="camera and home-control box for a family's WeCom
+ A Raspberry Pi with a camera and a few GPIO parts (relays, a PIR sensor, a
+ doorbell button) serves the live picture to browsers and answers the
+ household's WeCom (企业微信) app: snapshots, signed stream links, switching
+ relays, status. It reaches the outside world through an outbound tunnel to
+ the relay package on a VPS. Self-contained .NET program, systemd service
+ 'appliance'; settings in /etc/appliance, check with: appliance doctor."
+  else
+    description="public endpoint for the appliance's outbound tunnel
+ Runs on a VPS: appliances dial out to it, visitors and WeCom's callbacks
+ reach them through it, and callbacks are kept while an appliance is
+ offline. Self-contained .NET program, systemd service 'relay'; settings in
+ /etc/relay/relay.json, check with: relay doctor."
+  fi
+  (cd "$stage" && find . -type f ! -path './DEBIAN/*' -printf '%P\0' | LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums)
+  chmod 644 "$stage/DEBIAN/md5sums" "$stage/DEBIAN/conffiles"
+  cat > "$stage/DEBIAN/control" <<CONTROL
+Package: $name
+Version: $version
+Architecture: $arch
+Maintainer: Appliance maintainers <appliance@example.org>
+Installed-Size: $(du -sk --exclude=DEBIAN "$stage" | cut -f1)
+Depends: $depends
+${recommends:+$recommends
+}Section: misc
+Priority: optional
+Description: $description
+CONTROL
+  rm -f "$deb"
+  dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+  rm -rf "$stage"
+  echo "   $(du -h "$deb" | cut -f1) $deb" >&2
+  echo "$deb"
+}
+
+for target in "${targets[@]}"; do
+  project="${target% *}"
+  if [ -z "$only" ] || [ "$only" = "$(echo "$project" | tr '[:upper:]' '[:lower:]')" ]; then package "$project" "${target#* }"; fi
+done

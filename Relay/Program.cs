@@ -21,6 +21,12 @@ public static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["--version"])
+        {
+            Console.WriteLine($"Relay {Appliance.Hosting.ProductVersion.Current}");
+            return 0;
+        }
+
         if (args is ["doctor", ..])
         {
             return RelayDoctor.Run(args[1..], Console.Out);

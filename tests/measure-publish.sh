@@ -2,7 +2,7 @@
 # Figures for the published appliance (not part of CI: it takes over a minute):
 #   binary size, cold start to the first served /snapshot (median of 5), RSS after 60 s serving one /stream viewer.
 # Targets on the 2-core CI machine: start <= 2 s, RSS <= 80 MB.
-#   tests/measure-publish.sh [TARBALL]      (default: publishes with --rid linux-x64 first)
+#   tests/measure-publish.sh [DEB]      (the appliance's .deb; default: publishes with --rid linux-x64 first)
 # Uses loopback port ${PORT:-19210}. Camera: synthetic at its defaults (1280x720, 30 fps) unless you pass
 # settings in SETTINGS, e.g. SETTINGS="--Camera:Width=640 --Camera:Height=480".
 set -euo pipefail
@@ -12,12 +12,12 @@ work="$(mktemp -d)"
 app=""
 cleanup() { if [ -n "$app" ]; then { kill -KILL "$app" && wait "$app"; } 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
-tarball="${1:-}"
-if [ -z "$tarball" ]; then
-  tarball="$("$root/publish-arm64.sh" --rid linux-x64 --only appliance --out "$work/publish")"
+deb="${1:-}"
+if [ -z "$deb" ]; then
+  deb="$("$root/publish-arm64.sh" --rid linux-x64 --only appliance --out "$work/publish")"
 fi
-tar -C "$work" -xzf "$tarball"
-binary="$(find "$work" -maxdepth 2 -name Appliance -type f | head -1)"
+dpkg-deb -x "$deb" "$work/root"
+binary="$work/root/usr/lib/appliance/Appliance"
 mkdir -p "$work/etc" "$work/state"
 run() {
   APPLIANCE_CONFIG_DIR="$work/etc" "$binary" --urls="http://127.0.0.1:$port" --Camera:Source=synthetic \
@@ -26,7 +26,7 @@ run() {
 }
 stop() { kill -TERM "$app"; wait "$app" || true; app=""; }
 
-echo "binary size: $(stat -c %s "$binary") bytes ($(du -h "$binary" | cut -f1)); tarball $(du -h "$tarball" | cut -f1)"
+echo "binary size: $(stat -c %s "$binary") bytes ($(du -h "$binary" | cut -f1)); package $(du -h "$deb" | cut -f1)"
 starts=()
 for i in 1 2 3 4 5; do
   begin=$(date +%s%N)

@@ -21,7 +21,7 @@ scratch="$(mktemp -d "${TMPDIR:-/tmp}/appliance-tests.XXXXXX")"
 trap 'rm -rf --one-file-system "$scratch"' EXIT
 chmod 755 "$scratch" # like /tmp for helpers that drop privileges (nginx workers run as nobody)
 export TMPDIR="$scratch"
-# Lanes hand each other what they built (publish-smoke's tarballs for systemd-boot) here.
+# Lanes hand each other what they built (publish-smoke's .deb packages for systemd-boot) here.
 export LANE_SHARED="$scratch/lane-shared"
 
 failed_lanes=0

@@ -16,6 +16,7 @@ public static class CommandLine
         ["cameras"] = ("Lists V4L2 capture devices with their formats, sizes and frame rates.", Hardware.HardwareCommands.Cameras),
         ["help"] = ("Lists the sub-commands.", _ => PrintHelp()),
         ["--help"] = ("Lists the sub-commands.", _ => PrintHelp()),
+        ["--version"] = ("Prints the version.", _ => PrintVersion()),
     };
 
     public static bool TryRun(string[] args, out int exitCode)
@@ -34,12 +35,18 @@ public static class CommandLine
     private static int PrintHelp()
     {
         Console.WriteLine("Usage: Appliance [sub-command] [--Section:Key=value …]");
-        Console.WriteLine("Without a sub-command the appliance service starts.");
+        Console.WriteLine("Without a sub-command the appliance service starts. --version prints the version.");
         foreach (var (name, verb) in Verbs.Where(v => !v.Key.StartsWith('-')))
         {
             Console.WriteLine($"  {name,-15} {verb.Help}");
         }
 
+        return ExitCodes.Success;
+    }
+
+    private static int PrintVersion()
+    {
+        Console.WriteLine($"Appliance {ProductVersion.Current}");
         return ExitCodes.Success;
     }
 

@@ -19,7 +19,7 @@ public static partial class DoctorCommand
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
-        await output.WriteLineAsync($"Appliance doctor (as user {Environment.UserName}; run it as the service user with: sudo -u appliance /opt/appliance/Appliance doctor)").ConfigureAwait(false);
+        await output.WriteLineAsync($"Appliance doctor (as user {Environment.UserName}; run it as the service user with: sudo -u appliance appliance doctor)").ConfigureAwait(false);
         var counts = new Dictionary<DoctorOutcome, int>();
 
         var (configurationResult, app, configuration) = CheckConfiguration(args, customize);

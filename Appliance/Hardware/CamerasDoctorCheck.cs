@@ -36,7 +36,7 @@ internal sealed class CamerasDoctorCheck(IConfiguration configuration, Func<IRea
             {
                 return File.Exists(configured)
                     ? Problem($"Camera:Device {configured} is not a V4L2 capture device {Environment.UserName} can open",
-                        "the service user must be in the 'video' group (install.sh does this); run 'Appliance cameras' for the capture devices")
+                        "the service user must be in the 'video' group (the package does this); run 'appliance cameras' for the capture devices")
                     : Problem($"Camera:Device {configured} does not exist", Hint(usable));
             }
 
@@ -64,7 +64,7 @@ internal sealed class CamerasDoctorCheck(IConfiguration configuration, Func<IRea
         return nodes.Length == 0
             ? Problem("no /dev/video* device", "plug in a USB camera, or use a Pi camera module (rpicam) or Camera:Source=synthetic")
             : Problem($"{string.Join(", ", nodes)} present, but none is a capture device {Environment.UserName} can open",
-                "the service user must be in the 'video' group (install.sh does this); run 'Appliance cameras' for details");
+                "the service user must be in the 'video' group (the package does this); run 'appliance cameras' for details");
     }
 
     /// <summary>The device with only the formats the appliance can use, a few sizes each.</summary>

@@ -8,7 +8,7 @@ internal static class SettingsFile
     /// configuration builder would skip such a file as if absent, silently dropping passwords, keys or appliances.
     /// </summary>
     /// <param name="file">The settings file.</param>
-    /// <param name="installedAs">How install.sh sets it up, for the hint (e.g. "root:relay, 640 and 750").</param>
+    /// <param name="installedAs">How the package sets it up, for the hint (e.g. "root:relay, 640 and 750").</param>
     public static string? UnreadableReason(string file, string installedAs)
     {
         try
@@ -23,7 +23,7 @@ internal static class SettingsFile
         catch (UnauthorizedAccessException ex)
         {
             return $"the settings file {file} is there but this process (user {Environment.UserName}) cannot read it: {ex.Message} "
-                + $"Give the service's group read access to it and its directory (install.sh makes them {installedAs}).";
+                + $"Give the service's group read access to it and its directory (the package makes them {installedAs}).";
         }
     }
 }

@@ -108,7 +108,7 @@ public sealed class StatusReport(
             ["viewersThroughRelay"] = throughRelay,
             ["viewerDetails"] = viewerList,
             ["uptimeSeconds"] = Math.Round(Uptime.TotalSeconds),
-            ["version"] = typeof(StatusReport).Assembly.GetName().Version?.ToString(),
+            ["version"] = ProductVersion.Current,
         };
         foreach (var contributor in contributors)
         {

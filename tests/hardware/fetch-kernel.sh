@@ -7,8 +7,8 @@ set -euo pipefail
 cache="${HWLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/appliance-hwlane}"
 suites="${HWLANE_SUITES:-trixie-backports sid}"
 # Module load order comes from modprobe --show-depends, so dependencies (netfs, videobuf2 …) come along.
-# virtio_blk and ext4: the power-cut lane's disk.
-modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev virtio_blk ext4)
+# virtio_blk and ext4: the power-cut lane's disk. overlay: the systemd-boot lane's writable /usr for dpkg.
+modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev virtio_blk ext4 overlay)
 log() { echo "fetch-kernel: $*" >&2; }
 die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
 
@@ -60,7 +60,9 @@ version=$(apt-cache "${apt_opts[@]}" madison linux-image-amd64 | awk -F'|' '{gsu
 image=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64=$version" | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\).*/\1/p' | head -n1)
 [ -n "$image" ] || die "cannot resolve the kernel package of linux-image-amd64 $version"
 krel="${image#linux-image-}"
-dir="$cache/kernels/$krel"
+# One directory per module list, so a checkout with another list (a branch, a teammate's worktree on the same
+# machine) does not replace the kernel another one is booting.
+dir="$cache/kernels/$krel-$(printf '%s' "$stamp_line" | cksum | cut -d' ' -f1)"
 if [ -f "$dir/ready" ] && grep -qxF "$stamp_line" "$dir/ready"; then echo "$dir"; exit 0; fi
 
 log "preparing kernel $krel ($version)"

@@ -17,7 +17,7 @@ dll="$root/tests/Hardware.Tests/bin/Release/net10.0/Hardware.Tests.dll"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# The state directory exists on the disk from the start, as install.sh's /var/lib/appliance does.
+# The state directory exists on the disk from the start, as the package's /var/lib/appliance does.
 mkdir -p "$work/disk-root/state"
 truncate -s 64M "$work/disk.img"
 mkfs.ext4 -q -F -d "$work/disk-root" "$work/disk.img"

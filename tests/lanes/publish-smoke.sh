@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Publish smoke test: publish-arm64.sh --rid linux-x64, install the tarball into a temporary prefix with
-# install.sh (twice: the second run is an upgrade that must keep settings), verify the installed unit, start the
-# installed binary with the synthetic camera on a loopback port under a fake systemd (a real NOTIFY_SOCKET,
-# JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with SIGTERM and require a clean exit within 5 s.
-# Then the same for the Relay (also over https from PEM files), the trimmed appliance through the trimmed relay's
-# tunnel with WeCom on (snapshot, a signed callback), the doctor on a broken settings file, and both
-# programs run as an unprivileged user on settings they cannot read.
+# Publish smoke test: publish-arm64.sh --rid linux-x64 builds the amd64 .deb packages; check their names, control
+# fields, conffiles and maintainer scripts, run lintian on them (any error fails), unpack them into a temporary root
+# (dpkg-deb -x; the systemd-boot lane installs them with apt under a real systemd), verify the unit, check
+# --version, start the installed binary (on the package's own settings file) with the synthetic camera on a loopback
+# port under a fake systemd (a real NOTIFY_SOCKET, JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with
+# SIGTERM and require a clean exit within 5 s. Then the same for the Relay (also over https from PEM files), the
+# trimmed appliance through the trimmed relay's tunnel with WeCom on (snapshot, a signed callback), the doctor on a
+# broken settings file, and both programs run as an unprivileged user on settings they cannot read.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -15,36 +16,50 @@ trap cleanup EXIT
 fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 source "$root/tests/lanes/lib/lane-helpers.sh"
 
-"$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/tarballs" || fail "publish-arm64.sh failed"
-# The systemd-boot lane installs the same tarballs under a real systemd instead of publishing again.
-if [ -n "${LANE_SHARED:-}" ]; then mkdir -p "$LANE_SHARED" && cp $(cat "$work/tarballs") "$LANE_SHARED/"; fi
+started=$(date +%s)
+"$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/debs" || fail "publish-arm64.sh failed"
+echo "publish-arm64.sh --rid linux-x64: $(( $(date +%s) - started )) s; $(for d in $(cat "$work/debs"); do printf '%s %s; ' "$(basename "$d")" "$(du -h "$d" | cut -f1)"; done)"
+# The systemd-boot lane installs the same packages under a real systemd instead of publishing again.
+if [ -n "${LANE_SHARED:-}" ]; then mkdir -p "$LANE_SHARED" && cp $(cat "$work/debs") "$LANE_SHARED/"; fi
+
+# The packages: one version (Directory.Build.props'), the names apt expects, the settings as conffiles.
+version="$(sed -n 's|.*<Version>\([^<]*\)</Version>.*|\1|p' "$root/Directory.Build.props" | head -n1)"
 prefix="$work/root"
-for tarball in $(cat "$work/tarballs"); do
-  tar -C "$work" -xzf "$tarball"
-  dir="$work/$(basename "$tarball" .tar.gz)"
-  "$dir/install.sh" --prefix "$prefix" --no-apt --no-systemctl >/dev/null || fail "install.sh failed for $(basename "$tarball")"
+for name in appliance relay; do
+  deb="$work/publish/${name}_${version}_amd64.deb"
+  grep -qx "$deb" "$work/debs" || fail "publish-arm64.sh did not print $deb: $(cat "$work/debs")"
+  [ "$(dpkg-deb -f "$deb" Package Version Architecture | tr '\n' ' ')" = "Package: $name Version: $version Architecture: amd64 " ] \
+    || fail "$name: control fields $(dpkg-deb -f "$deb" Package Version Architecture)"
+  dpkg-deb -e "$deb" "$work/control-$name"
+  [ "$(cat "$work/control-$name/conffiles")" = "/etc/$name/$name.json" ] || fail "$name: conffiles $(cat "$work/control-$name/conffiles")"
+  for script in postinst prerm postrm; do
+    [ -x "$work/control-$name/$script" ] || fail "$name: no executable $script"
+    grep -q '@[A-Z_]*@' "$work/control-$name/$script" && fail "$name: $script has unfilled placeholders"
+    sh -n "$work/control-$name/$script" || fail "$name: $script is not valid sh"
+  done
+  dpkg-deb -x "$deb" "$prefix"
 done
+dpkg-deb -f "$work/publish/appliance_${version}_amd64.deb" Depends | grep -q 'libturbojpeg0' || fail "the appliance does not depend on libturbojpeg0"
+[ "$(dpkg-deb -f "$work/publish/appliance_${version}_amd64.deb" Recommends)" = ffmpeg ] || fail "the appliance does not recommend ffmpeg"
 
-# Layout and permissions.
-[ -x "$prefix/opt/appliance/Appliance" ] || fail "no $prefix/opt/appliance/Appliance"
-[ -x "$prefix/opt/relay/Relay" ] || fail "no relay binary"
-[ "$(stat -c %a "$prefix/etc/appliance/secrets.json")" = 640 ] || fail "secrets.json is not 0640"
-[ "$(stat -c %a "$prefix/etc/appliance")" = 750 ] || fail "/etc/appliance is not 0750"
-[ -d "$prefix/var/lib/appliance" ] || fail "no state directory"
-[ -f "$prefix/etc/systemd/system/appliance.service" ] || fail "no unit"
-echo "binary: $(stat -c %s "$prefix/opt/appliance/Appliance") bytes (appliance), $(stat -c %s "$prefix/opt/relay/Relay") bytes (relay)"
+# lintian: no errors (the warnings that remain, and why, are in docs/packaging.md).
+lintian_started=$(date +%s)
+lintian --fail-on error --tag-display-limit 0 $(cat "$work/debs") > "$work/lintian.out" 2>&1 && rc=0 || rc=$?
+cat "$work/lintian.out"
+[ "$rc" = 0 ] || fail "lintian reported errors (status $rc, above)"
+echo "lintian: no errors ($(grep -c '^W: ' "$work/lintian.out" || true) warnings) in $(( $(date +%s) - lintian_started )) s"
 
-# Upgrade: settings and state survive a second install.
-printf '{ "Camera": { "Quality": 70 } }\n' > "$prefix/etc/appliance/appliance.json"
-printf '{ "Web": { "Password": "kept" } }\n' > "$prefix/etc/appliance/secrets.json"
-touch "$prefix/var/lib/appliance/kept"
-"$work/appliance-linux-x64/install.sh" --prefix "$prefix" --no-apt --no-systemctl >/dev/null || fail "upgrade install failed"
-grep -q '"Quality": 70' "$prefix/etc/appliance/appliance.json" || fail "upgrade overwrote appliance.json"
-grep -q kept "$prefix/etc/appliance/secrets.json" || fail "upgrade overwrote secrets.json"
-[ -f "$prefix/var/lib/appliance/kept" ] || fail "upgrade lost state"
+# Layout; the /usr/bin entries run the binaries, which print the packages' version.
+[ -x "$prefix/usr/lib/appliance/Appliance" ] || fail "no $prefix/usr/lib/appliance/Appliance"
+[ -x "$prefix/usr/lib/relay/Relay" ] || fail "no relay binary"
+[ -f "$prefix/usr/lib/systemd/system/appliance.service" ] && [ -f "$prefix/usr/lib/systemd/system/relay.service" ] || fail "no units"
+[ "$("$prefix/usr/bin/appliance" --version)" = "Appliance $version" ] || fail "appliance --version: $("$prefix/usr/bin/appliance" --version 2>&1)"
+[ "$("$prefix/usr/bin/relay" --version)" = "Relay $version" ] || fail "relay --version: $("$prefix/usr/bin/relay" --version 2>&1)"
+echo "binary: $(stat -c %s "$prefix/usr/lib/appliance/Appliance") bytes (appliance), $(stat -c %s "$prefix/usr/lib/relay/Relay") bytes (relay); --version: $version"
+mkdir -p "$prefix/var/lib/appliance"
 
 # The installed unit verifies against the installed binary.
-sed "s|^ExecStart=/opt/appliance/Appliance|ExecStart=$prefix/opt/appliance/Appliance|" "$prefix/etc/systemd/system/appliance.service" > "$work/appliance.service"
+sed "s|^ExecStart=/usr/lib/appliance/Appliance|ExecStart=$prefix/usr/lib/appliance/Appliance|" "$prefix/usr/lib/systemd/system/appliance.service" > "$work/appliance.service"
 out="$(systemd-analyze verify --man=no "$work/appliance.service" 2>&1)" && [ -z "$out" ] || fail "verify: $out"
 
 # A fake systemd: a Unix datagram socket that logs every notify message (one per program).
@@ -63,7 +78,7 @@ fake_systemd "$notify" "$work/appliance.notify"
 
 start_ns=$(date +%s%N)
 APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" NOTIFY_SOCKET="$notify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
-  "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic --Camera:Width=640 --Camera:Height=480 \
+  "$prefix/usr/lib/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic --Camera:Width=640 --Camera:Height=480 \
   --State:Directory="$prefix/var/lib/appliance" >"$work/appliance.out" 2>&1 &
 app=$!; pids+=($app)
 url=""
@@ -103,7 +118,7 @@ rnotify="$work/relay-notify.sock"
 fake_systemd "$rnotify" "$work/relay.notify"
 secret="0123456789abcdef-smoke-secret"; token="QDG6eK"; aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"; corp_id="ww1436e0e65a779aee"
 RELAY_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$rnotify" WATCHDOG_USEC=2000000 JOURNAL_STREAM=8:1 \
-  "$prefix/opt/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
+  "$prefix/usr/lib/relay/Relay" --urls="http://127.0.0.1:0;https://127.0.0.1:0" \
   --Relay:Tls:CertificatePath="$work/server.pem" --Relay:Tls:KeyPath="$work/server.key" \
   --Relay:StateDirectory="$work/relay-state" --Relay:Appliances:cam:Secret="$secret" --Relay:Appliances:cam:WeComToken="$token" \
   >"$work/relay.out" 2>&1 &
@@ -123,7 +138,7 @@ done
 
 # The trimmed appliance through the trimmed relay's tunnel (HTTP/2 over the WebSocket into its own Kestrel), with its
 # WeCom feature on: a snapshot, and a callback signed and encrypted by @wecom/crypto answered with an encrypted reply.
-APPLIANCE_CONFIG_DIR="$work/none" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic \
+APPLIANCE_CONFIG_DIR="$work/none" "$prefix/usr/lib/appliance/Appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic \
   --Camera:Width=320 --Camera:Height=240 --State:Directory="$work/tunnelled-state" --Web:Password=smoke-pass \
   --Tunnel:RelayUrl="ws://127.0.0.1:${rurl##*:}/" --Tunnel:Name=cam --Tunnel:Secret="$secret" \
   --WeCom:CorpId=$corp_id --WeCom:Token=$token --WeCom:EncodingAesKey=$aes_key --WeCom:Secret=smoke-secret \
@@ -149,9 +164,9 @@ grep -q 'STOPPING=1' "$work/relay.notify" || fail "relay: no STOPPING=1"
 
 # The doctor on a broken settings file names it and exits non-zero; the service exits 78.
 printf '{ "Camera": { "Fps": 30 \n' > "$prefix/etc/appliance/appliance.json"
-APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" doctor --State:Directory="$prefix/var/lib/appliance" >"$work/doctor.out" 2>&1 && fail "doctor passed a broken file"
+APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/usr/lib/appliance/Appliance" doctor --State:Directory="$prefix/var/lib/appliance" >"$work/doctor.out" 2>&1 && fail "doctor passed a broken file"
 grep -q "✗ Configuration: Failed to load configuration from file '$prefix/etc/appliance/appliance.json'" "$work/doctor.out" || fail "doctor did not name the file: $(cat "$work/doctor.out")"
-APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 >/dev/null 2>&1 && rc=0 || rc=$?
+APPLIANCE_CONFIG_DIR="$prefix/etc/appliance" "$prefix/usr/lib/appliance/Appliance" --urls=http://127.0.0.1:0 >/dev/null 2>&1 && rc=0 || rc=$?
 [ "$rc" = 78 ] || fail "broken settings: exit status $rc, expected 78"
 
 # Settings files the service's user cannot read (here: a directory only root may enter, read as user nobody) stop both
@@ -161,11 +176,11 @@ mkdir -m 700 "$work/locked"
 printf '{}\n' > "$work/locked/relay.json"; printf '{}\n' > "$work/locked/appliance.json"
 as_nobody() { # a regression would start the program, so each run is bounded (timeout 20 below)
   (cd / && setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/nonexistent "$@"); }
-out="$(as_nobody timeout 20 env RELAY_CONFIG_DIR="$work/locked" "$prefix/opt/relay/Relay" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
+out="$(as_nobody timeout 20 env RELAY_CONFIG_DIR="$work/locked" "$prefix/usr/lib/relay/Relay" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
 [ "$rc" = 78 ] || fail "relay with an unreadable relay.json: exit status $rc, expected 78: $out"
 grep -q "the settings file $work/locked/relay.json is there but this process (user nobody) cannot read it" <<<"$out" \
   || fail "the relay did not name its unreadable settings file: $out"
-out="$(as_nobody timeout 20 env APPLIANCE_CONFIG_DIR="$work/locked" "$prefix/opt/appliance/Appliance" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
+out="$(as_nobody timeout 20 env APPLIANCE_CONFIG_DIR="$work/locked" "$prefix/usr/lib/appliance/Appliance" --urls=http://127.0.0.1:0 2>&1)" && rc=0 || rc=$?
 [ "$rc" = 78 ] || fail "appliance with an unreadable appliance.json: exit status $rc, expected 78: $out"
 grep -q "the settings file $work/locked/appliance.json is there but this process (user nobody) cannot read it" <<<"$out" \
   || fail "the appliance did not name its unreadable settings file: $out"

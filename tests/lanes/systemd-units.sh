@@ -9,7 +9,7 @@ for unit in appliance relay; do
   # verify insists that ExecStart exists: point it at a stand-in executable, change nothing else.
   mkdir -p "$work/opt/$unit"
   printf '#!/bin/sh\n' > "$work/opt/$unit/bin" && chmod 755 "$work/opt/$unit/bin"
-  sed "s|^ExecStart=/opt/$unit/[A-Za-z]*|ExecStart=$work/opt/$unit/bin|" "$root/systemd/$unit.service" > "$work/$unit.service"
+  sed "s|^ExecStart=/usr/lib/$unit/[A-Za-z]*|ExecStart=$work/opt/$unit/bin|" "$root/systemd/$unit.service" > "$work/$unit.service"
   grep -q "^ExecStart=$work" "$work/$unit.service" || { echo "$unit.service: ExecStart not found"; exit 1; }
   if ! output="$(systemd-analyze verify --man=no "$work/$unit.service" 2>&1)" || [ -n "$output" ]; then
     echo "systemd-analyze verify $unit.service:"; echo "$output"; exit 1

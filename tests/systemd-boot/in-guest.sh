@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs inside the systemd-boot guest as lane.service, with systemd as PID 1: installs the published Relay and
-# Appliance with their own install.sh exactly as the README says (as root, no options), then checks what only a real
-# systemd shows: the units start as their users under the full hardening, READY and the watchdog (which restarts a
-# hung appliance), the appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel
-# between the two services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, an
-# upgrade that keeps settings, journald priorities, and the upgrade of a relay installed with the old DynamicUser unit
-# (its state directory must move back with the queued WeCom callback). Writes its exit status to /lane/exit-status;
-# lane.service then powers the guest off.
+# Runs inside the systemd-boot guest as lane.service, with systemd as PID 1: installs the relay and appliance .deb
+# packages with apt exactly as the README says (sudo apt install ./NAME_VERSION_amd64.deb), then checks what only a
+# real systemd shows: the maintainer scripts (users, groups, settings and secrets.json modes, state directory), the
+# units started as their users under the full hardening, READY and the watchdog (which restarts a hung appliance), the
+# appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel between the two
+# services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, upgrades to a second
+# version (conffiles and secrets kept, services restarted, the relay's queued WeCom callback kept), journald
+# priorities, apt remove (stopped, settings kept) and apt purge (nothing left). Writes its exit status to
+# /lane/exit-status; lane.service then powers the guest off.
 set -euo pipefail
 lane=/lane
 trap 'rc=$?; echo "$rc" > "$lane/exit-status"; sync' EXIT
@@ -36,11 +37,20 @@ family=(-u "family:lane-household-password")
 
 log "systemd $(systemctl --version | head -n1 | cut -d' ' -f2) is PID 1 ($(cat /proc/1/comm)); kernel $(uname -r)"
 [ "$(cat /proc/1/comm)" = systemd ] || fail "PID 1 is not systemd"
-mkdir -p /root/dist
-for tarball in "$lane"/*.tar.gz; do tar -C /root/dist -xzf "$tarball"; done
+# The packages: this version, and the same repacked as a later version for the upgrades (systemd-boot.sh makes them).
+mkdir -p /root/dist && cp "$lane"/*.deb /root/dist/
+deb() { ls /root/dist/"$1"_*_amd64.deb | grep "${@:2}" | head -n1; }
+relay_deb=$(deb relay -v '+lane'); relay_next=$(deb relay '+lane')
+appliance_deb=$(deb appliance -v '+lane'); appliance_next=$(deb appliance '+lane')
+version=$(dpkg-deb -f "$appliance_deb" Version); next=$(dpkg-deb -f "$appliance_next" Version)
+log "packages: $(cd /root/dist && ls *.deb | tr '\n' ' ')"
+# As a user types it (apt, not dpkg, so Depends are resolved); no terminal, so apt does not ask.
+apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+version_of() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null; }
+main_pid() { prop "$1" MainPID; }
 
 # The distribution's udev rules give these device nodes to their groups; this guest has no udev, so do the same
-# once install.sh has created the groups (below).
+# once the package has created the groups (below).
 device_groups() {
   for node in /dev/video* /dev/media*; do [ -e "$node" ] && chgrp video "$node" && chmod 660 "$node"; done
   for node in /dev/gpiochip*; do [ -e "$node" ] && chgrp gpio "$node" && chmod 660 "$node"; done
@@ -49,72 +59,84 @@ device_groups() {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# 1. A relay installed by the previous install.sh: DynamicUser unit, no relay user, state in /var/lib/private/relay.
-log "relay: installing as the old DynamicUser unit"
-# What the previous install.sh left: the binary in /opt/relay, a DynamicUser unit, no relay user. (Its settings were
-# unreadable to that unit, the bug that made the change; here the old relay gets settings it can read.)
-install -d /opt/relay /etc/relay
-install -m 755 /root/dist/relay-linux-x64/Relay /opt/relay/Relay
-for file in /root/dist/relay-linux-x64/*.so /root/dist/relay-linux-x64/appsettings.json; do install -m 644 "$file" /opt/relay/; done
-sed -e 's/^User=relay$/DynamicUser=yes/' -e '/^Group=relay$/d' /root/dist/relay-linux-x64/relay.service > /etc/systemd/system/relay.service
-grep -q '^DynamicUser=yes' /etc/systemd/system/relay.service || fail "could not make the old unit"
+# 1. The relay, fresh: sudo apt install ./relay_VERSION_amd64.deb
+log "relay: apt install ./$(basename "$relay_deb")"
+apt_install "$relay_deb" > /root/relay-install.out 2>&1 || { cat /root/relay-install.out; fail "apt install (relay) failed"; }
+grep -q "relay is running" /root/relay-install.out || { cat /root/relay-install.out; fail "the relay's postinst did not report it running"; }
+[ "$(version_of relay)" = "$version" ] || fail "relay: dpkg says version '$(version_of relay)'"
+getent passwd relay >/dev/null || fail "no relay user"
+[ "$(stat -c '%U:%G %a' /etc/relay)" = "root:relay 750" ] || fail "/etc/relay is $(stat -c '%U:%G %a' /etc/relay)"
+[ "$(stat -c '%U:%G %a' /etc/relay/relay.json)" = "root:relay 640" ] || fail "relay.json is $(stat -c '%U:%G %a' /etc/relay/relay.json)"
+grep -qx /etc/relay/relay.json /var/lib/dpkg/info/relay.conffiles || fail "relay.json is not a conffile"
+[ "$(prop relay Type)" = notify ] && [ "$(prop relay ActiveState)" = active ] || fail "relay: $(prop relay Type) $(prop relay ActiveState)"
+[ "$(prop relay UnitFileState)" = enabled ] || fail "relay.service is $(prop relay UnitFileState), not enabled"
+[ "$(ps -o user= -p "$(main_pid relay)")" = relay ] || fail "the relay runs as $(ps -o user= -p "$(main_pid relay)")"
+[ "$(relay --version)" = "Relay $version" ] || fail "relay --version: $(relay --version)"
+log "relay: installed, active as user relay (Type=notify), status: $(prop relay StatusText)"
+
+# Settings in the conffile, then a WeCom callback for the offline appliance: stored in the state directory's SQLite.
 cat > /etc/relay/relay.json <<'JSON'
 { "Relay": { "AdminPassword": "lane-admin-password",
              "Appliances": { "cam": { "Secret": "lane-tunnel-secret-0123456789abcdef", "WeComToken": "QDG6eK" } } } }
 JSON
-chmod 644 /etc/relay/relay.json
-systemctl daemon-reload
-systemctl enable --now relay.service >/dev/null 2>&1 || fail "the old relay unit did not start"
-grep -q '^relay:' /etc/passwd && fail "a relay user exists before the upgrade"
-[ -L /var/lib/relay ] && [ -d /var/lib/private/relay ] || fail "the DynamicUser state directory is not in /var/lib/private"
-wait_for "old relay healthy" 60 curl -sf "$relay_url/healthz"
-
-# A WeCom callback for the offline appliance: stored in the state directory's SQLite database.
+systemctl restart relay || fail "the relay did not restart with its settings"
+wait_for "relay healthy" 60 curl -sf "$relay_url/healthz"
 ts=$(date +%s); nonce=lane1; enc=lane-callback-encrypted  # signed now: the relay refuses one signed over Relay:MaxClockSkew ago
 sig=$(printf '%s\n' QDG6eK "$ts" "$nonce" "$enc" | LC_ALL=C sort | tr -d '\n' | sha1sum | cut -d' ' -f1)
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/xml' \
   --data "<xml><ToUserName><![CDATA[corp]]></ToUserName><Encrypt><![CDATA[$enc]]></Encrypt><AgentID>1</AgentID></xml>" \
   "$relay_url/cam/wecom/callback?msg_signature=$sig&timestamp=$ts&nonce=$nonce")
-[ "$code" = 200 ] || fail "the old relay answered the callback with $code"
+[ "$code" = 200 ] || fail "the relay answered the callback with $code"
 queued() { curl -sf "${admin[@]}" "$relay_url/status" | jq -e '.appliances[] | select(.name == "cam") | .queuedCallbacks == 1'; }
-queued >/dev/null || fail "the old relay did not queue the callback"
-log "relay: old unit running as $(ps -o user= -p "$(prop relay MainPID)"), callback queued in /var/lib/private/relay"
+queued >/dev/null || fail "the relay did not queue the callback"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 2. The upgrade with today's install.sh (as the README says: sudo ./install.sh).
-log "relay: upgrading with install.sh"
-/root/dist/relay-linux-x64/install.sh > /root/relay-install.out 2>&1 || { cat /root/relay-install.out; fail "install.sh (relay upgrade) failed"; }
-cat /root/relay-install.out
-grep -q "stopping the relay to move it from a dynamic user" /root/relay-install.out || fail "install.sh did not stop the DynamicUser relay first"
-grep -q "relay is running" /root/relay-install.out || fail "install.sh did not report the relay running"
-[ "$(stat -c '%U:%G %a' /etc/relay)" = "root:relay 750" ] || fail "/etc/relay is $(stat -c '%U:%G %a' /etc/relay)"
-[ "$(stat -c '%U:%G %a' /etc/relay/relay.json)" = "root:relay 640" ] || fail "relay.json is $(stat -c '%U:%G %a' /etc/relay/relay.json)"
+# 2. The relay's upgrade to the next version: relay.json (changed by the admin) kept with its mode, service restarted,
+# the queued callback still there.
+log "relay: upgrade to $next"
+before=$(main_pid relay)
+apt_install "$relay_next" > /root/relay-upgrade.out 2>&1 || { cat /root/relay-upgrade.out; fail "apt install (relay upgrade) failed"; }
+[ "$(version_of relay)" = "$next" ] || fail "relay: dpkg says version '$(version_of relay)' after the upgrade"
 grep -q lane-tunnel-secret /etc/relay/relay.json || fail "the upgrade replaced relay.json"
-[ "$(ps -o user= -p "$(prop relay MainPID)")" = relay ] || fail "the relay runs as $(ps -o user= -p "$(prop relay MainPID)")"
-[ -d /var/lib/relay ] && [ ! -L /var/lib/relay ] || fail "systemd did not move the state directory back to /var/lib/relay"
-[ "$(stat -c %U /var/lib/relay)" = relay ] || fail "/var/lib/relay is owned by $(stat -c %U /var/lib/relay)"
+[ ! -e /etc/relay/relay.json.dpkg-new ] && [ ! -e /etc/relay/relay.json.dpkg-dist ] || fail "dpkg left a relay.json.dpkg-* beside it"
+[ "$(stat -c '%U:%G %a' /etc/relay/relay.json)" = "root:relay 640" ] || fail "after the upgrade relay.json is $(stat -c '%U:%G %a' /etc/relay/relay.json)"
+# postinst restarts it; under TCG on a loaded machine the start may outlast TimeoutStartSec and be retried: wait.
+restarted() { [ "$(main_pid "$1")" != 0 ] && [ "$(main_pid "$1")" != "$2" ] && [ "$(prop "$1" ActiveState)" = active ]; }
+wait_for "the upgrade's restart of the relay" 240 restarted relay "$before"
 wait_for "upgraded relay healthy" 60 curl -sf "$relay_url/healthz"
 queued >/dev/null || fail "the queued callback was lost in the upgrade"
-[ "$(prop relay Type)" = notify ] && [ "$(prop relay ActiveState)" = active ] || fail "relay: $(prop relay Type) $(prop relay ActiveState)"
-log "relay: upgraded; runs as relay, state moved to /var/lib/relay with the callback, status: $(prop relay StatusText)"
+log "relay: upgraded to $next and restarted (pid $before -> $(main_pid relay)); relay.json kept (root:relay 640), callback still queued"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3. The appliance, fresh: install.sh creates the user and groups, starts it on its defaults (Camera:Source=auto).
-log "appliance: install.sh"
-# Groups first, so the nodes can be given to them before the appliance's first start (udev would have done it at boot).
-for group in video gpio i2c; do getent group "$group" >/dev/null || groupadd --system "$group"; done
-device_groups
-/root/dist/appliance-linux-x64/install.sh > /root/appliance-install.out 2>&1 || { cat /root/appliance-install.out; fail "install.sh (appliance) failed"; }
-cat /root/appliance-install.out
-grep -q "appliance is running" /root/appliance-install.out || fail "install.sh did not report the appliance running"
-[ "$(ps -o user= -p "$(prop appliance MainPID)")" = appliance ] || fail "the appliance does not run as appliance"
+# 3. The appliance, fresh: the package creates the user and the groups it lacks, starts it on its defaults
+# (Camera:Source=auto). gpio and i2c are deleted first when the host has them, so their creation is tested.
+log "appliance: apt install ./$(basename "$appliance_deb")"
+for group in gpio i2c; do if getent group "$group" >/dev/null; then groupdel "$group"; fi; done
+apt_install "$appliance_deb" > /root/appliance-install.out 2>&1 || { cat /root/appliance-install.out; fail "apt install (appliance) failed"; }
+cat /root/appliance-install.out | grep -v '^\(Reading\|Building\|Note\)' || true
+grep -q "appliance is running" /root/appliance-install.out || fail "the appliance's postinst did not report it running"
+for group in video gpio i2c; do
+  id -nG appliance | tr ' ' '\n' | grep -qx "$group" || fail "appliance is not in group $group ($(id -nG appliance))"
+done
+[ "$(stat -c '%U:%G %a' /etc/appliance)" = "root:appliance 750" ] || fail "/etc/appliance is $(stat -c '%U:%G %a' /etc/appliance)"
 [ "$(stat -c '%U:%G %a' /etc/appliance/secrets.json)" = "root:appliance 640" ] || fail "secrets.json is $(stat -c '%U:%G %a' /etc/appliance/secrets.json)"
+[ "$(stat -c '%U:%G %a' /var/lib/appliance)" = "appliance:appliance 750" ] || fail "/var/lib/appliance is $(stat -c '%U:%G %a' /var/lib/appliance)"
+grep -qx /etc/appliance/appliance.json /var/lib/dpkg/info/appliance.conffiles || fail "appliance.json is not a conffile"
+grep -qx /etc/appliance/secrets.json /var/lib/dpkg/info/appliance.list && fail "secrets.json belongs to the package (dpkg would replace it)"
+[ "$(prop appliance Type)" = notify ] && [ "$(prop appliance ActiveState)" = active ] || fail "appliance: $(prop appliance Type) $(prop appliance ActiveState)"
+[ "$(prop appliance UnitFileState)" = enabled ] || fail "appliance.service is $(prop appliance UnitFileState), not enabled"
+[ "$(appliance --version)" = "Appliance $version" ] || fail "appliance --version: $(appliance --version)"
+# The camera node gets its group now, as udev would at boot, and the appliance restarts to pick it up.
+device_groups
+systemctl restart appliance || fail "the appliance did not restart"
+[ "$(ps -o user= -p "$(main_pid appliance)")" = appliance ] || fail "the appliance does not run as appliance"
 status=$(curl -sf http://127.0.0.1:8080/api/status) || fail "no /api/status on 8080"
+[ "$(jq -r .version <<<"$status")" = "$version" ] || fail "/api/status version '$(jq -r .version <<<"$status")', the package is $version"
 source=$(jq -r .source <<<"$status")
 [ "$source" = v4l2 ] || fail "Camera:Source=auto chose '$source' under the unit's DevicePolicy, not the guest's vivid camera: $status"
 curl -sf -o /root/snap.jpg http://127.0.0.1:8080/snapshot || fail "no snapshot"
 [ "$(head -c 2 /root/snap.jpg | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "the snapshot is not a JPEG"
-log "appliance: running as appliance on $(jq -r '.device // .resolution' <<<"$status") ($source), $(stat -c %s /root/snap.jpg)-byte snapshot; status: $(prop appliance StatusText)"
+log "appliance: $version running as appliance on $(jq -r '.device // .resolution' <<<"$status") ($source), $(stat -c %s /root/snap.jpg)-byte snapshot; status: $(prop appliance StatusText)"
 
 # READY=1 came (active, not activating) and the watchdog is fed: its timestamp moves within one WatchdogSec.
 [ "$(prop appliance WatchdogUSec)" = 30s ] || fail "WatchdogUSec is $(prop appliance WatchdogUSec)"
@@ -196,13 +218,20 @@ cp /root/appliance.json.good /etc/appliance/appliance.json
 systemctl reset-failed appliance
 
 # ---------------------------------------------------------------------------------------------------------------
-# 6. Upgrade the appliance with install.sh: settings kept, service restarted and back online through the tunnel.
-log "appliance: upgrade with install.sh"
-/root/dist/appliance-linux-x64/install.sh > /root/appliance-upgrade.out 2>&1 || { cat /root/appliance-upgrade.out; fail "install.sh (appliance upgrade) failed"; }
-grep -q "appliance is running" /root/appliance-upgrade.out || fail "not running after the upgrade"
+# 6. The appliance's upgrade to the next version: appliance.json (the admin's) and secrets.json kept, restarted, back
+# online through the tunnel.
+log "appliance: upgrade to $next"
+before=$(main_pid appliance)
+apt_install "$appliance_next" > /root/appliance-upgrade.out 2>&1 || { cat /root/appliance-upgrade.out; fail "apt install (appliance upgrade) failed"; }
+[ "$(version_of appliance)" = "$next" ] || fail "appliance: dpkg says version '$(version_of appliance)' after the upgrade"
+wait_for "the upgrade's restart of the appliance" 240 restarted appliance "$before"
+grep -q 'wss://relay.test/' /etc/appliance/appliance.json || fail "the upgrade replaced appliance.json"
+[ ! -e /etc/appliance/appliance.json.dpkg-new ] && [ ! -e /etc/appliance/appliance.json.dpkg-dist ] || fail "dpkg left an appliance.json.dpkg-* beside it"
 grep -q lane-household-password /etc/appliance/secrets.json || fail "the upgrade replaced secrets.json"
+[ "$(stat -c '%U:%G %a' /etc/appliance/secrets.json)" = "root:appliance 640" ] || fail "after the upgrade secrets.json is $(stat -c '%U:%G %a' /etc/appliance/secrets.json)"
 wait_for "appliance online again after the upgrade" 60 online
 curl -sf "${curl_tls[@]}" "${family[@]}" -o /dev/null "$relay_url/cam/snapshot" || fail "no snapshot through the relay after the upgrade"
+log "appliance: upgraded to $next and restarted (pid $before -> $(main_pid appliance)); settings and secrets kept; online again"
 
 # 7. A hung appliance (SIGSTOP): no more watchdog pings, so systemd kills it after WatchdogSec=30s and restarts it.
 log "appliance: hung (SIGSTOP), waiting for the watchdog"
@@ -213,10 +242,35 @@ wait_for "the watchdog's restart" 150 back
 journalctl --no-pager -u appliance | grep -q "Watchdog timeout" || fail "the journal has no watchdog timeout"
 log "appliance: restarted by the watchdog, active again $(( $(date +%s) - stopped_at )) s after it hung"
 
-# 8. A clean stop: STOPPING=1 and exit within TimeoutStopSec, no kill.
-log "both: stop"
-systemctl stop appliance relay
+# 8. apt remove: both stopped cleanly (STOPPING=1, no kill), programs gone, settings, state and users kept.
+log "both: apt remove"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -q appliance relay > /root/remove.out 2>&1 || { cat /root/remove.out; fail "apt remove failed"; }
 for unit in appliance relay; do
+  [ "$(prop $unit ActiveState)" = inactive ] || fail "$unit is $(prop $unit ActiveState) after apt remove"
   [ "$(prop $unit Result)" = success ] || fail "$unit stopped with result $(prop $unit Result)"
+  pgrep -u "$unit" >/dev/null && fail "a process of user $unit still runs after apt remove"
+  [ -e "/usr/lib/$unit" ] || [ -e "/usr/bin/$unit" ] && fail "/usr/lib/$unit or /usr/bin/$unit is still there after apt remove"
+  [ -f "/etc/$unit/$unit.json" ] && getent passwd "$unit" >/dev/null || fail "apt remove took $unit's settings or user (only purge may)"
 done
+[ -f /etc/appliance/secrets.json ] && [ -d /var/lib/appliance ] || fail "apt remove took secrets.json or the state"
+log "both: removed and stopped (result success); settings, secrets, state and users kept"
+
+# 9. apt purge: nothing left: settings, secrets, state, users and groups, units, systemd's enablement records.
+log "both: apt purge"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q appliance relay > /root/purge.out 2>&1 || { cat /root/purge.out; fail "apt purge failed"; }
+systemctl daemon-reload
+for name in appliance relay; do
+  [ -z "$(version_of "$name")" ] || dpkg-query -W -f '${db:Status-Status}' "$name" | grep -qx not-installed || fail "dpkg still knows $name: $(dpkg -l "$name" | tail -n1)"
+  for path in "/etc/$name" "/var/lib/$name" "/var/lib/private/$name" "/usr/lib/$name" "/usr/bin/$name" \
+              "/usr/share/doc/$name" "/usr/lib/systemd/system/$name.service"; do
+    [ -e "$path" ] || [ -L "$path" ] && fail "$path is still there after apt purge"
+  done
+  getent passwd "$name" >/dev/null && fail "user $name is still there after apt purge"
+  getent group "$name" >/dev/null && fail "group $name is still there after apt purge"
+  left=$(find /etc/systemd /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked \
+         -name "$name.service*" 2>/dev/null || true)
+  [ -z "$left" ] || fail "systemd records left after apt purge: $left"
+  [ "$(prop "$name" LoadState)" = not-found ] || fail "$name.service is still $(prop "$name" LoadState)"
+done
+log "both: purged; no settings, state, users, groups or units left"
 log "PASS"
