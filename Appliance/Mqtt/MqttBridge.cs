@@ -131,9 +131,12 @@ internal sealed partial class MqttBridge : BackgroundService
                 await SayGoodbyeAsync(client);
                 return;
             }
-            catch (Exception ex) when (ex is MqttCommunicationException or OperationCanceledException
-                or IOException or System.Net.Sockets.SocketException or InvalidOperationException or System.Security.Authentication.AuthenticationException)
+#pragma warning disable CA1031 // The reconnect loop must outlive any failure of one connection.
+            catch (Exception ex)
+#pragma warning restore CA1031
             {
+                // Whatever ends a connection (a refusal, TLS, a publish on a dying socket) must not end the loop:
+                // an exception leaving ExecuteAsync would stop the whole appliance.
                 _connected = null;
                 if (ex.Message != lastProblem)
                 {
@@ -452,6 +455,11 @@ internal sealed partial class MqttBridge : BackgroundService
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception ex) when (ex is MqttCommunicationException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The connection was replaced while a snapshot was going out; the next one uses the new one.
+                LogSnapshotFailed(_logger, ex.Message);
             }
         }
     }
