@@ -1,5 +1,6 @@
 using Appliance.Auth;
 using Appliance.Capture;
+using Appliance.Events;
 using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
@@ -54,6 +55,7 @@ public static class Program
         builder.AddTunnel();
         builder.AddHardware();
         builder.AddScoring();
+        builder.AddEvents();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
