@@ -69,6 +69,7 @@ public static class Program
         app.MapTunnel();
         app.MapHardware();
         app.MapScoring();
+        app.MapEvents();
         return app;
     }
 }

@@ -27,6 +27,13 @@ internal sealed partial class MotionService(
     private long _analysisTicks;
     private double _lastShare;
 
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Before the host reports started (ExecuteAsync runs on the pool): capture is at Motion:Fps from the first frame.
+        hub.MinimumIdleFps = options.Fps;
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var decoder = new ScaledGrayDecoder();
@@ -36,7 +43,6 @@ internal sealed partial class MotionService(
         // Frames come at capture's pace; take one when it is at least 90 % of an interval newer than the last
         // analysed, so a capture running at exactly Motion:Fps is not halved by jitter.
         var minimumGap = interval * 0.9;
-        hub.MinimumIdleFps = options.Fps;
         var lastSequence = 0L;
         var lastAnalysed = DateTimeOffset.MinValue;
         try

@@ -61,6 +61,10 @@ public sealed class MotionServiceTests : IDisposable
 
         // The box moves 3 s of each 8 s loop (the jump back to the start at the loop is a move too).
         Assert.InRange((end - start).TotalSeconds, 1.0, 7.0);
+
+        // The same event is on the timeline, with its end.
+        var timeline = JsonNode.Parse(await client.GetStringAsync("/api/events?kind=motion"))!["events"]!.AsArray();
+        Assert.Contains(timeline, e => (string?)e!["end"] is not null && (string?)e["source"] == "camera");
     }
 
     [Fact]
