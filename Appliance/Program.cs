@@ -1,5 +1,6 @@
 using Appliance.Auth;
 using Appliance.Capture;
+using Appliance.Events;
 using Appliance.Hardware;
 using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
@@ -56,6 +57,7 @@ public static class Program
         builder.AddHardware();
         builder.AddScoring();
         builder.AddMqtt();
+        builder.AddEvents();
 
         builder.ThrowIfConfigurationInvalid();
         var app = builder.Build();
@@ -69,6 +71,7 @@ public static class Program
         app.MapTunnel();
         app.MapHardware();
         app.MapScoring();
+        app.MapEvents();
         return app;
     }
 }

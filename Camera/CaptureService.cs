@@ -196,7 +196,7 @@ public sealed partial class CaptureService : IDisposable
 
     private TimeSpan? Interval(bool idle)
     {
-        var fps = idle ? _options.IdleFps : _options.Fps;
+        var fps = idle ? Math.Min(_options.Fps, Math.Max(_options.IdleFps, _hub.MinimumIdleFps)) : _options.Fps;
         return fps == 0 ? null : TimeSpan.FromSeconds(1.0 / fps);
     }
 

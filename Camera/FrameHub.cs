@@ -13,12 +13,23 @@ public sealed class FrameHub : IDisposable
     private long _sequence;
     private TaskCompletionSource _next = NewSignal();
     private int _viewers;
+    private int _minimumIdleFps;
     private bool _disposed;
 
     public FrameHub(TimeProvider? time = null) => _time = time ?? TimeProvider.System;
 
     /// <summary>Consumers that currently want frames (stream viewers, pending snapshots, recorders).</summary>
     public int Viewers => Volatile.Read(ref _viewers);
+
+    /// <summary>
+    /// The rate a background consumer (motion detection) needs while nobody watches; capture then runs at the larger
+    /// of this and <c>Camera:IdleFps</c> (never above <c>Camera:Fps</c>) instead of at full rate for a viewer.
+    /// </summary>
+    public int MinimumIdleFps
+    {
+        get => Volatile.Read(ref _minimumIdleFps);
+        set => Volatile.Write(ref _minimumIdleFps, Math.Max(0, value));
+    }
 
     /// <summary>Frames published since start.</summary>
     public long FramesPublished => Interlocked.Read(ref _sequence);

@@ -15,6 +15,8 @@ public sealed class ConfigurationTests
     [InlineData("--Web:LoginFailureWindow=00:00:00", "Web:LoginFailureWindow")]
     [InlineData("--WeCom:PublicBaseUrl=wss://relay.example.com/", "WeCom:PublicBaseUrl")] // Tunnel:RelayUrl copied: 直播/live links nobody can open
     [InlineData("--WeCom:PublicBaseUrl=/cam", "WeCom:PublicBaseUrl")] // a path, which Uri takes for a file on Linux
+    [InlineData("--Motion:Fps=0", "Motion:Fps")]
+    [InlineData("--Motion:Masks:0:Width=200", "Motion:Masks:0")]
     public async Task BuildApp_BadSetting_ThrowsNamingTheKey(string setting, string key)
     {
         var ex = await Assert.ThrowsAsync<ConfigurationException>(() => ApplianceServer.StartAsync(setting));

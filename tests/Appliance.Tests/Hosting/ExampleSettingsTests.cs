@@ -19,7 +19,7 @@ public sealed class ExampleSettingsTests
     private static readonly HashSet<string> ExampleValues = new(StringComparer.OrdinalIgnoreCase)
     {
         "WeCom:Secret", "WeCom:EncodingAesKey", "Tunnel:RelayUrl", "Tunnel:Name", "Tunnel:Secret", "Scoring:Secret",
-        "Scoring:OfficialAppSecret",
+        "Scoring:OfficialAppSecret", "Motion:Enabled",
     };
 
     [Fact]
@@ -38,6 +38,8 @@ public sealed class ExampleSettingsTests
         Check<ScoringOptions>(configuration, ScoringOptions.SectionName, problems);
         Check<Bme280Options>(configuration, Bme280Options.SectionName, problems);
         Check<GpioOptions>(configuration, GpioOptions.SectionName, problems, ignore: ["Pins"]);
+        Check<Camera.Motion.MotionOptions>(configuration, Camera.Motion.MotionOptions.SectionName, problems, ignore: ["Masks"]);
+        Assert.True(configuration.GetValue<bool>("Motion:Enabled"), "the shipped example turns motion detection on");
 
         // Pins are examples: between them they must show every pin setting.
         var pins = configuration.GetSection("Gpio:Pins").GetChildren().ToList();

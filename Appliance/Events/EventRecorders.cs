@@ -1,0 +1,68 @@
+using Appliance.Hardware.Gpio;
+using Camera.Motion;
+
+namespace Appliance.Events;
+
+/// <summary>Motion events into the index: a row when motion starts (end empty while under way), its end when it ends.</summary>
+internal sealed partial class MotionEventRecorder(EventStore store, ILogger<MotionEventRecorder> logger) : IMotionListener
+{
+    private long? _open;
+
+    public void MotionStarted(DateTimeOffset start) =>
+        Guard(() => _open = store.Add("motion", start, null, "camera", null));
+
+    public void MotionEnded(MotionEvent motion) => Guard(() =>
+    {
+        if (_open is { } id)
+        {
+            store.SetEnd(id, motion.End);
+        }
+        else
+        {
+            store.Add("motion", motion.Start, motion.End, "camera", null);
+        }
+
+        _open = null;
+    });
+
+    /// <summary>A full or broken disk must not stop motion detection: the failure is logged, the analyser goes on.</summary>
+    private void Guard(Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            LogWriteFailed(logger, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Events: a motion event could not be written to the index")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// PIR and button presses (pins with <c>OnPress</c>) into the same index, kind <c>press</c>, then on to the alert sink
+/// they were meant for: the hardware feature's sink is wrapped, not changed.
+/// </summary>
+internal sealed partial class PressEventRecorder(IMotionAlertSink inner, EventStore store, ILogger<PressEventRecorder> logger) : IMotionAlertSink
+{
+    public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        try
+        {
+            store.Add("press", alert.At, alert.At, alert.Pin, null);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            LogWriteFailed(logger, ex, alert.Pin);
+        }
+
+        return inner.SendAsync(alert, cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Events: the press of {Pin} could not be written to the index")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, string pin);
+}

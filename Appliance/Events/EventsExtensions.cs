@@ -1,0 +1,50 @@
+using Appliance.Hardware.Gpio;
+using Appliance.Status;
+using Camera.Motion;
+
+namespace Appliance.Events;
+
+/// <summary>
+/// The events feature: motion detection from the picture (<c>Motion</c> settings), the events index (SQLite in the
+/// state directory's <c>events/</c>) fed by motion and by PIR/button presses, and the timeline API.
+/// </summary>
+public static class EventsExtensions
+{
+    public static WebApplicationBuilder AddEvents(this WebApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var motion = builder.BindOptions<MotionOptions>(MotionOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton(sp => new EventStore(sp.GetRequiredService<StateDirectory>().File(Path.Combine("events", "events.db"))));
+        if (motion.Enabled)
+        {
+            // Off costs nothing: no analyser, no decoder, capture keeps Camera:IdleFps.
+            builder.Services.AddSingleton<MotionService>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<MotionService>());
+            builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<MotionService>());
+            builder.Services.AddSingleton<IMotionListener, MotionEventRecorder>();
+        }
+
+        // Presses reach the index through the sink the hardware feature registered, wrapped rather than replaced.
+        var pressSink = builder.Services.LastOrDefault(d => d.ServiceType == typeof(IMotionAlertSink));
+        if (pressSink is not null)
+        {
+            builder.Services.Remove(pressSink);
+            builder.Services.AddSingleton<IMotionAlertSink>(sp => new PressEventRecorder(
+                Create<IMotionAlertSink>(pressSink, sp), sp.GetRequiredService<EventStore>(), sp.GetRequiredService<ILogger<PressEventRecorder>>()));
+        }
+
+        return builder;
+    }
+
+    public static WebApplication MapEvents(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.MapEventsApi();
+    }
+
+    private static T Create<T>(ServiceDescriptor descriptor, IServiceProvider services)
+        where T : class =>
+        (T)(descriptor.ImplementationInstance
+            ?? descriptor.ImplementationFactory?.Invoke(services)
+            ?? ActivatorUtilities.CreateInstance(services, descriptor.ImplementationType!));
+}
