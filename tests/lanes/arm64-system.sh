@@ -22,6 +22,6 @@ rm -rf "$work/packages"
 booted=$(date +%s)
 HWLANE_ARCH=arm64 HWLANE_BUSYBOX="$arm64_root/root/bin/busybox" HWLANE_DISK="$arm64_root/root.img" HWLANE_DISK_OPTS=",snapshot=on" \
   HWLANE_WORK="$work" HWLANE_INIT="$root/tests/arm64/guest-init.sh" HWLANE_MEMORY="${ARM64_GUEST_MEMORY:-1024}" \
-  HWLANE_TIMEOUT="${ARM64_SYSTEM_TIMEOUT:-900}" bash "$root/tests/hardware/run-in-qemu.sh" true \
+  HWLANE_TIMEOUT="${ARM64_SYSTEM_TIMEOUT:-1800}" bash "$root/tests/hardware/run-in-qemu.sh" true \
   || fail "the guest failed (status $?); its console is above"
 echo "arm64-system: passed in $(( $(date +%s) - started )) s (guest $(( $(date +%s) - booted )) s)"

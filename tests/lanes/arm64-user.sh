@@ -33,7 +33,7 @@ arm64() { qemu-aarch64 -L "$sysroot" "$@"; }
 echo "arm64 binaries: Appliance $(stat -c %s "$appliance") bytes, Relay $(stat -c %s "$relay") bytes; root $sysroot"
 
 # The version the package names is the one the binary reports.
-deb="$(ls "$work"/packages/appliance_*_arm64.deb 2>/dev/null | head -n1)"
+deb="$(ls "$work"/packages/appliance_*_arm64.deb 2>/dev/null | head -n1 || true)"
 if [ -n "$deb" ]; then
   version="$(dpkg-deb -f "$deb" Version)"
   reported="$(arm64 "$appliance" --version 2>&1)" || fail "Appliance --version failed: $reported"
@@ -51,6 +51,13 @@ while True:
 ' "$1" >"$2" &
   pids+=($!)
   for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
+started_url() { # LOG PID: the address the process listens on; emulated .NET starts take long on a busy machine (120 s)
+  for _ in $(seq 12); do
+    listening_url "$1" "$2" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+  done
+  return 1
 }
 wait_grep() { # SECONDS PATTERN FILE
   for _ in $(seq $(( $1 * 10 ))); do grep -q "$2" "$3" && return 0; sleep 0.1; done
@@ -74,7 +81,7 @@ APPLIANCE_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$work/notify.sock" WATCHDOG_USE
   qemu-aarch64 -L "$sysroot" "$appliance" --urls=http://127.0.0.1:0 --State:Directory="$work/state" \
   --Camera:Source=synthetic --Camera:Width=640 --Camera:Height=480 --Camera:Fps=15 >"$work/appliance.out" 2>&1 &
 app=$!; pids+=($app)
-url="$(listening_url "$work/appliance.out" "$app")" || fail "the arm64 appliance did not start"
+url="$(started_url "$work/appliance.out" "$app")" || fail "the arm64 appliance did not start"
 code=""
 for _ in $(seq 300); do
   code="$(curl -s -o "$work/snapshot.jpg" -w '%{http_code}' "$url/snapshot" || true)"
@@ -83,8 +90,8 @@ done
 [ "$code" = 200 ] || fail "/snapshot answered $code"
 echo "appliance: start to first snapshot $(( ($(date +%s%N) - start_ns) / 1000000 )) ms under qemu-aarch64"
 [ "$(head -c 2 "$work/snapshot.jpg" | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "/snapshot is not a JPEG"
-wait_grep 20 'READY=1' "$work/appliance.notify" || fail "no READY=1 on NOTIFY_SOCKET"
-wait_grep 20 'WATCHDOG=1' "$work/appliance.notify" || fail "no WATCHDOG=1 within 20 s (WATCHDOG_USEC=10 s)"
+wait_grep 60 'READY=1' "$work/appliance.notify" || fail "no READY=1 on NOTIFY_SOCKET"
+wait_grep 30 'WATCHDOG=1' "$work/appliance.notify" || fail "no WATCHDOG=1 within 30 s (WATCHDOG_USEC=10 s)"
 # ffprobe reads 10 frames of the MJPEG stream and reports their codec and size.
 probe="$(timeout 60 ffprobe -v error -f mpjpeg -read_intervals '%+#10' -count_frames -select_streams v:0 \
   -show_entries stream=codec_name,width,height,nb_read_frames -of csv=p=0 "$url/stream" 2>"$work/ffprobe.out")" \
@@ -103,12 +110,13 @@ echo "doctor: $(tail -n1 "$work/doctor.out")"
 # 3. The trimmed appliance through the trimmed relay's tunnel, WeCom on: a snapshot and an encrypted callback reply.
 secret="0123456789abcdef-arm64-secret"; token="QDG6eK"; aes_key="jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"; corp_id="ww1436e0e65a779aee"
 fake_systemd "$work/relay-notify.sock" "$work/relay.notify"
-RELAY_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$work/relay-notify.sock" \
+# WATCHDOG_USEC as the relay's unit sets it (WatchdogSec=30s): without one the relay sends no STOPPING=1 (reported).
+RELAY_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$work/relay-notify.sock" WATCHDOG_USEC=30000000 \
   qemu-aarch64 -L "$sysroot" "$relay" --urls=http://127.0.0.1:0 --Relay:StateDirectory="$work/relay-state" \
   --Relay:Appliances:cam:Secret="$secret" --Relay:Appliances:cam:WeComToken="$token" >"$work/relay.out" 2>&1 &
 relay_pid=$!; pids+=($relay_pid)
-rurl="$(listening_url "$work/relay.out" "$relay_pid")" || fail "the arm64 relay did not start"
-wait_grep 30 'READY=1' "$work/relay.notify" || fail "relay: no READY=1"
+rurl="$(started_url "$work/relay.out" "$relay_pid")" || fail "the arm64 relay did not start"
+wait_grep 60 'READY=1' "$work/relay.notify" || fail "relay: no READY=1"
 fake_systemd "$work/tunnelled-notify.sock" "$work/tunnelled.notify"
 APPLIANCE_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$work/tunnelled-notify.sock" \
   qemu-aarch64 -L "$sysroot" "$appliance" --urls=http://127.0.0.1:0 --Camera:Source=synthetic \
@@ -117,7 +125,7 @@ APPLIANCE_CONFIG_DIR="$work/none" NOTIFY_SOCKET="$work/tunnelled-notify.sock" \
   --WeCom:CorpId=$corp_id --WeCom:Token=$token --WeCom:EncodingAesKey=$aes_key --WeCom:Secret=arm64-secret \
   --WeCom:AgentId=1000002 --WeCom:ApiBaseUrl=http://127.0.0.1:9/ --WeCom:AllowedUsers:0=alice >"$work/tunnelled.out" 2>&1 &
 tunnelled=$!; pids+=($tunnelled)
-for _ in $(seq 600); do
+for _ in $(seq 1800); do
   [ "$(curl -s -o "$work/tunnel-snapshot.jpg" -w '%{http_code}' -u family:arm64-pass "$rurl/cam/snapshot")" = 200 ] && break
   kill -0 "$tunnelled" 2>/dev/null || fail "the tunnelled appliance exited"; sleep 0.1
 done
