@@ -8,6 +8,8 @@
 set -euo pipefail
 lane=/lane
 trap 'rc=$?; echo "$rc" > "$lane/exit-status"; sync' EXIT
+# Also in the work share, where the host can follow it while the guest runs (the console shows it through journald).
+exec > >(tee -a "$lane/guest.log") 2>&1
 t0=$(date +%s%N)
 log() { echo "arm64-system: [$(( ($(date +%s%N) - t0) / 1000000 )) ms] $*"; }
 fail() {
@@ -52,8 +54,9 @@ log "vivid: $(cat /sys/class/video4linux/video0/name); gpio-sim: $chip (lane-hea
 deb="$(ls "$lane"/appliance_*_arm64.deb | head -n1)"
 log "apt install ./$(basename "$deb")"
 cp "$deb" /root/
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/root/$(basename "$deb")" > /root/install.out 2>&1 \
-  || { cat /root/install.out; fail "apt install failed"; }
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "/root/$(basename "$deb")" > "$lane/install.out" 2>&1 \
+  || { cat "$lane/install.out"; fail "apt install failed"; }
+cat "$lane/install.out"
 log "installed $(dpkg-query -W -f '${Package} ${Version} ${Architecture}' appliance)"
 [ "$(prop appliance Type)" = notify ] || fail "the unit's Type is $(prop appliance Type)"
 [ "$(systemctl is-enabled appliance)" = enabled ] || fail "the unit is not enabled"
