@@ -22,7 +22,7 @@ stamp_line="$suite ${packages[*]}"
 if [ -f "$dir/ready" ] && grep -qxF "$stamp_line" "$dir/ready" && [ -z "$(find "$dir/ready" -mtime +"${ARM64_ROOT_MAX_DAYS:-30}")" ]; then
   echo "$dir"; exit 0
 fi
-command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (tests/lanes/arm64-system.apt lists the packages)"
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (tests/lanes/arm64-user.apt lists the packages)"
 source "$here/../hardware/debian-mirror.sh"
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list(.d); set HWLANE_MIRROR"
 
