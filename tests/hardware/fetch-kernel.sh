@@ -6,31 +6,30 @@
 set -euo pipefail
 cache="${HWLANE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/appliance-hwlane}"
 suites="${HWLANE_SUITES:-trixie-backports sid}"
+# HWLANE_ARCH=arm64: the Pi's architecture for qemu-system-aarch64 (tests/arm64/); that kernel has no i2c-stub.
+arch="${HWLANE_ARCH:-amd64}"
 # Module load order comes from modprobe --show-depends, so dependencies (netfs, videobuf2 …) come along.
 # virtio_blk and ext4: the power-cut lane's disk. overlay: the systemd-boot lane's writable /usr for dpkg.
 modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev virtio_blk ext4 overlay)
+# The arm64 lane boots its own root from a disk (tests/arm64/).
+[ "$arch" = amd64 ] || modules=(9pnet_virtio 9p configfs gpio-sim vivid virtio_blk ext4)
 log() { echo "fetch-kernel: $*" >&2; }
 die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
 
-mkdir -p "$cache/apt/lists/partial" "$cache/apt/archives/partial" "$cache/kernels"
+apt_dir="$cache/apt"; [ "$arch" = amd64 ] || apt_dir="$cache/apt-$arch"
+mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$cache/kernels"
 
-# The first plain Debian archive URI in the machine's apt sources (deb822 .sources or one-line format).
-mirror="${HWLANE_MIRROR:-}"
-if [ -z "$mirror" ]; then
-  mirror=$( { cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs:[[:space:]]*//p' | tr ' ' '\n';
-              cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]\+\).*/\2/p'; } \
-            | grep -E '/debian/?$' | head -n1 || true)
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list(.d); set HWLANE_MIRROR"
 
-sources="$cache/apt/sources.list"
+sources="$apt_dir/sources.list"
 : > "$sources.new"
 for suite in $suites; do echo "deb $mirror $suite main" >> "$sources.new"; done
 mv "$sources.new" "$sources"
-touch "$cache/apt/status"
-apt_opts=(-o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexistent -o "Dir::State=$cache/apt"
-          -o "Dir::State::status=$cache/apt/status" -o "Dir::Cache=$cache/apt" -o "Dir::Cache::archives=$cache/apt/archives"
-          -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+touch "$apt_dir/status"
+apt_opts=(-o "Dir::Etc::SourceList=$sources" -o Dir::Etc::SourceParts=/nonexistent -o "Dir::State=$apt_dir"
+          -o "Dir::State::status=$apt_dir/status" -o "Dir::Cache=$apt_dir" -o "Dir::Cache::archives=$apt_dir/archives"
+          -o APT::Architecture=$arch -o APT::Architectures::=$arch -o Acquire::Languages=none -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
 
 # A prepared kernel's ready file names its release and the modules kept; another list prepares it again.
 stamp_line="${modules[*]}"
@@ -41,7 +40,7 @@ newest_cached() {
 }
 
 # Refresh the package index at most once a day; when the mirror is unreachable fall back to a prepared kernel.
-stamp="$cache/apt/updated"
+stamp="$apt_dir/updated"
 if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! grep -qx "$mirror $suites" "$stamp"; then
   log "updating package index for $suites from $mirror"
   if apt-get "${apt_opts[@]}" -q update >&2; then
@@ -54,11 +53,11 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ] || ! grep -qx "$mi
   fi
 fi
 
-# Highest linux-image-amd64 across the suites, then the versioned image package it depends on.
-version=$(apt-cache "${apt_opts[@]}" madison linux-image-amd64 | awk -F'|' '{gsub(/ /,"",$2); print $2}' | sort -V | tail -n1)
-[ -n "$version" ] || die "linux-image-amd64 is not in '$suites' at $mirror (mirror unreachable? see the apt-get update output above)"
-image=$(apt-cache "${apt_opts[@]}" show "linux-image-amd64=$version" | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\).*/\1/p' | head -n1)
-[ -n "$image" ] || die "cannot resolve the kernel package of linux-image-amd64 $version"
+# Highest linux-image-$arch across the suites, then the versioned image package it depends on.
+version=$(apt-cache "${apt_opts[@]}" madison linux-image-$arch | awk -F'|' '{gsub(/ /,"",$2); print $2}' | sort -V | tail -n1)
+[ -n "$version" ] || die "linux-image-$arch is not in '$suites' at $mirror (mirror unreachable? see the apt-get update output above)"
+image=$(apt-cache "${apt_opts[@]}" show "linux-image-$arch=$version" | sed -n "s/^Depends:.*\(linux-image-[0-9][^ ,]*-$arch\).*/\1/p" | head -n1)
+[ -n "$image" ] || die "cannot resolve the kernel package of linux-image-$arch $version"
 krel="${image#linux-image-}"
 # One directory per module list, so a checkout with another list (a branch, a teammate's worktree on the same
 # machine) does not replace the kernel another one is booting.

@@ -5,14 +5,19 @@
 # HWLANE_INIT replaces the guest's /init (default guest-init.sh; the systemd-boot lane boots systemd instead); such an
 # init writes exit-status to the work share itself. HWLANE_DISK attaches a raw disk image as /dev/vda (the power-cut
 # lane); a guest that resets itself (sysrq b) ends qemu at once (-no-reboot), without an exit status.
+# HWLANE_ARCH=arm64 boots qemu-system-aarch64 (-M virt) on Debian's arm64 kernel instead (tests/arm64/); the guest's
+# /init then needs an arm64 busybox: HWLANE_BUSYBOX. HWLANE_DISK_OPTS adds drive options (",snapshot=on").
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 die() { echo "run-in-qemu: ERROR: $*" >&2; exit 1; }
 [ $# -ge 1 ] || die "usage: run-in-qemu.sh 'command'"
-for tool in qemu-system-x86_64 busybox cpio depmod modprobe dpkg-deb apt-get xz; do
+arch="${HWLANE_ARCH:-amd64}"
+qemu=qemu-system-x86_64; machine=(-cpu max -M q35); console=ttyS0
+[ "$arch" = arm64 ] && { qemu=qemu-system-aarch64; machine=(-cpu max -M virt); console=ttyAMA0; }
+for tool in "$qemu" busybox cpio depmod modprobe dpkg-deb apt-get xz; do
   command -v "$tool" >/dev/null || die "$tool is not installed (tests/lanes/hardware.apt lists the packages)"
 done
-busybox_bin=$(command -v busybox)
+busybox_bin="${HWLANE_BUSYBOX:-$(command -v busybox)}"
 file -L "$busybox_bin" 2>/dev/null | grep -q 'dynamically linked' && die "$busybox_bin is dynamically linked: install busybox-static"
 
 kernel_dir=$("$here/fetch-kernel.sh") || die "could not prepare a kernel with gpio-sim, vivid and i2c-stub"
@@ -43,13 +48,13 @@ cp "$here/load-modules.sh" "$initrd_dir/load-modules.sh"
 (cd "$initrd_dir" && find . | cpio -o -H newc --quiet | gzip -1) > "$work/initramfs.gz"
 
 disk=()
-[ -n "${HWLANE_DISK:-}" ] && disk=(-drive "file=$HWLANE_DISK,format=raw,if=virtio,cache=writeback")
+[ -n "${HWLANE_DISK:-}" ] && disk=(-drive "file=$HWLANE_DISK,format=raw,if=virtio,cache=writeback${HWLANE_DISK_OPTS:-}")
 timeout_s="${HWLANE_TIMEOUT:-280}"
 echo "run-in-qemu: booting $(basename "$kernel_dir") (timeout ${timeout_s} s)"
 set +e
-timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -accel tcg,thread=multi -cpu max -M q35 -m "${HWLANE_MEMORY:-2048}" \
+timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg,thread=multi "${machine[@]}" -m "${HWLANE_MEMORY:-2048}" \
   -smp "${HWLANE_CPUS:-2}" -display none -monitor none -serial stdio -no-reboot \
-  -kernel "$kernel_dir/vmlinuz" -initrd "$work/initramfs.gz" -append "console=ttyS0 quiet panic=-1 rdinit=/init" \
+  -kernel "$kernel_dir/vmlinuz" -initrd "$work/initramfs.gz" -append "console=$console quiet panic=-1 rdinit=/init" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
   -virtfs "local,path=$work,mount_tag=work,security_model=none,multidevs=remap" \
   -virtfs "local,path=$repo,mount_tag=repo,security_model=none,readonly=on,multidevs=remap" "${disk[@]}" < /dev/null
