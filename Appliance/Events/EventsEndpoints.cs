@@ -12,11 +12,12 @@ internal static class EventsEndpoints
 
     public static WebApplication MapEventsApi(this WebApplication app)
     {
-        app.MapGet("/api/events", (HttpContext context, EventStore store) => List(context, store)).AllowViewers();
+        app.MapGet("/api/events", (HttpContext context, EventStore store) => List(context, store)).RequireAuthorization(WebPolicies.Viewer);
         app.MapDelete("/api/events/{id}", (string id, EventStore store) =>
             !long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number <= 0
                 ? Results.Text($"bad event id '{id}': a positive number\n", "text/plain", statusCode: StatusCodes.Status400BadRequest)
-                : store.Delete(number) ? Results.NoContent() : Results.Text($"no event {number}\n", "text/plain", statusCode: StatusCodes.Status404NotFound));
+                : store.Delete(number) ? Results.NoContent() : Results.Text($"no event {number}\n", "text/plain", statusCode: StatusCodes.Status404NotFound))
+            .RequireAuthorization(WebPolicies.Admin);
         return app;
     }
 

@@ -45,6 +45,9 @@ internal sealed class RelayNotifyService(SystemdNotifier notifier, SystemdEnviro
             notifier.Send("READY=1\nSTATUS=Serving");
             if (environment.WatchdogTimeout is not { } timeout)
             {
+                // Stay until shutdown: returning would dispose the ApplicationStopping registration above, and a unit
+                // without WatchdogSec would never hear STOPPING=1.
+                await Task.Delay(Timeout.Infinite, stoppingToken).ConfigureAwait(false);
                 return;
             }
 
