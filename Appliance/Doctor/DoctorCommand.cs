@@ -157,23 +157,13 @@ public static partial class DoctorCommand
             {
                 if (provider.TryGet(key, out _))
                 {
-                    return $" (set in {Describe(provider)})";
+                    return $" (set in {SettingsSourcesCheck.Describe(provider).Name})";
                 }
             }
         }
 
         return "";
     }
-
-    private static string Describe(IConfigurationProvider provider) => provider switch
-    {
-        Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider { Source.Path: { } path } json =>
-            json.Source.FileProvider?.GetFileInfo(path).PhysicalPath ?? path,
-        Microsoft.Extensions.Configuration.Json.JsonStreamConfigurationProvider => "the built-in defaults",
-        Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationProvider => "an environment variable",
-        Microsoft.Extensions.Configuration.CommandLine.CommandLineConfigurationProvider => "the command line",
-        _ => provider.ToString() ?? "a configuration source",
-    };
 
     [GeneratedRegex(@"\b[A-Z][A-Za-z0-9]*(:[A-Z][A-Za-z0-9]*)+\b")]
     private static partial Regex KeyPattern();

@@ -53,7 +53,7 @@ internal sealed class SettingsSourcesCheck(IConfiguration configuration) : IDoct
         }
     }
 
-    private const string EnvironmentName = "environment variables";
+    private const string EnvironmentName = "an environment variable";
 
     private static bool IsSetting(string key) => key.Contains(':', StringComparison.Ordinal) || key.Equals("Urls", StringComparison.OrdinalIgnoreCase);
 
@@ -62,7 +62,8 @@ internal sealed class SettingsSourcesCheck(IConfiguration configuration) : IDoct
 
     internal readonly record struct SourceName(string Name, bool IsDefaults);
 
-    private static SourceName Describe(IConfigurationProvider provider) => provider switch
+    /// <summary>How the doctor names a settings source (also in a bad key's "set in …").</summary>
+    internal static SourceName Describe(IConfigurationProvider provider) => provider switch
     {
         Microsoft.Extensions.Configuration.Json.JsonStreamConfigurationProvider => new("the built-in defaults", true),
         Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider { Source.Path: { } path } json =>
