@@ -41,17 +41,6 @@ if [ -n "$deb" ]; then
   echo "Appliance --version: $reported"
 fi
 
-# A fake systemd: a Unix datagram socket that logs every notify message.
-fake_systemd() { # SOCKET LOG
-  python3 -u -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
-while True:
-    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
-' "$1" >"$2" &
-  pids+=($!)
-  for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
-}
 started_url() { # LOG PID: the address the process listens on; emulated .NET starts take long on a busy machine (120 s)
   for _ in $(seq 12); do
     listening_url "$1" "$2" && return 0

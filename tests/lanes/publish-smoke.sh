@@ -62,17 +62,6 @@ mkdir -p "$prefix/var/lib/appliance"
 sed "s|^ExecStart=/usr/lib/appliance/Appliance|ExecStart=$prefix/usr/lib/appliance/Appliance|" "$prefix/usr/lib/systemd/system/appliance.service" > "$work/appliance.service"
 out="$(systemd-analyze verify --man=no "$work/appliance.service" 2>&1)" && [ -z "$out" ] || fail "verify: $out"
 
-# A fake systemd: a Unix datagram socket that logs every notify message (one per program).
-fake_systemd() { # SOCKET LOG
-  python3 -u -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
-while True:
-    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
-' "$1" >"$2" &
-  pids+=($!)
-  for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
-}
 notify="$work/notify.sock"
 fake_systemd "$notify" "$work/appliance.notify"
 

@@ -25,3 +25,16 @@ make_test_ca() { # DIR SUBJECT_ALT_NAME: a CA made now (DIR/ca.pem) and a server
     -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null || fail "openssl: sign"
   chmod 644 "$dir/server.key" # nginx workers (nobody) read it in the relay-nginx lane; a throwaway test key
 }
+
+# A fake systemd: a Unix datagram socket at SOCKET that logs every notify message to LOG, one line each ("|" for
+# newlines). Runs in the background; its pid is appended to the caller's `pids` array, which the lane's cleanup kills.
+fake_systemd() { # SOCKET LOG
+  python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+while True:
+    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+' "$1" >"$2" &
+  pids+=($!)
+  for _ in $(seq 50); do [ -S "$1" ] && break; sleep 0.1; done
+}
