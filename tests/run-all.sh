@@ -25,6 +25,7 @@ export TMPDIR="$scratch"
 export LANE_SHARED="$scratch/lane-shared"
 
 failed_lanes=0
+failed_lane_names=()
 passed_lanes=0
 skipped_lanes=0
 echo "== build"
@@ -32,6 +33,17 @@ if ! dotnet build "$root/Appliance.slnx" -c Release -warnaserror -nologo -v:q; t
   echo "tests: 0 passed, 1 failed, 0 skipped"
   exit 1
 fi
+
+# The .deb packages the lanes install and run (amd64 and arm64) are published beside the unit tests, at the lowest CPU
+# priority: the publish takes only the CPU the tests leave idle (they wait on timers, sockets and child processes much
+# of the time), so the tests' timing asserts see no difference; it is raised to normal priority when they end. Its
+# own process group, so renice and the cleanup reach every process it starts.
+echo "== packages (published beside the unit tests; output in $results/lanes/packages.log)"
+mkdir -p "$results/lanes"
+packages_started=$(date +%s)
+setsid nice -n 19 bash "$here/lanes/lib/publish-packages.sh" > "$results/lanes/packages.log" 2>&1 &
+packages_pid=$!
+trap 'kill -TERM -- "-$packages_pid" 2>/dev/null; rm -rf --one-file-system "$scratch"' EXIT
 
 echo "== unit and functional tests"
 # One test assembly at a time (-m:1): several assert timings (frames per second, answers within a second), and four
@@ -41,21 +53,85 @@ dotnet test "$root/Appliance.slnx" -c Release --no-build --nologo -m:1 \
   --results-directory "$results" --logger "trx" --logger "console;verbosity=normal" \
   --blame-hang-timeout 5m -- RunConfiguration.TestSessionTimeout=1500000
 dotnet_rc=$?
+renice -n 0 -g "$packages_pid" >/dev/null 2>&1 || true
 
+# The lanes (tests/lanes/NAME.sh), $LANE_JOBS at a time (default 2): none of them asserts a time tight enough for a second
+# lane beside it to matter (their limits are seconds, not milliseconds), and most of a lane is waiting on qemu, a
+# publish or a timer. Headers in a lane script steer the order:
+#   # lane-after: OTHER   starts once OTHER has ended (systemd-boot installs the packages publish-smoke built);
+#   # lane-seconds: N     how long the lane takes alone on this machine; the lane that heads the longest chain starts
+#                         first, so the long ones do not end up last.
+# Builds in lanes take a lock (tests/lanes/lib/lane-helpers.sh), publishes have their own obj directories
+# (publish-arm64.sh), so lanes running side by side do not race on obj/. Each lane's output is printed in one piece
+# when it ends; the lane's log stays in $results/lanes/.
+lane_jobs="${LANE_JOBS:-2}"
+mkdir -p "$results/lanes"
+declare -A lane_after=() lane_seconds=() lane_state=() lane_start=() lane_of_pid=()
+lane_names=()
 for lane in "$here"/lanes/*.sh; do
   [ -f "$lane" ] || continue
   name="$(basename "$lane" .sh)"
-  echo "== lane $name"
-  bash "$lane"; lane_rc=$?
+  lane_names+=("$name")
+  lane_after[$name]="$(sed -n 's/^# lane-after: *\([a-z0-9-]*\).*/\1/p' "$lane" | head -n1)"
+  lane_seconds[$name]="$(sed -n 's/^# lane-seconds: *\([0-9]*\).*/\1/p' "$lane" | head -n1)"
+  lane_state[$name]=waiting
+done
+lane_weight() { # the lane's own seconds plus those of the lanes waiting for it
+  local weight="${lane_seconds[$1]:-60}" other
+  for other in "${lane_names[@]}"; do
+    [ "${lane_after[$other]}" = "$1" ] && weight=$((weight + ${lane_seconds[$other]:-60}))
+  done
+  echo "$weight"
+}
+lane_ready() { # waiting, and what it comes after (if anything known) has ended
+  local after="${lane_after[$1]}"
+  [ "${lane_state[$1]}" = waiting ] || return 1
+  [ -z "$after" ] || [ -z "${lane_state[$after]:-}" ] || [ "${lane_state[$after]}" = ended ]
+}
+# The packages publish (above) is one of the running lanes: the lanes that use its packages come after it.
+lane_state[packages]=running; lane_start[packages]=$packages_started; lane_of_pid[$packages_pid]=packages
+lanes_running=1
+lanes_waiting=${#lane_names[@]}
+echo "== lanes: ${lane_names[*]} ($lane_jobs at a time)"
+while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ]; do
+  while [ "$lanes_running" -lt "$lane_jobs" ]; do
+    best=""; best_weight=-1
+    for name in "${lane_names[@]}"; do
+      if lane_ready "$name"; then
+        weight=$(lane_weight "$name")
+        if [ "$weight" -gt "$best_weight" ]; then best="$name"; best_weight=$weight; fi
+      fi
+    done
+    [ -n "$best" ] || break
+    echo "== lane $best started ($(( $(date +%s) - start )) s into the run)"
+    bash "$here/lanes/$best.sh" > "$results/lanes/$best.log" 2>&1 &
+    lane_of_pid[$!]="$best"; lane_start[$best]=$(date +%s); lane_state[$best]=running
+    lanes_running=$((lanes_running + 1)); lanes_waiting=$((lanes_waiting - 1))
+  done
+  [ "$lanes_running" -gt 0 ] || break
+  # Polled: bash's `wait -n` misses a child that ended before it was called (the packages publish may end during the
+  # unit tests); `wait PID` still has the status of one that has.
+  ended_pid=""
+  while [ -z "$ended_pid" ]; do
+    for pid in "${!lane_of_pid[@]}"; do
+      if ! kill -0 "$pid" 2>/dev/null; then ended_pid=$pid; break; fi
+    done
+    [ -n "$ended_pid" ] || sleep 1
+  done
+  wait "$ended_pid"; lane_rc=$?
+  name="${lane_of_pid[$ended_pid]}"; unset "lane_of_pid[$ended_pid]"
+  lane_state[$name]=ended; lanes_running=$((lanes_running - 1))
+  took=$(( $(date +%s) - lane_start[$name] ))
   if [ "$lane_rc" -eq 0 ]; then
-    passed_lanes=$((passed_lanes + 1))
+    verdict="passed"; passed_lanes=$((passed_lanes + 1))
   elif [ "$lane_rc" -eq 77 ]; then
-    echo "lane $name SKIPPED (the machine lacks what it needs; see above)"
-    skipped_lanes=$((skipped_lanes + 1))
+    verdict="SKIPPED (the machine lacks what it needs; see its output)"; skipped_lanes=$((skipped_lanes + 1))
   else
-    echo "lane $name FAILED"
-    failed_lanes=$((failed_lanes + 1))
+    verdict="FAILED (status $lane_rc)"; failed_lanes=$((failed_lanes + 1)); failed_lane_names+=("$name")
   fi
+  echo "== lane $name: $verdict in $took s"
+  sed 's/^/  /' "$results/lanes/$name.log"
+  echo "== lane $name: $verdict in $took s"
 done
 
 # Sum the counters of every .trx (lanes that run xunit elsewhere, e.g. inside qemu, drop theirs here too).
@@ -75,6 +151,12 @@ while IFS= read -r trx; do
        grab && /<Message>/ { inmsg = 1 }
        grab && inmsg { end = /<\/Message>/; sub(/^ *<Message>/, ""); sub(/<\/Message>.*/, ""); print "  " $0; n++; if (end || n >= 12) { inmsg = 0; grab = 0 } }' "$trx"
 done < <(find "$results" -name '*.trx')
+
+# And the end of each failed lane's output.
+for name in "${failed_lane_names[@]}"; do
+  echo "FAILED: lane $name; the end of its output ($results/lanes/$name.log):"
+  tail -n 15 "$results/lanes/$name.log" | sed 's/^/  /'
+done
 
 echo "== finished in $(( $(date +%s) - start )) s"
 echo "tests: $passed passed, $failed failed, $skipped skipped"

@@ -18,6 +18,10 @@ log() { echo "fetch-root: $*" >&2; }
 die() { echo "fetch-root: ERROR: $*" >&2; exit 1; }
 
 dir="$cache/arm64-root-$suite"
+# One at a time: lanes running side by side (tests/run-all.sh) would otherwise build the same root at once.
+mkdir -p "$cache"
+exec 9>"$cache/.fetch-root-$suite.lock"
+flock 9
 stamp_line="$suite ${packages[*]}"
 if [ -f "$dir/ready" ] && grep -qxF "$stamp_line" "$dir/ready" && [ -z "$(find "$dir/ready" -mtime +"${ARM64_ROOT_MAX_DAYS:-30}")" ]; then
   echo "$dir"; exit 0

@@ -18,6 +18,9 @@ die() { echo "fetch-kernel: ERROR: $*" >&2; exit 1; }
 
 apt_dir="$cache/apt"; [ "$arch" = amd64 ] || apt_dir="$cache/apt-$arch"
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial" "$cache/kernels"
+# One at a time: lanes running side by side (tests/run-all.sh) would otherwise download and unpack into the same cache.
+exec 9>"$cache/.fetch-kernel-$arch.lock"
+flock 9
 
 source "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh"
 [ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list(.d); set HWLANE_MIRROR"

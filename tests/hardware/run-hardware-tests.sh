@@ -10,7 +10,9 @@ mkdir -p "$results"
 start=$(date +%s)
 
 project="$root/tests/Hardware.Tests/Hardware.Tests.csproj"
-dotnet build "$project" -c Release -warnaserror -nologo -v:q
+# Under the lanes' build lock (tests/lanes/lib/lane-helpers.sh): another lane may be building beside this one.
+mkdir -p "$root/artifacts"
+flock "$root/artifacts/.lane-build.lock" dotnet build "$project" -c Release -warnaserror -nologo -v:q
 dll="$root/tests/Hardware.Tests/bin/Release/net10.0/Hardware.Tests.dll"
 [ -f "$dll" ] || { echo "hardware lane: ERROR: $dll was not built"; exit 1; }
 

@@ -3,6 +3,7 @@
 # directory on it), notes a WeCom message as started in the run journal, creates the link secret, and resets the
 # machine at once with sysrq b (no sync, no unmount, like a pulled plug); a second boot checks that both are on the disk
 # and that a file written without a sync is not (else the cut proved nothing). Prints the seconds each boot took.
+# lane-seconds: 148 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 results="${TEST_RESULTS_DIR:-$root/artifacts/test-results}"
@@ -11,7 +12,8 @@ fail() { echo "power-cut: FAIL: $*"; exit 1; }
 command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 is not installed (tests/lanes/power-cut.apt)"
 
 project="$root/tests/Hardware.Tests/Hardware.Tests.csproj"
-dotnet build "$project" -c Release -warnaserror -nologo -v:q
+source "$root/tests/lanes/lib/lane-helpers.sh"
+lane_build "$project"
 dll="$root/tests/Hardware.Tests/bin/Release/net10.0/Hardware.Tests.dll"
 [ -f "$dll" ] || fail "$dll was not built"
 

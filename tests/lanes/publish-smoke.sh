@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publish smoke test: publish-arm64.sh --rid linux-x64 builds the amd64 .deb packages; check their names, control
+# Publish smoke test: the amd64 .deb packages publish-arm64.sh --rid linux-x64 builds (this run's, tests/lanes/lib/packages.sh); check their names, control
 # fields, conffiles and maintainer scripts, run lintian on them (any error fails), unpack them into a temporary root
 # (dpkg-deb -x; the systemd-boot lane installs them with apt under a real systemd), verify the unit, check
 # --version, start the installed binary (on the package's own settings file) with the synthetic camera on a loopback
@@ -7,6 +7,8 @@
 # SIGTERM and require a clean exit within 5 s. Then the same for the Relay (also over https from PEM files), the
 # trimmed appliance through the trimmed relay's tunnel with WeCom on (snapshot, a signed callback), the doctor on a
 # broken settings file, and both programs run as an unprivileged user on settings they cannot read.
+# lane-seconds: 50 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-after: packages (this run's packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -16,18 +18,16 @@ trap cleanup EXIT
 fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 source "$root/tests/lanes/lib/lane-helpers.sh"
 
-started=$(date +%s)
-"$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/debs" || fail "publish-arm64.sh failed"
-echo "publish-arm64.sh --rid linux-x64: $(( $(date +%s) - started )) s; $(for d in $(cat "$work/debs"); do printf '%s %s; ' "$(basename "$d")" "$(du -h "$d" | cut -f1)"; done)"
-# The systemd-boot lane installs the same packages under a real systemd instead of publishing again.
-if [ -n "${LANE_SHARED:-}" ]; then mkdir -p "$LANE_SHARED" && cp $(cat "$work/debs") "$LANE_SHARED/"; fi
+source "$root/tests/lanes/lib/packages.sh"
+lane_packages linux-x64 "$work/publish"
+echo "packages: $(for d in $(cat "$work/publish/debs"); do printf '%s %s; ' "$(basename "$d")" "$(du -h "$d" | cut -f1)"; done)"
 
 # The packages: one version (Directory.Build.props'), the names apt expects, the settings as conffiles.
 version="$(sed -n 's|.*<Version>\([^<]*\)</Version>.*|\1|p' "$root/Directory.Build.props" | head -n1)"
 prefix="$work/root"
 for name in appliance relay; do
   deb="$work/publish/${name}_${version}_amd64.deb"
-  grep -qx "$deb" "$work/debs" || fail "publish-arm64.sh did not print $deb: $(cat "$work/debs")"
+  grep -qx "$deb" "$work/publish/debs" || fail "publish-arm64.sh did not make $deb: $(cat "$work/publish/debs")"
   [ "$(dpkg-deb -f "$deb" Package Version Architecture | tr '\n' ' ')" = "Package: $name Version: $version Architecture: amd64 " ] \
     || fail "$name: control fields $(dpkg-deb -f "$deb" Package Version Architecture)"
   dpkg-deb -e "$deb" "$work/control-$name"
@@ -44,7 +44,7 @@ dpkg-deb -f "$work/publish/appliance_${version}_amd64.deb" Depends | grep -q 'li
 
 # lintian: no errors (the warnings that remain, and why, are in docs/packaging.md).
 lintian_started=$(date +%s)
-lintian --fail-on error --tag-display-limit 0 $(cat "$work/debs") > "$work/lintian.out" 2>&1 && rc=0 || rc=$?
+lintian --fail-on error --tag-display-limit 0 $(cat "$work/publish/debs") > "$work/lintian.out" 2>&1 && rc=0 || rc=$?
 cat "$work/lintian.out"
 [ "$rc" = 0 ] || fail "lintian reported errors (status $rc, above)"
 echo "lintian: no errors ($(grep -c '^W: ' "$work/lintian.out" || true) warnings) in $(( $(date +%s) - lintian_started )) s"

@@ -3,6 +3,7 @@
 # (Camera:Source=auto, which on a machine without a camera falls back to the synthetic one; simulated GPIO).
 # Only the listening address is overridden (a free loopback port). Checks a snapshot and the status page, then
 # stops it. Exit 0 = pass.
+# lane-seconds: 40 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -19,7 +20,11 @@ source "$root/tests/lanes/lib/lane-helpers.sh"
 mkdir -p "$work/etc" "$work/state"
 cd "$root"
 # Settings from the machine's /etc/appliance must not leak in; state goes to a temporary directory.
-APPLIANCE_CONFIG_DIR="$work/etc" STATE_DIRECTORY="$work/state" setsid ./Appliance/run.sh --urls=http://127.0.0.1:0 >"$work/run.out" 2>&1 &
+# run.sh builds first: under the lanes' build lock (another lane may be building beside this one), held until it listens.
+exec {build_lock}>"$(build_lock_file)"
+flock "$build_lock"
+APPLIANCE_CONFIG_DIR="$work/etc" STATE_DIRECTORY="$work/state" setsid ./Appliance/run.sh --urls=http://127.0.0.1:0 \
+  >"$work/run.out" 2>&1 {build_lock}>&- &
 group=$!
 url=""
 for _ in $(seq 1200); do # dotnet run may build first: up to 120 s
@@ -29,6 +34,7 @@ for _ in $(seq 1200); do # dotnet run may build first: up to 120 s
   sleep 0.1
 done
 [ -n "$url" ] || fail "not listening after 120 s"
+flock -u "$build_lock"
 
 # run.sh says what it does while it builds, and the appliance where to point a browser once it listens.
 grep -q "^run.sh: building" "$work/run.out" || fail "run.sh did not say it was building"

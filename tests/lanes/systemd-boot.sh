@@ -3,22 +3,21 @@
 # relay and appliance .deb packages there with apt as the README says (sudo apt install ./NAME_VERSION_amd64.deb) and
 # checks the maintainer scripts and the units under that systemd: users, groups, settings and secrets modes,
 # hardening with the real V4L2 device, READY/watchdog, exit 78, upgrades to a second version (conffiles and secrets
-# kept, restarted), the tunnel between the two, apt remove and apt purge. Uses publish-smoke's amd64 packages of this
-# run when there are any (LANE_SHARED), else publishes.
+# kept, restarted), the tunnel between the two, apt remove and apt purge. Uses the amd64 packages of this
+# run (tests/lanes/lib/packages.sh).
+# lane-seconds: 634 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-after: packages (the amd64 packages tests/run-all.sh publishes first; run alone, the lane publishes them itself)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 fail() { echo "systemd-boot: FAIL: $*"; exit 1; }
 
-shared="${LANE_SHARED:-}"
-if [ -n "$shared" ] && ls "$shared"/appliance_*_amd64.deb >/dev/null 2>&1 && ls "$shared"/relay_*_amd64.deb >/dev/null 2>&1; then
-  cp "$shared"/appliance_*_amd64.deb "$shared"/relay_*_amd64.deb "$work/"
-else
-  "$root/publish-arm64.sh" --rid linux-x64 --out "$work/publish" >"$work/debs" || fail "publish-arm64.sh failed"
-  cp $(cat "$work/debs") "$work/"
-  rm -rf "$work/publish"
-fi
+source "$root/tests/lanes/lib/lane-helpers.sh"
+source "$root/tests/lanes/lib/packages.sh"
+lane_packages linux-x64 "$work/packages"
+cp "$work"/packages/appliance_*_amd64.deb "$work"/packages/relay_*_amd64.deb "$work/" || fail "no amd64 packages"
+rm -rf "$work/packages"
 # The upgrade's "next version": the same package repacked with a higher version (VERSION+lane1), as a release would be.
 for deb in "$work"/appliance_*_amd64.deb "$work"/relay_*_amd64.deb; do
   unpacked="$work/repack" && rm -rf "$unpacked" && dpkg-deb -R "$deb" "$unpacked"
@@ -29,7 +28,6 @@ for deb in "$work"/appliance_*_amd64.deb "$work"/relay_*_amd64.deb; do
 done
 cp "$root/tests/systemd-boot/in-guest.sh" "$work/"
 # A test CA and a certificate for the relay's own HTTPS (the guest plays certbot with them).
-source "$root/tests/lanes/lib/lane-helpers.sh"
 mkdir -p "$work/tls" && make_test_ca "$work/tls" "DNS:relay.test"
 
 started=$(date +%s)

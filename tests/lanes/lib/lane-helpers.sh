@@ -1,6 +1,13 @@
 # Helpers the lanes share (sourced; run-all.sh runs only tests/lanes/*.sh, not this folder).
 # Each lane defines fail() before it sources this file.
 
+# run-all.sh runs lanes side by side: two `dotnet build`s (or a build and `dotnet run`'s) of the same projects at once
+# would race on their obj/ and bin/ files. Lanes build under this lock; publishes use their own directories.
+build_lock_file() { local dir="${root:?}/artifacts"; mkdir -p "$dir"; echo "$dir/.lane-build.lock"; }
+lane_build() { # PROJECT: dotnet build -c Release under the lanes' build lock
+  flock "$(build_lock_file)" dotnet build "$1" -c Release -warnaserror -nologo -v:q
+}
+
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 listening_url() { # LOGFILE PID: the first "Now listening on: http://…" address a .NET process logs
