@@ -13,7 +13,7 @@ namespace Relay;
 /// The VPS side of the tunnel: appliances dial in at <c>/_tunnel/connect</c>; visitors reach them at
 /// <c>https://RELAY/NAME/…</c>; <c>/status</c> and <c>/healthz</c> are the relay's own.
 /// </summary>
-public static class Program
+public static partial class Program
 {
     /// <summary>Settings files after appsettings.json: /etc/relay (or RELAY_CONFIG_DIR)/relay.json.</summary>
     public static IReadOnlyList<string> SettingsFiles =>
@@ -91,6 +91,7 @@ public static class Program
         }
 
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null); // uploads stream through
+        builder.WebHost.ConfigureKestrel(k => Appliance.Hosting.ConnectionCeiling.Apply(k, options.MaxConnections));
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.AddSingleton(options);
         builder.Services.TryAddSingleton(TimeProvider.System);
@@ -100,6 +101,9 @@ public static class Program
         builder.Services.AddSingleton<TunnelAcceptor>();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton<StreamFanOuts>();
+        builder.Services.AddSingleton(sp => new Appliance.Streaming.StreamLimiter(
+            options.MaxStreamsPerClient, options.MaxStreamsPerLink, options.MaxStreams,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<FrontDoor>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(new CallbackStore(Path.Combine(stateDirectory, "callbacks.db")));
         builder.Services.AddSingleton<CallbackRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CallbackRelay>());
@@ -113,6 +117,10 @@ public static class Program
         }
 
         app.UseWebSockets();
+        if (options.Appliances.Count > 1 && options.AllowSharedOriginPaths)
+        {
+            LogSharedOrigin(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Program)), options.Appliances.Count);
+        }
 
         // Served over TLS (its own certificate, or behind a proxy it trusts for X-Forwarded-Proto): browsers keep to
         // HTTPS for a year, so a visitor's cookie or view link never travels in clear after the first visit.
@@ -149,10 +157,13 @@ public static class Program
             }
             else
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                await context.Response.WriteAsync("Not found. Appliances are at /NAME/.\n");
+                // The same answer as for an appliance that is configured but offline: names cannot be told apart.
+                await Pages.WriteNotReachableAsync(context);
             }
         });
         return app;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Relay:AllowSharedOriginPaths is set: {Count} appliances under /NAME/ paths share one browser origin, so a page of one can act with a visitor's login on another. Give each its own Relay:Appliances:NAME:Hosts instead.")]
+    private static partial void LogSharedOrigin(ILogger logger, int count);
 }

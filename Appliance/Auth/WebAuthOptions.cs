@@ -43,6 +43,21 @@ public sealed class WebAuthOptions
     /// </summary>
     public double MaxPasswordChecksPerSecond { get; set; } = 5;
 
+    /// <summary>
+    /// Streams (<c>/stream</c>) one client address may have open at once (IPv6 per /64); more get 429. The relay's
+    /// shared stream is not counted: the relay limits its own viewers.
+    /// </summary>
+    public int MaxStreamsPerClient { get; set; } = 8;
+
+    /// <summary>Streams one signed view link may have open at once, from any address; more get 429.</summary>
+    public int MaxStreamsPerLink { get; set; } = 4;
+
+    /// <summary>Streams open at once in all; more get 503 (a Pi Zero 2 serves about this many at full rate).</summary>
+    public int MaxStreams { get; set; } = 64;
+
+    /// <summary>Connections open at once on every address the appliance listens on; past it new ones are closed unanswered.</summary>
+    public int MaxConnections { get; set; } = 512;
+
     public bool HasPassword => Password.Length > 0 || PasswordHash.Length > 0;
 
     public IEnumerable<string> Validate()
@@ -80,6 +95,11 @@ public sealed class WebAuthOptions
         if (LoginFailureWindow <= TimeSpan.Zero)
         {
             yield return $"Web:LoginFailureWindow must be positive (got {LoginFailureWindow}).";
+        }
+
+        if (MaxStreamsPerClient < 1 || MaxStreamsPerLink < 1 || MaxStreams < 1 || MaxConnections < 1)
+        {
+            yield return "Web:MaxStreamsPerClient, Web:MaxStreamsPerLink, Web:MaxStreams and Web:MaxConnections must be at least 1.";
         }
     }
 }

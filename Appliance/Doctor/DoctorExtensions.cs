@@ -30,5 +30,6 @@ public static class DoctorExtensions
         _ => new SecretsFileCheck(ApplianceConfiguration.SettingsFiles()[^1]),
         c => new WeComCredentialsCheck(c),
         c => new RelayReachableCheck(c),
+        c => new PublicOriginCheck(c),
     ];
 }

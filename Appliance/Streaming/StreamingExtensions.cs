@@ -15,6 +15,14 @@ public static class StreamingExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.AddSingleton<ViewerTracker>();
+        builder.Services.AddSingleton(sp =>
+        {
+            var web = sp.GetRequiredService<WebAuthOptions>();
+            return new StreamLimiter(web.MaxStreamsPerClient, web.MaxStreamsPerLink, web.MaxStreams,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<StreamLimiter>(), sp.GetRequiredService<TimeProvider>());
+        });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+            Hosting.ConnectionCeiling.Apply(kestrel, kestrel.ApplicationServices.GetRequiredService<WebAuthOptions>().MaxConnections));
 
         // Small per-connection output buffers: with the stream's sliced writes, a viewer never holds more than a few
         // slices in the server, and a stalled one stops being written to at once. For HTTP/1.1 on sockets the
@@ -44,7 +52,7 @@ public static class StreamingExtensions
             : 1;
 
     private static async Task StreamAsync(
-        HttpContext context, FrameHub hub, ViewerTracker viewers, TimeProvider time, IHostApplicationLifetime lifetime)
+        HttpContext context, FrameHub hub, ViewerTracker viewers, StreamLimiter limiter, SignedTokens tokens, TimeProvider time, IHostApplicationLifetime lifetime)
     {
         int? fpsCap = null;
         if (context.Request.Query.TryGetValue("fps", out var fpsText))
@@ -59,6 +67,28 @@ public static class StreamingExtensions
             fpsCap = fps;
         }
 
+        // The relay's shared stream stands for all its viewers, whom the relay limits itself.
+        IDisposable? clientPlace = null;
+        IDisposable? linkPlace = null;
+        if (!context.IsRelayOwnRequest())
+        {
+            var client = GuessLimiter.AddressKey(context.Connection.RemoteIpAddress);
+            clientPlace = limiter.TryAddClient(client, out var refusal);
+            if (clientPlace is not null && context.GetWebPrincipal() is { Method: "link" } && LinkOf(context, tokens) is { Length: > 0 } link)
+            {
+                linkPlace = limiter.TryAddLink(link, client, out refusal);
+            }
+
+            if (refusal != StreamRefusal.None)
+            {
+                clientPlace?.Dispose();
+                await StreamLimiter.WriteRefusalAsync(context, refusal);
+                return;
+            }
+        }
+
+        using var heldPlace = clientPlace;
+        using var heldLinkPlace = linkPlace;
         var response = context.Response;
         response.ContentType = MjpegStreamWriter.ContentType;
         response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
@@ -124,6 +154,13 @@ public static class StreamingExtensions
             // The viewer went away.
         }
     }
+
+    /// <summary>The signed view link this request is admitted with: a valid <c>?t=</c>, else the cookie it left (as the Link scheme decides).</summary>
+    private static string LinkOf(HttpContext context, SignedTokens tokens) =>
+        context.Request.Query[LinkSigner.QueryParameter].ToString() is { Length: > 0 } query
+            && tokens.Check(query, SignedTokens.LinkKind, out _, out _) == TokenCheck.Valid
+            ? query
+            : context.Request.Cookies[SessionAuthenticationHandler.LinkCookieName] ?? "";
 
     private static async Task SnapshotAsync(HttpContext context, SnapshotService snapshots, CaptureService capture)
     {

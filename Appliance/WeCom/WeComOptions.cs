@@ -23,6 +23,12 @@ public sealed class WeComOptions
     /// <summary>Where the server APIs live.</summary>
     public string ApiBaseUrl { get; set; } = "https://qyapi.weixin.qq.com";
 
+    /// <summary>
+    /// How long one API call may take, from connecting until the whole answer is read (an upload's body included): a
+    /// server that answers the headers and then stalls, or never answers, gives a transport error after this, never a hang.
+    /// </summary>
+    public TimeSpan HttpTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>UserIDs allowed to use the app; empty means nobody. Admins are always allowed.</summary>
     public string[] AllowedUsers { get; set; } = [];
 
@@ -104,6 +110,11 @@ public sealed class WeComOptions
         if (EncodingAesKey.Length > 0 && !Crypto.WeComCrypto.IsValidKey(EncodingAesKey))
         {
             yield return "WeCom:EncodingAesKey must be the 43-character key from the WeCom admin console.";
+        }
+
+        if (HttpTimeout <= TimeSpan.Zero || HttpTimeout > TimeSpan.FromMinutes(10))
+        {
+            yield return $"WeCom:HttpTimeout must be more than 0 and at most 10 minutes (got {HttpTimeout}).";
         }
 
         if (!Uri.TryCreate(ApiBaseUrl, UriKind.Absolute, out var api) || (api.Scheme != Uri.UriSchemeHttps && api.Scheme != Uri.UriSchemeHttp))

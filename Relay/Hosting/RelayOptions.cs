@@ -83,6 +83,32 @@ public sealed class RelayOptions
     /// </summary>
     public double MaxAuthChecksPerSecond { get; set; } = 5;
 
+    /// <summary>
+    /// Streams one visitor address may have open at once through the relay (IPv6 per /64, the proxy's
+    /// X-Forwarded-For when <see cref="TrustProxyHeaders"/>); more get 429. Checked before the appliance is asked.
+    /// </summary>
+    public int MaxStreamsPerClient { get; set; } = 10;
+
+    /// <summary>Streams one signed view link may have open at once, from any address; more get 429.</summary>
+    public int MaxStreamsPerLink { get; set; } = 4;
+
+    /// <summary>Streams open at once through the relay, all appliances together; more get 503 (about 0.15 MB each).</summary>
+    public int MaxStreams { get; set; } = 500;
+
+    /// <summary>Connections open at once (visitors and tunnels); past it new ones are closed unanswered.</summary>
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>
+    /// Serve more than one appliance under <c>/NAME/</c> paths of one host. They then share one browser origin: a
+    /// page of one appliance can act with the visitor's login on another. Without this setting a relay with more
+    /// than one appliance routes by <see cref="ApplianceEntry.Hosts"/> only (each appliance its own origin), and
+    /// refuses to start while one has no host; with it, path prefixes work for all and a warning is logged at start.
+    /// </summary>
+    public bool AllowSharedOriginPaths { get; set; }
+
+    /// <summary>Whether <c>/NAME/</c> paths are routed: one appliance, or several with <see cref="AllowSharedOriginPaths"/>.</summary>
+    public bool RoutesByPath => Appliances.Count <= 1 || AllowSharedOriginPaths;
+
     public IReadOnlyList<string> EffectiveEgressAllowList => EgressAllowList is { Length: > 0 } list ? list : DefaultEgressAllowList;
 
     /// <summary>
@@ -211,6 +237,18 @@ public sealed class RelayOptions
         if (MaxReplayAttempts < 1)
         {
             yield return $"Relay:MaxReplayAttempts must be at least 1 (got {MaxReplayAttempts}).";
+        }
+
+        if (!RoutesByPath && Appliances.Where(a => (a.Value.Hosts ?? []).Length == 0).Select(a => a.Key).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } hostless)
+        {
+            yield return $"Relay:Appliances:{hostless[0]}:Hosts is not set, and {Appliances.Count} appliances under /NAME/ paths of one host would share one "
+                + "origin (a page of one could act with a login on another): give each appliance its own host name in Relay:Appliances:NAME:Hosts "
+                + "(without host: " + string.Join(", ", hostless) + "), or accept the risk with Relay:AllowSharedOriginPaths=true.";
+        }
+
+        if (MaxStreamsPerClient < 1 || MaxStreamsPerLink < 1 || MaxStreams < 1 || MaxConnections < 1)
+        {
+            yield return "Relay:MaxStreamsPerClient, Relay:MaxStreamsPerLink, Relay:MaxStreams and Relay:MaxConnections must be at least 1.";
         }
 
         if (MaxStoredCallbacks < 1)

@@ -205,6 +205,7 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
 /// <summary>Pages the relay itself shows.</summary>
 internal static class Pages
 {
+    /// <summary>Shown after a tunnel failed in the middle of a request: the appliance is connected but did not answer.</summary>
     public static async Task WriteUnavailableAsync(HttpContext context, string name, string why)
     {
         if (context.Response.HasStarted)
@@ -225,6 +226,25 @@ internal static class Pages
             <body><h1>{{safe}} is offline</h1><p>The camera at home {{why}}. It reconnects by itself when its
             internet connection is back; this page retries every 10 seconds.</p>
             <p lang="zh">设备暂时离线，网络恢复后会自动重连；本页每 10 秒重试。</p></body></html>
+            """);
+    }
+
+    /// <summary>
+    /// The answer for an address no connected appliance serves: an unknown name and a configured one that is offline
+    /// get the same status and the same bytes, so a stranger cannot list the names a relay serves.
+    /// </summary>
+    public static async Task WriteNotReachableAsync(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status404NotFound;
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentType = "text/html; charset=utf-8";
+        await context.Response.WriteAsync("""
+            <!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <meta http-equiv="refresh" content="10"><title>Not reachable</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em;color:#333}</style></head>
+            <body><h1>Not reachable</h1><p>No camera answers at this address now: either the address is wrong, or the
+            camera is offline (it reconnects by itself when its internet connection is back). This page retries every 10 seconds.</p>
+            <p lang="zh">此地址暂无设备应答：地址有误，或设备暂时离线（网络恢复后会自动重连）。本页每 10 秒重试。</p></body></html>
             """);
     }
 }

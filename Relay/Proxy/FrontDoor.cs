@@ -14,7 +14,8 @@ namespace Relay.Proxy;
 /// store-and-forward; everything else is forwarded as is.
 /// </summary>
 internal sealed class FrontDoor(
-    RelayOptions options, TunnelRegistry registry, Forwarder forwarder, StreamFanOuts fanOuts, CallbackRelay callbacks, TimeProvider time)
+    RelayOptions options, TunnelRegistry registry, Forwarder forwarder, StreamFanOuts fanOuts, CallbackRelay callbacks, TimeProvider time,
+    ClientAddress clients, Appliance.Streaming.StreamLimiter streams)
 {
     private readonly Dictionary<string, string> _hosts = options.Appliances
         .SelectMany(a => (a.Value.Hosts ?? []).Select(h => (Host: HostName(h), Name: a.Key)))
@@ -41,7 +42,7 @@ internal sealed class FrontDoor(
 
         var end = path.IndexOf('/', 1);
         var first = end < 0 ? path[1..] : path[1..end];
-        if (first.Length == 0 || !options.Appliances.ContainsKey(first))
+        if (first.Length == 0 || !options.Appliances.ContainsKey(first) || !options.RoutesByPath)
         {
             return null;
         }
@@ -98,7 +99,8 @@ internal sealed class FrontDoor(
         var session = registry.Get(route.Name);
         if (session is null)
         {
-            await Pages.WriteUnavailableAsync(context, route.Name, "is not connected to the relay right now");
+            // Answered as an unknown name is (no 503 vs 404 to tell which names are configured).
+            await Pages.WriteNotReachableAsync(context);
             return;
         }
 
@@ -302,9 +304,27 @@ internal sealed class FrontDoor(
             fpsCap = fps;
         }
 
+        // One address's share is checked before the appliance is asked (a flood costs no round trip through the tunnel).
+        var client = Appliance.Auth.GuessLimiter.AddressKey(System.Net.IPAddress.TryParse(clients.Of(context), out var ip) ? ip : null);
+        using var clientPlace = streams.TryAddClient(client, out var refusal);
+        if (clientPlace is null)
+        {
+            await Appliance.Streaming.StreamLimiter.WriteRefusalAsync(context, refusal);
+            return;
+        }
+
         var (admitted, until) = await AdmitAsync(context, session, route);
         if (!admitted)
         {
+            return;
+        }
+
+        // A view link's holder (the appliance gave an end time): that link's share too.
+        using var linkPlace = until is not null && AdmittingLink(context) is { Length: > 0 } link ? streams.TryAddLink(link, client, out refusal) : null;
+        if (until is not null && linkPlace is null && refusal != Appliance.Streaming.StreamRefusal.None)
+        {
+            context.Response.Headers.Remove("Set-Cookie");
+            await Appliance.Streaming.StreamLimiter.WriteRefusalAsync(context, refusal);
             return;
         }
 
@@ -347,6 +367,27 @@ internal sealed class FrontDoor(
         {
             // The viewer went away.
         }
+    }
+
+    /// <summary>
+    /// The view link the appliance admitted: the one it just set its cookie to (a valid <c>?t=</c>), else the cookie
+    /// the visitor sent. A bad <c>?t=</c> next to a good cookie thus counts as the cookie's link.
+    /// </summary>
+    private static string? AdmittingLink(HttpContext context)
+    {
+        // The appliance's SessionAuthenticationHandler.LinkCookieName.
+        const string LinkCookie = "appliance_link=";
+        foreach (var cookie in context.Response.Headers.SetCookie)
+        {
+            if (cookie is not null && cookie.StartsWith(LinkCookie, StringComparison.Ordinal))
+            {
+                var value = cookie[LinkCookie.Length..];
+                var semicolon = value.IndexOf(';', StringComparison.Ordinal);
+                return Uri.UnescapeDataString(semicolon < 0 ? value : value[..semicolon]);
+            }
+        }
+
+        return context.Request.Cookies[LinkCookie[..^1]];
     }
 
     private async Task SnapshotAsync(HttpContext context, TunnelSession session, ApplianceRoute route, RelayedFrame frame)

@@ -154,6 +154,8 @@ internal static class Program
             options.AppliancePath, $"--urls=http://127.0.0.1:{port}",
             $"--Camera:Width={options.Width}", $"--Camera:Height={options.Height}", $"--Camera:Fps={options.Fps}",
             $"--State:Directory={Directory.CreateTempSubdirectory("loadharness-").FullName}", "--Logging:LogLevel:Default=Warning",
+            // Every viewer comes from 127.0.0.1: the per-address and total stream limits are raised to let them all in.
+            $"--Web:MaxStreamsPerClient={options.Viewers + options.Stalled}", $"--Web:MaxStreams={options.Viewers + options.Stalled}",
         }.Concat(source))
         {
             start.ArgumentList.Add(argument);

@@ -391,7 +391,7 @@ public sealed class CallbackStoreAndForwardTests
     public async Task Replay_OneApplianceHangs_AnotherIsStillDrained()
     {
         await using var relay = await RelayServer.StartAsync(
-            $"--Relay:Appliances:cam2:Secret={RelayServer.Secret}", $"--Relay:Appliances:cam2:WeComToken={RelayServer.WeComToken}");
+            $"--Relay:Appliances:cam2:Secret={RelayServer.Secret}", $"--Relay:Appliances:cam2:WeComToken={RelayServer.WeComToken}", "--Relay:AllowSharedOriginPaths=true");
         using (var client = relay.CreateClient())
         {
             using var stuck = await PostCallbackAsync(client, "stuck");

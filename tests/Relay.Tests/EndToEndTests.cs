@@ -107,14 +107,21 @@ public sealed class EndToEndTests
     }
 
     [Fact]
-    public async Task Offline_Appliance_Gets503PageWithRetryAfter()
+    public async Task Offline_Appliance_AnsweredExactlyLikeAnUnknownName()
     {
+        // Issue 21, finding 9: 503 for a configured name and 404 for an unknown one listed the relay's appliances.
         await using var relay = await RelayServer.StartAsync();
         using var client = relay.CreateClient();
-        using var response = await client.GetAsync("/cam/");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        Assert.Equal(TimeSpan.FromSeconds(10), response.Headers.RetryAfter?.Delta);
-        Assert.Contains("cam is offline", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var offline = await client.GetAsync("/cam/");
+        using var unknown = await client.GetAsync("/nosuch/");
+        using var offlineStream = await client.GetAsync("/cam/stream");
+        using var unknownStream = await client.GetAsync("/nosuch/stream");
+
+        var body = await offline.Content.ReadAsStringAsync();
+        Assert.All([offline, unknown, offlineStream, unknownStream], r => Assert.Equal(HttpStatusCode.NotFound, r.StatusCode));
+        Assert.All([unknown, offlineStream, unknownStream], r => Assert.Equal(body, r.Content.ReadAsStringAsync().Result));
+        Assert.DoesNotMatch(@"\bcam\b", body); // the old page said "cam is offline"
+        Assert.Contains("meta http-equiv=\"refresh\"", body, StringComparison.Ordinal); // the family's page still retries by itself
     }
 
     [Fact]

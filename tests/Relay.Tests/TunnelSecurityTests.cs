@@ -159,7 +159,7 @@ public sealed class TunnelSecurityTests
     public async Task RepeatedFailures_AreRateLimited_ButTheRightSecretAndOtherNamesAreNot()
     {
         const string doorSecret = "door-secret-0123456789abcdef";
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3", $"--Relay:Appliances:door:Secret={doorSecret}");
+        await using var relay = await RelayServer.StartAsync("--Relay:MaxAuthFailures=3", $"--Relay:Appliances:door:Secret={doorSecret}", "--Relay:AllowSharedOriginPaths=true");
         for (var i = 0; i < 3; i++)
         {
             await TryLoginAsync(relay, "cam", "wrong-secret-0123456789");

@@ -203,14 +203,17 @@ public sealed partial class WeComApiClient
             byte[] body;
             try
             {
+                using var deadline = _http.Deadline(cancellationToken);
                 using var message = request(token);
-                using var response = await _http.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                body = await ReadCappedAsync(response, 1024 * 1024, cancellationToken);
+                using var response = await _http.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+                body = await ReadCappedAsync(response, 1024 * 1024, deadline.Token);
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                LogTransport(_logger, api, ex.GetType().Name, ex.Message);
-                return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api}: {ex.GetType().Name}: {ex.Message}");
+                // A stalled or silent server: the deadline (WeCom:HttpTimeout) ends the call, whatever part it hung in.
+                var reason = ex is OperationCanceledException ? $"no complete answer within {_http.Timeout.TotalSeconds:0.###} s (WeCom:HttpTimeout)" : $"{ex.GetType().Name}: {ex.Message}";
+                LogTransport(_logger, api, ex.GetType().Name, ex is OperationCanceledException ? reason : ex.Message);
+                return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api}: {reason}");
             }
 
             JsonDocument document;

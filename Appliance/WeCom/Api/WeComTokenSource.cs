@@ -63,7 +63,22 @@ public sealed class WeComHttp : IDisposable
         ArgumentNullException.ThrowIfNull(egress);
         _base = new Uri(options.ApiBaseUrl.TrimEnd('/') + "/");
         Egress = egress.Name;
-        Client = new HttpClient(egress.CreatePrimaryHandler(), disposeHandler: true) { Timeout = TimeSpan.FromSeconds(60) };
+        Timeout = options.HttpTimeout;
+        Client = new HttpClient(egress.CreatePrimaryHandler(), disposeHandler: true) { Timeout = options.HttpTimeout };
+    }
+
+    /// <summary>
+    /// <c>WeCom:HttpTimeout</c>: the client's own timeout ends at the headers when a call reads the body as a stream,
+    /// so such calls take a deadline of this length for the body too (<see cref="Deadline"/>).
+    /// </summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>A token cancelled by the caller or after <see cref="Timeout"/>, whichever comes first.</summary>
+    public CancellationTokenSource Deadline(CancellationToken cancellationToken)
+    {
+        var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Timeout);
+        return deadline;
     }
 
     public HttpClient Client { get; }

@@ -95,7 +95,7 @@ public sealed class RelayStatusTests
     [Fact]
     public async Task Status_OnlineApplianceWithViewer_ReportsAgeRttViewersBytesAndQueue()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:Appliances:shed:Secret=another-appliance-secret-0123", "--Relay:Appliances:shed:WeComToken=QDG6eK");
+        await using var relay = await RelayServer.StartAsync("--Relay:Appliances:shed:Secret=another-appliance-secret-0123", "--Relay:Appliances:shed:WeComToken=QDG6eK", "--Relay:AllowSharedOriginPaths=true");
         using var client = relay.CreateClient();
 
         // A callback for the offline appliance is stored, and /status counts it.
