@@ -391,6 +391,10 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
                 Interlocked.Exchange(ref _rediscover, 1);
                 _wake.Writer.TryWrite(true);
             }
+            else if (text != MqttTopics.Offline)
+            {
+                LogMalformed(_logger, topic, $"payload '{Printable(text)}' (expected {MqttTopics.Online} or {MqttTopics.Offline})");
+            }
 
             return;
         }

@@ -114,7 +114,8 @@ public sealed class MqttTests
     {
         await using var broker = await MosquittoBroker.StartAsync();
         await using var probe = await MqttProbe.ConnectAsync(broker);
-        await using var server = await ApplianceServer.StartAsync(Settings(broker, Pins));
+        var logs = new WeCom.CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, Settings(broker, Pins));
         await probe.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
 
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "ON");
@@ -123,6 +124,9 @@ public sealed class MqttTests
         Assert.True(Chip(server).PhysicalLevel(17));
         var pin = server.GetRequiredService<IGpioService>().GetPins().Single(p => p.Name == "porch-light");
         Assert.Equal("mqtt", pin.ChangedBy);
+        // Logged by the bridge and by the GPIO service (the same log line as a web or WeCom switch) as by mqtt.
+        Assert.Contains(logs.Lines, l => l.Contains($"MQTT command {Base}/switch/porch-light/set ON by mqtt", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("GPIO porch-light On: on=True by mqtt", StringComparison.Ordinal));
 
         probe.Clear();
         await probe.PublishAsync($"{Base}/button/door/pulse", "PRESS");
@@ -309,7 +313,8 @@ public sealed class MqttTests
         // A retained command (kept by the broker from before the appliance connected) would switch again at every
         // reconnect: it is ignored. (A live message arrives without the retain flag, as MQTT 3.1.1 forwards it.)
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "ON", retain: true);
-        await using var server = await ApplianceServer.StartAsync(Settings(broker, Pins));
+        var logs = new WeCom.CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, Settings(broker, Pins));
         await probe.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
 
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "BANANA");
@@ -329,6 +334,26 @@ public sealed class MqttTests
         Assert.DoesNotContain(probe.Messages, m => m.Topic == $"{Base}/switch/porch-light/state" && m.Text == "ON");
         Assert.DoesNotContain(probe.Messages, m => m.Topic == $"{Base}/camera/image");
         Assert.True(server.GetRequiredService<MqttBridge>().IsConnected);
+
+        // Each one was logged as a warning naming its topic (handled in order, so all before the good command).
+        int Ignored(string topic) => logs.Lines.Count(l => l.StartsWith("Warning ", StringComparison.Ordinal) && l.Contains($"MQTT: ignored message on {topic}:", StringComparison.Ordinal));
+        Assert.Equal(5, Ignored($"{Base}/switch/porch-light/set")); // retained, BANANA, on, 4096 bytes, not UTF-8
+        Assert.Equal(1, Ignored($"{Base}/switch/no-such-pin/set"));
+        Assert.Equal(1, Ignored($"{Base}/switch/pir/set"));
+        Assert.Equal(1, Ignored($"{Base}/button/porch-light/explode"));
+        Assert.Equal(1, Ignored($"{Base}/button/snapshot/press"));
+        Assert.Equal(1, Ignored("homeassistant/status"));
+    }
+
+    [Fact]
+    public async Task HostName_Localhost_ConnectsThroughTheQuickAckSocket()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await using var probe = await MqttProbe.ConnectAsync(broker, $"{Base}/availability");
+        await using var server = await ApplianceServer.StartAsync([.. Settings(broker), "--Mqtt:Host=localhost"]);
+
+        // A name, not an address (the broker listens on 127.0.0.1 only; localhost may resolve to ::1 first).
+        await probe.WaitForAsync($"{Base}/availability", "online", Wait);
     }
 
     [Fact]
