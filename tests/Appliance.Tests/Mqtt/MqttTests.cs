@@ -360,10 +360,11 @@ public sealed class MqttTests
     public async Task RemovedPin_ItsRetainedConfigIsEmptiedSoHomeAssistantDropsTheEntity()
     {
         await using var broker = await MosquittoBroker.StartAsync();
-        await using (var first = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Gpio:Pins:old-relay:Line=9"])))
+        await using (var first = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Gpio:Pins:old-relay:Line=9", "--Motion:Enabled=true"])))
         {
             await using var probe = await MqttProbe.ConnectAsync(broker);
             await probe.WaitForAsync(m => m.Topic == Config("switch", "old-relay") && m.Payload.Length > 0, Wait, "old-relay config");
+            await probe.WaitForAsync(m => m.Topic == Config("binary_sensor", "camera_motion") && m.Payload.Length > 0, Wait, "camera motion config");
         }
 
         await using var watcher = await MqttProbe.ConnectAsync(broker, "homeassistant/#");
@@ -371,9 +372,10 @@ public sealed class MqttTests
 
         await watcher.WaitForAsync(m => m.Topic == Config("switch", "old-relay") && m.Payload.Length == 0, Wait, "old-relay config emptied");
         await watcher.WaitForAsync(m => m.Topic == Config("button", "old-relay_pulse") && m.Payload.Length == 0, Wait, "old-relay pulse emptied");
+        await watcher.WaitForAsync(m => m.Topic == Config("binary_sensor", "camera_motion") && m.Payload.Length == 0, Wait, "camera motion emptied (motion detection turned off)");
         await using var late = await MqttProbe.ConnectAsync(broker, "homeassistant/#");
         await late.WaitForAsync(m => m.Topic == Config("switch", "porch-light") && m.Retain, Wait, "porch-light still there");
-        Assert.DoesNotContain(late.Messages, m => m.Topic.Contains("old-relay", StringComparison.Ordinal));
+        Assert.DoesNotContain(late.Messages, m => m.Topic.Contains("old-relay", StringComparison.Ordinal) || m.Topic.Contains("camera_motion", StringComparison.Ordinal));
     }
 
     [Fact]
