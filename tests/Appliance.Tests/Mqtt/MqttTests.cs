@@ -168,6 +168,7 @@ public sealed class MqttTests
 
         Chip(server).SetInput(22, physical: true); // the PIR
         await probe.WaitForAsync($"{Base}/binary_sensor/pir/state", "ON", Wait);
+        await probe.WaitForAsync(m => m.Topic == $"{Base}/camera/image" && !ReferenceEquals(m, image), Wait, "the PIR's snapshot");
     }
 
     [Fact]
