@@ -3,7 +3,9 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Appliance.Capture;
+using Appliance.Events;
 using Appliance.Mqtt.Adapters;
+using Camera.Motion;
 using MQTTnet;
 using MQTTnet.Exceptions;
 using MQTTnet.Protocol;
@@ -21,7 +23,7 @@ namespace Appliance.Mqtt;
 /// ours. Message handlers only queue work: awaiting a QoS 1 publish inside MQTTnet's receive handler would wait for an
 /// acknowledgement that the same receive loop has to read.
 /// </remarks>
-internal sealed partial class MqttBridge : BackgroundService
+internal sealed partial class MqttBridge : BackgroundService, IMotionListener
 {
     private const int MaxCommandBytes = 256;
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
@@ -42,6 +44,7 @@ internal sealed partial class MqttBridge : BackgroundService
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Channel<bool> _snapshotRequests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile IMqttClient? _connected;
+    private volatile bool _cameraMotion;
     private int _rediscover;
     private long _connects;
 
@@ -206,7 +209,32 @@ internal sealed partial class MqttBridge : BackgroundService
             }
         }
 
+        if (_options.CameraMotion)
+        {
+            QueueCameraMotion(_cameraMotion);
+        }
+
         QueueReadings();
+    }
+
+    private void QueueCameraMotion(bool active) =>
+        _queue.Put(new MqttOutgoing(_topics.CameraMotionState, active ? MqttTopics.On : MqttTopics.Off, Retain: true));
+
+    /// <summary>From the motion analyser: ON and a snapshot of what moved; queued, never waiting for the broker.</summary>
+    public void MotionStarted(DateTimeOffset start)
+    {
+        _cameraMotion = true;
+        QueueCameraMotion(true);
+        _snapshotRequests.Writer.TryWrite(true);
+        _wake.Writer.TryWrite(true);
+    }
+
+    /// <summary>The motion service ended the event (Motion:QuietSeconds without a moving frame): OFF.</summary>
+    public void MotionEnded(MotionEvent motion)
+    {
+        _cameraMotion = false;
+        QueueCameraMotion(false);
+        _wake.Writer.TryWrite(true);
     }
 
     private void QueueReadings()
@@ -362,6 +390,10 @@ internal sealed partial class MqttBridge : BackgroundService
                 // Home Assistant (re)started and lost what it knew: discovery and states again.
                 Interlocked.Exchange(ref _rediscover, 1);
                 _wake.Writer.TryWrite(true);
+            }
+            else if (text != MqttTopics.Offline)
+            {
+                LogMalformed(_logger, topic, $"payload '{Printable(text)}' (expected {MqttTopics.Online} or {MqttTopics.Offline})");
             }
 
             return;

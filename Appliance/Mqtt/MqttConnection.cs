@@ -7,6 +7,9 @@ namespace Appliance.Mqtt;
 /// <summary>MQTTnet client options from <see cref="MqttOptions"/>, shared by the bridge and the doctor.</summary>
 internal static class MqttConnection
 {
+    /// <summary>Acknowledge every read at once (<see cref="QuickAckStreamProvider"/>); off only to measure what it saves.</summary>
+    internal static bool QuickAck { get; set; } = true;
+
     public static MqttClientOptions Build(MqttOptions options, string clientId, MqttTopics? willFor, TimeSpan timeout)
     {
         var builder = new MqttClientOptionsBuilder()
@@ -15,6 +18,11 @@ internal static class MqttConnection
             .WithCleanSession(true)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(15))
             .WithTimeout(timeout);
+        if (QuickAck)
+        {
+            builder.WithStreamProvider(QuickAckStreamProvider.Instance);
+        }
+
         if (options.User.Length > 0)
         {
             builder.WithCredentials(options.User, options.Password);

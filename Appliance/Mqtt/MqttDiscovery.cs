@@ -10,6 +10,9 @@ namespace Appliance.Mqtt;
 /// </summary>
 internal static class MqttDiscovery
 {
+    /// <summary>The camera motion binary_sensor's object id (a GPIO pin may not take this name while motion detection is on).</summary>
+    public const string CameraMotionObject = "camera_motion";
+
     /// <summary>Discovery topic → config payload for every entity.</summary>
     public static IReadOnlyDictionary<string, JsonObject> Build(MqttOptions options, MqttTopics topics, IReadOnlyList<MqttPin> pins, IReadOnlyList<MqttSensor> sensors)
     {
@@ -39,6 +42,20 @@ internal static class MqttDiscovery
         }
 
         Add("camera", "camera", "Camera", new JsonObject { ["topic"] = topics.CameraImage });
+        if (options.CameraMotion)
+        {
+            // Retained ON/OFF: ON when the motion service starts an event, OFF when it ends it (Motion:QuietSeconds
+            // after the last moving frame), so Home Assistant needs no off_delay of its own.
+            Add("binary_sensor", CameraMotionObject, "Camera motion", new JsonObject
+            {
+                ["state_topic"] = topics.CameraMotionState,
+                ["payload_on"] = MqttTopics.On,
+                ["payload_off"] = MqttTopics.Off,
+                ["device_class"] = "motion",
+                ["qos"] = 1,
+            });
+        }
+
         Add("button", "snapshot", "Take snapshot", new JsonObject
         {
             ["command_topic"] = topics.SnapshotCommand,

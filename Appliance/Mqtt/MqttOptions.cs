@@ -52,6 +52,9 @@ public sealed class MqttOptions
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Host);
 
+    /// <summary>Motion detection from the picture is on (<c>Motion:Enabled</c>): the camera gets a motion binary_sensor. Not a setting of its own.</summary>
+    internal bool CameraMotion { get; set; }
+
     public int EffectivePort => Port != 0 ? Port : Tls ? 8883 : 1883;
 
     /// <summary>Fills the defaults that depend on the machine and the web address.</summary>

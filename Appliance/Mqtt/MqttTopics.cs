@@ -31,6 +31,9 @@ internal sealed class MqttTopics(MqttOptions options)
     /// <summary>Subscribed: every button (pulses and the snapshot).</summary>
     public string ButtonCommandFilter => $"{_base}/button/+/+";
 
+    /// <summary>The camera's motion (from the picture): ON while an event lasts.</summary>
+    public string CameraMotionState => $"{_base}/camera/motion";
+
     public string InputState(string pin) => $"{_base}/binary_sensor/{pin}/state";
 
     public string PressEvent(string pin) => $"{_base}/event/{pin}";

@@ -24,7 +24,9 @@ if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter="Category=Hardware&
 extra="$*"
 set +e
 cd "$root"  # the guest runs the command in the checkout (shared on its own when under /tmp)
-HWLANE_WORK="$work" "$here/run-in-qemu.sh" \
+# run-in-qemu's 280 s default is too tight for the whole lane on a loaded machine since the MQTT → gpio-sim test
+# (48 s to 2 min under TCG, the app's JIT dominating) joined it: the whole lane took 546 s at load average ~17.
+HWLANE_TIMEOUT="${HWLANE_TIMEOUT:-900}" HWLANE_WORK="$work" "$here/run-in-qemu.sh" \
   "dotnet test '$dll' --filter '$filter' --results-directory /tmp/hwlane/results --logger 'trx;LogFileName=hardware.trx' --logger 'console;verbosity=normal' $extra"
 rc=$?
 set -e

@@ -15,9 +15,9 @@ public sealed class MotionServiceTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>320x240 at 5 fps, 8 s: a dark box still until 2 s, moving until 5 s, still again.</summary>
-    private async Task<string> MovingBoxSceneAsync()
+    internal static async Task<string> MovingBoxSceneAsync(string directory)
     {
-        var path = Path.Combine(_dir, "moving-box.mjpeg");
+        var path = Path.Combine(directory, "moving-box.mjpeg");
         var made = await ExternalProcess.RunAsync(ExternalProcess.Require("ffmpeg"),
             ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=5",
              "-f", "lavfi", "-i", "color=c=0x202020:size=40x40:rate=5",
@@ -30,7 +30,7 @@ public sealed class MotionServiceTests : IDisposable
     [Fact]
     public async Task MotionEnabled_SceneWithAMovingBox_ReportsAnEventWhileNobodyWatches()
     {
-        var scene = await MovingBoxSceneAsync();
+        var scene = await MovingBoxSceneAsync(_dir);
         await using var server = await ApplianceServer.StartAsync(
             "--Camera:Source=file", $"--Camera:File={scene}", "--Camera:Fps=10", "--Camera:IdleFps=1",
             "--Motion:Enabled=true", "--Motion:QuietSeconds=1");

@@ -57,8 +57,9 @@ public sealed class MosquittoBroker : IAsyncDisposable
             .AppendLine(CultureInvariant($"user {Environment.UserName}"));
         if (Environment.GetEnvironmentVariable("MOSQUITTO_NODELAY") == "1")
         {
-            // mosquitto's default keeps Nagle on: a small packet waits for the previous one's delayed ACK (~40 ms).
-            // The measurement runs both ways (docs/mqtt.md); the tests use the default, as most brokers run.
+            // mosquitto's default keeps Nagle on: a small packet waits for the previous one's delayed ACK (~40 ms)
+            // unless the appliance acknowledges at once (QuickAckStreamProvider). The measurement runs both ways
+            // (docs/mqtt.md); the tests use the default, as most brokers run.
             config.AppendLine("set_tcp_nodelay true");
         }
 

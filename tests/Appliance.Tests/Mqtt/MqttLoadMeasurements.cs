@@ -27,6 +27,10 @@ public sealed class MqttLoadMeasurements(ITestOutputHelper output)
     [Trait("Category", "Load")]
     public async Task RoundTripsAndReconnect_Measured()
     {
+        // MQTT_QUICKACK=0 measures without the appliance's immediate ACKs (QuickAckStreamProvider), to show what they save.
+        var quickAck = Environment.GetEnvironmentVariable("MQTT_QUICKACK") != "0";
+        MqttConnection.QuickAck = quickAck;
+        output.WriteLine($"broker set_tcp_nodelay {(Environment.GetEnvironmentVariable("MOSQUITTO_NODELAY") == "1" ? "true" : "false (mosquitto's default)")}, appliance TCP_QUICKACK {(quickAck ? "on" : "off")}");
         await using var broker = await MosquittoBroker.StartAsync();
         await using var probe = await MqttProbe.ConnectAsync(broker, $"{Base}/switch/porch-light/state");
         await using var server = await ApplianceServer.StartAsync(MqttTests.Settings(broker, MqttTests.Pins));
@@ -121,6 +125,7 @@ public sealed class MqttLoadMeasurements(ITestOutputHelper output)
         Report("command → output switched", switched);
         Report("broker restart → connected", reconnected);
         Report("broker restart → states retained again", republished);
+        MqttConnection.QuickAck = true;
         Assert.Equal(RoundTrips, published.Count);
         Assert.Equal(RoundTrips, switched.Count);
     }

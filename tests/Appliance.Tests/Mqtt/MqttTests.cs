@@ -43,9 +43,9 @@ public sealed class MqttTests
 
     private static SimulatedGpioChip Chip(ApplianceServer server) => (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
 
-    private static async Task<Dictionary<string, JsonObject>> WaitForDiscoveryAsync(MqttProbe probe)
+    private static async Task<Dictionary<string, JsonObject>> WaitForDiscoveryAsync(MqttProbe probe, string[]? expected = null)
     {
-        foreach (var topic in ExpectedConfigs)
+        foreach (var topic in expected ?? ExpectedConfigs)
         {
             await probe.WaitForAsync(m => m.Topic == topic && m.Payload.Length > 0, Wait, topic);
         }
@@ -114,7 +114,8 @@ public sealed class MqttTests
     {
         await using var broker = await MosquittoBroker.StartAsync();
         await using var probe = await MqttProbe.ConnectAsync(broker);
-        await using var server = await ApplianceServer.StartAsync(Settings(broker, Pins));
+        var logs = new WeCom.CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, Settings(broker, Pins));
         await probe.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
 
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "ON");
@@ -123,6 +124,9 @@ public sealed class MqttTests
         Assert.True(Chip(server).PhysicalLevel(17));
         var pin = server.GetRequiredService<IGpioService>().GetPins().Single(p => p.Name == "porch-light");
         Assert.Equal("mqtt", pin.ChangedBy);
+        // Logged by the bridge and by the GPIO service (the same log line as a web or WeCom switch) as by mqtt.
+        Assert.Contains(logs.Lines, l => l.Contains($"MQTT command {Base}/switch/porch-light/set ON by mqtt", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, l => l.Contains("GPIO porch-light On: on=True by mqtt", StringComparison.Ordinal));
 
         probe.Clear();
         await probe.PublishAsync($"{Base}/button/door/pulse", "PRESS");
@@ -164,6 +168,64 @@ public sealed class MqttTests
 
         Chip(server).SetInput(22, physical: true); // the PIR
         await probe.WaitForAsync($"{Base}/binary_sensor/pir/state", "ON", Wait);
+        await probe.WaitForAsync(m => m.Topic == $"{Base}/camera/image" && !ReferenceEquals(m, image), Wait, "the PIR's snapshot");
+    }
+
+    [Fact]
+    public async Task CameraMotion_MovingBoxScene_PublishesOnWithASnapshotThenOff()
+    {
+        var scenes = Directory.CreateTempSubdirectory("mqtt-motion-").FullName;
+        try
+        {
+            // 320x240 at 5 fps looping every 8 s: a box still until 2 s, moving until 5 s (as the motion service's test).
+            var scene = await Events.MotionServiceTests.MovingBoxSceneAsync(scenes);
+            await using var broker = await MosquittoBroker.StartAsync();
+            await using var probe = await MqttProbe.ConnectAsync(broker);
+            await using var server = await ApplianceServer.StartAsync(Settings(broker,
+                "--Camera:Source=file", $"--Camera:File={scene}", "--Camera:Fps=10", "--Motion:Enabled=true", "--Motion:QuietSeconds=1"));
+
+            var config = JsonNode.Parse((await probe.WaitForAsync(m => m.Topic == Config("binary_sensor", "camera_motion"), Wait, "camera motion config")).Text)!.AsObject();
+            Assert.Empty(HomeAssistantSchema.Check("binary_sensor", config));
+            Assert.Equal("motion", (string?)config["device_class"]);
+            Assert.Equal($"{Node}_binary_sensor_camera_motion", (string?)config["unique_id"]);
+            Assert.Equal($"{Base}/camera/motion", (string?)config["state_topic"]);
+            await probe.WaitForAsync($"{Base}/camera/motion", "OFF", Wait); // nothing moved yet (retained)
+
+            // The box moves: ON, a snapshot after it (SnapshotInterval is 0, so only the event takes one), then OFF
+            // once Motion:QuietSeconds pass without a moving frame.
+            var on = await probe.WaitForAsync($"{Base}/camera/motion", "ON", TimeSpan.FromSeconds(40));
+            var image = await probe.WaitForAsync(m => m.Topic == $"{Base}/camera/image" && m.Timestamp >= on.Timestamp, Wait, "the motion snapshot");
+            Assert.Equal([0xFF, 0xD8], image.Payload[..2]);
+            await probe.WaitForAsync(m => m.Topic == $"{Base}/camera/motion" && m.Text == "OFF" && m.Timestamp > on.Timestamp, Wait, "OFF after the motion");
+
+            // The same event reached the events index: the bridge is one listener among others, not instead of them.
+            using var client = server.CreateClient();
+            Assert.Contains("\"source\":\"camera\"", await client.GetStringAsync("/api/events?kind=motion"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(scenes, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task CameraMotion_Off_HasNoMotionEntity()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await using var probe = await MqttProbe.ConnectAsync(broker);
+        await using var server = await ApplianceServer.StartAsync(Settings(broker));
+
+        await WaitForDiscoveryAsync(probe, ExpectedConfigs[..2]);
+        await probe.WaitForAsync($"{Base}/availability", "online", Wait);
+        Assert.DoesNotContain(probe.Messages, m => m.Topic.Contains("camera_motion", StringComparison.Ordinal) || m.Topic == $"{Base}/camera/motion");
+    }
+
+    [Fact]
+    public async Task BuildApp_PinNamedLikeTheCameraMotionSensor_IsAConfigurationErrorNamingThePin()
+    {
+        var ex = await Assert.ThrowsAsync<ConfigurationException>(() => ApplianceServer.StartAsync(
+            "--Mqtt:Host=127.0.0.1", "--Motion:Enabled=true", "--Gpio:Pins:Camera_Motion:Line=4", "--Gpio:Pins:Camera_Motion:Mode=Input"));
+        Assert.Contains("Gpio:Pins:Camera_Motion", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -252,7 +314,8 @@ public sealed class MqttTests
         // A retained command (kept by the broker from before the appliance connected) would switch again at every
         // reconnect: it is ignored. (A live message arrives without the retain flag, as MQTT 3.1.1 forwards it.)
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "ON", retain: true);
-        await using var server = await ApplianceServer.StartAsync(Settings(broker, Pins));
+        var logs = new WeCom.CapturingLoggerProvider();
+        await using var server = await ApplianceServer.StartAsync(logs.Install, Settings(broker, Pins));
         await probe.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
 
         await probe.PublishAsync($"{Base}/switch/porch-light/set", "BANANA");
@@ -272,16 +335,37 @@ public sealed class MqttTests
         Assert.DoesNotContain(probe.Messages, m => m.Topic == $"{Base}/switch/porch-light/state" && m.Text == "ON");
         Assert.DoesNotContain(probe.Messages, m => m.Topic == $"{Base}/camera/image");
         Assert.True(server.GetRequiredService<MqttBridge>().IsConnected);
+
+        // Each one was logged as a warning naming its topic (handled in order, so all before the good command).
+        int Ignored(string topic) => logs.Lines.Count(l => l.StartsWith("Warning ", StringComparison.Ordinal) && l.Contains($"MQTT: ignored message on {topic}:", StringComparison.Ordinal));
+        Assert.Equal(5, Ignored($"{Base}/switch/porch-light/set")); // retained, BANANA, on, 4096 bytes, not UTF-8
+        Assert.Equal(1, Ignored($"{Base}/switch/no-such-pin/set"));
+        Assert.Equal(1, Ignored($"{Base}/switch/pir/set"));
+        Assert.Equal(1, Ignored($"{Base}/button/porch-light/explode"));
+        Assert.Equal(1, Ignored($"{Base}/button/snapshot/press"));
+        Assert.Equal(1, Ignored("homeassistant/status"));
+    }
+
+    [Fact]
+    public async Task HostName_Localhost_ConnectsThroughTheQuickAckSocket()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await using var probe = await MqttProbe.ConnectAsync(broker, $"{Base}/availability");
+        await using var server = await ApplianceServer.StartAsync([.. Settings(broker), "--Mqtt:Host=localhost"]);
+
+        // A name, not an address (the broker listens on 127.0.0.1 only; localhost may resolve to ::1 first).
+        await probe.WaitForAsync($"{Base}/availability", "online", Wait);
     }
 
     [Fact]
     public async Task RemovedPin_ItsRetainedConfigIsEmptiedSoHomeAssistantDropsTheEntity()
     {
         await using var broker = await MosquittoBroker.StartAsync();
-        await using (var first = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Gpio:Pins:old-relay:Line=9"])))
+        await using (var first = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Gpio:Pins:old-relay:Line=9", "--Motion:Enabled=true"])))
         {
             await using var probe = await MqttProbe.ConnectAsync(broker);
             await probe.WaitForAsync(m => m.Topic == Config("switch", "old-relay") && m.Payload.Length > 0, Wait, "old-relay config");
+            await probe.WaitForAsync(m => m.Topic == Config("binary_sensor", "camera_motion") && m.Payload.Length > 0, Wait, "camera motion config");
         }
 
         await using var watcher = await MqttProbe.ConnectAsync(broker, "homeassistant/#");
@@ -289,9 +373,10 @@ public sealed class MqttTests
 
         await watcher.WaitForAsync(m => m.Topic == Config("switch", "old-relay") && m.Payload.Length == 0, Wait, "old-relay config emptied");
         await watcher.WaitForAsync(m => m.Topic == Config("button", "old-relay_pulse") && m.Payload.Length == 0, Wait, "old-relay pulse emptied");
+        await watcher.WaitForAsync(m => m.Topic == Config("binary_sensor", "camera_motion") && m.Payload.Length == 0, Wait, "camera motion emptied (motion detection turned off)");
         await using var late = await MqttProbe.ConnectAsync(broker, "homeassistant/#");
         await late.WaitForAsync(m => m.Topic == Config("switch", "porch-light") && m.Retain, Wait, "porch-light still there");
-        Assert.DoesNotContain(late.Messages, m => m.Topic.Contains("old-relay", StringComparison.Ordinal));
+        Assert.DoesNotContain(late.Messages, m => m.Topic.Contains("old-relay", StringComparison.Ordinal) || m.Topic.Contains("camera_motion", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -345,9 +430,10 @@ public sealed class MqttTests
         var users = new Dictionary<string, string> { ["appliance"] = "a-pw", ["homeassistant"] = "ha-pw", ["guest"] = "g-pw" };
         await using var broker = await MosquittoBroker.StartAsync(users, acl: acl);
         await using var homeAssistant = await MqttProbe.ConnectAsync(broker, "#", "homeassistant", "ha-pw");
-        await using var server = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Mqtt:User=appliance", "--Mqtt:Password=a-pw"]));
-        await WaitForDiscoveryAsync(homeAssistant); // the appliance may publish everything it needs
+        await using var server = await ApplianceServer.StartAsync(Settings(broker, [.. Pins, "--Mqtt:User=appliance", "--Mqtt:Password=a-pw", "--Motion:Enabled=true"]));
+        await WaitForDiscoveryAsync(homeAssistant, [.. ExpectedConfigs, Config("binary_sensor", "camera_motion")]); // the appliance may publish everything it needs
         await homeAssistant.WaitForAsync($"{Base}/switch/porch-light/state", "OFF", Wait);
+        await homeAssistant.WaitForAsync(m => m.Topic == $"{Base}/camera/motion", Wait, "the camera's motion state");
         await using var guest = await MqttProbe.ConnectAsync(broker, "#", "guest", "g-pw");
 
         await guest.PublishAsync($"{Base}/switch/porch-light/set", "ON");
