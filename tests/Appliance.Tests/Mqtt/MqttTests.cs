@@ -41,7 +41,7 @@ public sealed class MqttTests
         Config("sensor", "fps"), Config("sensor", "viewers"), Config("sensor", "tunnel"), Config("sensor", "uptime"),
     ];
 
-    private static SimulatedGpioChip Chip(ApplianceServer server) => (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+    private static SimulatedGpioDriver Chip(ApplianceServer server) => (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
     private static async Task<Dictionary<string, JsonObject>> WaitForDiscoveryAsync(MqttProbe probe)
     {
