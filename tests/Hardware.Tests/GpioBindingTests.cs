@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Device.Gpio;
 using Appliance.Hardware.Gpio;
 using Iot.Device.Button;
+using Iot.Device.Hcsr501;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hardware.Tests;
@@ -37,6 +38,29 @@ public sealed class GpioBindingTests
         Assert.True(events.TryTake(out var press, EventTimeout), "no Press after the release");
         Assert.Equal(["up", "press"], [up, press]);
         Assert.False(button.IsPressed);
+    }
+
+    [Fact]
+    public void Hcsr501_OnTheCharacterDeviceDriver_ReportsMotionAndItsEnd()
+    {
+        using var sim = new GpioSimChip();
+        sim.Pull(4, high: false); // the PIR's output idles low
+        var values = new BlockingCollection<PinValue>();
+
+        // The binding opens the pin as a plain input and asks for both edges through the controller.
+        using var pir = new Hcsr501(4, new GpioController(CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance)), shouldDispose: true);
+        pir.Hcsr501ValueChanged += (_, e) => values.Add(e.PinValue);
+        Assert.False(pir.IsMotionDetected);
+
+        sim.Pull(4, high: true);
+        Assert.True(values.TryTake(out var motion, EventTimeout), "no Hcsr501ValueChanged when the output went high");
+        Assert.Equal(PinValue.High, motion);
+        Assert.True(pir.IsMotionDetected);
+
+        sim.Pull(4, high: false);
+        Assert.True(values.TryTake(out var quiet, EventTimeout), "no Hcsr501ValueChanged when the output went low");
+        Assert.Equal(PinValue.Low, quiet);
+        Assert.False(pir.IsMotionDetected);
     }
 
     [Fact]
