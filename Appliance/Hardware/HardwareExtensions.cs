@@ -6,7 +6,7 @@ using Camera.V4l2;
 
 namespace Appliance.Hardware;
 
-/// <summary>The hardware feature: the V4L2 camera source, named GPIO pins and the BME280 sensor.</summary>
+/// <summary>The hardware feature: the V4L2 camera source, named GPIO pins and the configured sensors.</summary>
 public static class HardwareExtensions
 {
     public static WebApplicationBuilder AddHardware(this WebApplicationBuilder builder)
@@ -22,7 +22,7 @@ public static class HardwareExtensions
         // The chip is opened now, before there is a logger factory; MapHardware connects its logger to the app's.
         var chipLogger = new GpioChipLogger();
         builder.Services.AddSingleton(chipLogger);
-        IGpioChip OpenConfiguredChip(string chip) => OpenChip(chip, chipLogger);
+        ApplianceGpioDriver OpenConfiguredChip(string chip) => OpenChip(chip, chipLogger);
         if (gpioOptions.Validate().Count == 0 && builder.IsInspectionOnly())
         {
             // The doctor: check the chip and that every line exists, but take none (the service holds them).
@@ -58,10 +58,12 @@ public static class HardwareExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<GpioService>());
         builder.Services.AddSingleton<IStatusContributor, GpioStatusContributor>();
 
-        builder.BindOptions<Bme280Options>(Bme280Options.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
-        builder.Services.AddSingleton<Bme280Monitor>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<Bme280Monitor>());
-        builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<Bme280Monitor>());
+        // Sensors:NAME:Type = Bme280, Sht3x, … (Iot.Device.Bindings), read on one thread; ISensorReadings for other features.
+        builder.BindOptions<SensorsOptions>(SensorsOptions.SectionName, static (s, o) => s.Bind(o.Sensors), o => o.Validate());
+        builder.Services.AddSingleton<SensorMonitor>();
+        builder.Services.AddSingleton<ISensorReadings>(sp => sp.GetRequiredService<SensorMonitor>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SensorMonitor>());
+        builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<SensorMonitor>());
         return builder;
     }
 
@@ -69,10 +71,10 @@ public static class HardwareExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         GpioEndpoints.Map(app);
-        app.Services.GetRequiredService<GpioChipLogger>().Inner = app.Services.GetRequiredService<ILogger<CharacterDeviceGpioChip>>();
+        app.Services.GetRequiredService<GpioChipLogger>().Inner = app.Services.GetRequiredService<ILogger<CharacterDeviceGpioDriver>>();
         return app;
     }
 
-    private static IGpioChip OpenChip(string chip, GpioChipLogger logger) =>
-        chip == GpioOptions.Simulated ? new SimulatedGpioChip() : CharacterDeviceGpioChip.Open(chip, logger);
+    private static ApplianceGpioDriver OpenChip(string chip, GpioChipLogger logger) =>
+        chip == GpioOptions.Simulated ? new SimulatedGpioDriver() : CharacterDeviceGpioDriver.Open(chip, logger);
 }

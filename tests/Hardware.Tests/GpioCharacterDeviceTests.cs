@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Device.Gpio;
 using System.Net;
 using Appliance;
 using Appliance.Hardware.Gpio;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Hardware.Tests;
 
-/// <summary>The uAPI v2 driver against a gpio-sim chip on a real kernel.</summary>
+/// <summary>The uAPI v2 driver, through GpioController as the appliance uses it, against a gpio-sim chip on a real kernel.</summary>
 [Trait("Category", "Hardware")]
 public sealed class GpioCharacterDeviceTests
 {
@@ -22,11 +23,11 @@ public sealed class GpioCharacterDeviceTests
     public void Open_ByLabel_FindsTheSimulatedChip()
     {
         using var sim = new GpioSimChip();
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
         Assert.Contains(sim.ChipName, chip.Description, StringComparison.Ordinal);
         Assert.Equal(8, chip.LineCount);
 
-        var error = Assert.Throws<GpioException>(() => CharacterDeviceGpioChip.Open("no-such-label", NullLogger.Instance));
+        var error = Assert.Throws<GpioException>(() => CharacterDeviceGpioDriver.Open("no-such-label", NullLogger.Instance));
         Assert.Contains(sim.Label, error.Message, StringComparison.Ordinal);
     }
 
@@ -34,9 +35,9 @@ public sealed class GpioCharacterDeviceTests
     public void RequestOutput_InitialValueAndActiveLow_SeenBySimulatedHardware()
     {
         using var sim = new GpioSimChip();
-        using var chip = CharacterDeviceGpioChip.Open(sim.DevicePath, NullLogger.Instance);
-        using var relay = chip.RequestOutput("test:relay", 1, activeLow: true, initialOn: false);
-        using var light = chip.RequestOutput("test:light", 2, activeLow: false, initialOn: true);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.DevicePath, NullLogger.Instance);
+        using var relay = DriverLine.Output(chip, "test:relay", 1, activeLow: true, initialOn: false);
+        using var light = DriverLine.Output(chip, "test:light", 2, activeLow: false, initialOn: true);
         Assert.Equal(1, sim.Value(1)); // off on an active-low relay board = high
         Assert.Equal(1, sim.Value(2));
 
@@ -51,11 +52,11 @@ public sealed class GpioCharacterDeviceTests
     {
         using var sim = new GpioSimChip();
         sim.Pull(3, high: true);
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
         var edges = new BlockingCollection<GpioEdgeEvent>();
 
         // A button to ground with a pull-up: pressed = low = logical 1 with ActiveLow.
-        using var button = chip.RequestInput("test:button", 3, activeLow: true, GpioBias.PullUp, 0, GpioEdge.Both, edges.Add);
+        using var button = DriverLine.Input(chip, "test:button", 3, activeLow: true, GpioBias.PullUp, 0, GpioEdge.Both, edges.Add);
         Assert.False(button.Read());
 
         sim.Pull(3, high: false);
@@ -75,9 +76,9 @@ public sealed class GpioCharacterDeviceTests
     {
         using var sim = new GpioSimChip();
         sim.Pull(4, high: false);
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
         var edges = new BlockingCollection<GpioEdgeEvent>();
-        using var input = chip.RequestInput("test:pir", 4, activeLow: false, GpioBias.AsIs, 200, GpioEdge.Both, edges.Add);
+        using var input = DriverLine.Input(chip, "test:pir", 4, activeLow: false, GpioBias.AsIs, 200, GpioEdge.Both, edges.Add);
 
         // A glitch much shorter than the 200 ms debounce period.
         sim.Pull(4, high: true);
@@ -96,12 +97,12 @@ public sealed class GpioCharacterDeviceTests
         using var sim = new GpioSimChip();
         sim.Pull(6, high: false);
         var warnings = new WarningRecorder();
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, warnings);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, warnings);
         var delivered = new BlockingCollection<GpioEdgeEvent>();
         using var release = new ManualResetEventSlim();
 
         // A handler that holds the event thread (as a slow one would): the kernel keeps only the newest events.
-        using var input = chip.RequestInput("test:pir", 6, activeLow: false, GpioBias.AsIs, 0, GpioEdge.Both, e =>
+        using var input = DriverLine.Input(chip, "test:pir", 6, activeLow: false, GpioBias.AsIs, 0, GpioEdge.Both, e =>
         {
             delivered.Add(e);
             release.Wait(EventTimeout * 4);
@@ -139,15 +140,17 @@ public sealed class GpioCharacterDeviceTests
     public void Request_BusyOrUnknownLine_FailsNamingWhy()
     {
         using var sim = new GpioSimChip();
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
-        using var first = chip.RequestOutput("test:first", 5, false, false);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
+        using var first = DriverLine.Output(chip, "test:first", 5, false, false);
 
-        var busy = Assert.Throws<GpioException>(() => chip.RequestOutput("test:second", 5, false, false));
+        // Another user of the chip (its own driver, as another program would be): the kernel refuses.
+        using var other = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
+        var busy = Assert.Throws<GpioException>(() => DriverLine.Output(other, "test:second", 5, false, false));
         Assert.Equal(16, busy.Errno);
         Assert.Contains("busy", busy.Message, StringComparison.Ordinal);
         Assert.Contains("test:first", busy.Message, StringComparison.Ordinal);
 
-        var unknown = Assert.Throws<GpioException>(() => chip.RequestOutput("test:far", 8, false, false));
+        var unknown = Assert.Throws<GpioException>(() => DriverLine.Output(chip, "test:far", 8, false, false));
         Assert.Contains("line 8 does not exist", unknown.Message, StringComparison.Ordinal);
     }
 
@@ -192,8 +195,8 @@ public sealed class GpioCharacterDeviceTests
     public void Appliance_BusyLine_IsAStartupErrorNamingThePin()
     {
         using var sim = new GpioSimChip();
-        using var chip = CharacterDeviceGpioChip.Open(sim.Label, NullLogger.Instance);
-        using var holder = chip.RequestOutput("other-program", 3, false, false);
+        using var chip = CharacterDeviceGpioDriver.Open(sim.Label, NullLogger.Instance);
+        using var holder = DriverLine.Output(chip, "other-program", 3, false, false);
 
         var error = Assert.Throws<ConfigurationException>(() => Program.BuildApp(
             ["--urls=http://127.0.0.1:0", "--Camera:Source=synthetic", $"--Gpio:Chip={sim.Label}", "--Gpio:Pins:siren:Line=3", "--Gpio:Pins:lamp:Line=9"]));
@@ -229,8 +232,8 @@ public sealed class GpioCharacterDeviceTests
     public async Task Doctor_WhileTheServiceHoldsTheLines_DoesNotCallThemBusy()
     {
         using var sim = new GpioSimChip();
-        using var chip = CharacterDeviceGpioChip.Open(sim.DevicePath, NullLogger.Instance);
-        using var held = chip.RequestOutput("appliance:porch-light", 1, activeLow: false, initialOn: false); // the running service
+        using var chip = CharacterDeviceGpioDriver.Open(sim.DevicePath, NullLogger.Instance);
+        using var held = DriverLine.Output(chip, "appliance:porch-light", 1, activeLow: false, initialOn: false); // the running service
         string[] settings = [$"--Gpio:Chip={sim.DevicePath}", "--Gpio:Pins:porch-light:Line=1", "--Camera:Source=synthetic",
             $"--State:Directory={Directory.CreateTempSubdirectory().FullName}"];
 

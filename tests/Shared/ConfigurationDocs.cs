@@ -19,10 +19,22 @@ internal static class ConfigurationDocs
             .SelectMany(a => a.GetTypes())
             .Select(t => (Type: t, Section: t.GetField("SectionName", BindingFlags.Public | BindingFlags.Static)?.GetRawConstantValue() as string))
             .Where(x => x.Section is not null)
-            .SelectMany(x => Keys(x.Type, x.Section!, depth: 0))
+            .SelectMany(x => SectionKeys(x.Type, x.Section!))
             .Distinct(StringComparer.Ordinal)
             .Where(key => !page.Contains($"`{key}", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// A section bound straight to a dictionary (<c>Sensors:NAME</c>: the options class's one property named like the
+    /// section holds it) gives <c>Section:NAME:…</c>; any other section its properties.
+    /// </summary>
+    private static IEnumerable<string> SectionKeys(Type type, string section)
+    {
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod?.IsPublic == true).ToArray();
+        return properties.Length == 1 && properties[0].Name == section.Split(':')[^1] && DictionaryValue(properties[0].PropertyType) is { } entry
+            ? Keys(entry, $"{section}:NAME", depth: 1)
+            : Keys(type, section, depth: 0);
     }
 
     /// <summary>Every key a type binds: nested settings classes recurse, dictionaries by name give <c>NAME</c>.</summary>

@@ -23,11 +23,12 @@ extra=""
 if [ "${1:-}" = "--filter" ] && [ -n "${2:-}" ]; then filter="Category=Hardware&$2"; shift 2; fi
 extra="$*"
 set +e
+# The test host starts slowly under TCG on a loaded machine (seen: over vstest's default 90 s with load 38 on 2 cores).
 cd "$root"  # the guest runs the command in the checkout (shared on its own when under /tmp)
 # run-in-qemu's 280 s default is too tight for the whole lane on a loaded machine since the MQTT → gpio-sim test
 # (48 s to 2 min under TCG, the app's JIT dominating) joined it: the whole lane took 546 s at load average ~17.
 HWLANE_TIMEOUT="${HWLANE_TIMEOUT:-900}" HWLANE_WORK="$work" "$here/run-in-qemu.sh" \
-  "dotnet test '$dll' --filter '$filter' --results-directory /tmp/hwlane/results --logger 'trx;LogFileName=hardware.trx' --logger 'console;verbosity=normal' $extra"
+  "VSTEST_CONNECTION_TIMEOUT=${VSTEST_CONNECTION_TIMEOUT:-300} dotnet test '$dll' --filter '$filter' --results-directory /tmp/hwlane/results --logger 'trx;LogFileName=hardware.trx' --logger 'console;verbosity=normal' $extra"
 rc=$?
 set -e
 trx="$work/results/hardware.trx"

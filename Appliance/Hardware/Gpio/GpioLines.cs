@@ -1,41 +1,52 @@
+using System.Device.Gpio;
 using System.Threading.Channels;
 
 namespace Appliance.Hardware.Gpio;
 
 /// <summary>
-/// The opened chip and every configured pin's line request, made at start-up (so an unknown or busy line stops the
-/// appliance with a message naming the pin) and kept open for the app's life. Edges go into a bounded drop-oldest
-/// channel that <see cref="GpioService"/> consumes asynchronously.
+/// The chip's driver behind a <see cref="GpioController"/>, and every configured pin opened through it at start-up (so
+/// an unknown or busy line stops the appliance with a message naming the pin), kept open for the app's life. Settings
+/// the controller's API lacks (active-low, bias, debounce, consumer label) go through the driver; edges, with the
+/// kernel's timestamps and sequence numbers, go into a bounded drop-oldest channel that <see cref="GpioService"/>
+/// consumes asynchronously.
 /// </summary>
 internal sealed class GpioLines : IDisposable
 {
     private readonly Dictionary<string, Pin> _pins = new(StringComparer.Ordinal);
 
-    private GpioLines(IGpioChip chip) => Chip = chip;
+    private GpioLines(ApplianceGpioDriver driver)
+    {
+        Driver = driver;
+        Controller = new GpioController(driver);
+    }
 
-    public IGpioChip Chip { get; }
+    /// <summary>The chip's driver (the kernel's or the simulated one); the controller owns and disposes it.</summary>
+    public ApplianceGpioDriver Driver { get; }
+
+    /// <summary>What the pins, and any Iot.Device.Bindings part, use.</summary>
+    public GpioController Controller { get; }
 
     public IReadOnlyDictionary<string, Pin> Pins => _pins;
 
     public Channel<(string Pin, GpioEdgeEvent Edge)> Edges { get; } =
         Channel.CreateBounded<(string, GpioEdgeEvent)>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    /// <summary>Opens the chip and requests each pin; problems come back as messages naming the pin.</summary>
-    public static GpioLines Open(GpioOptions options, Func<string, IGpioChip> openChip, out List<string> errors)
+    /// <summary>Opens the chip and each pin; problems come back as messages naming the pin.</summary>
+    public static GpioLines Open(GpioOptions options, Func<string, ApplianceGpioDriver> openDriver, out List<string> errors)
     {
         errors = [];
-        IGpioChip chip;
+        ApplianceGpioDriver driver;
         try
         {
-            chip = openChip(options.Chip);
+            driver = openDriver(options.Chip);
         }
         catch (GpioException ex)
         {
             errors.Add(ex.Message);
-            chip = new SimulatedGpioChip(0);
+            driver = new SimulatedGpioDriver(0);
         }
 
-        var lines = new GpioLines(chip);
+        var lines = new GpioLines(driver);
         if (errors.Count > 0)
         {
             return lines;
@@ -43,18 +54,9 @@ internal sealed class GpioLines : IDisposable
 
         foreach (var (name, pin) in options.Pins.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            var consumer = $"appliance:{name}";
             try
             {
-                if (pin.Mode == GpioMode.Output)
-                {
-                    lines._pins.Add(name, new Pin(name, pin, chip.RequestOutput(consumer, pin.Line, pin.ActiveLow, pin.InitialOn), null));
-                }
-                else
-                {
-                    var input = chip.RequestInput(consumer, pin.Line, pin.ActiveLow, pin.Bias, pin.DebounceMs, pin.Edge, e => lines.Edges.Writer.TryWrite((name, e)));
-                    lines._pins.Add(name, new Pin(name, pin, null, input));
-                }
+                lines.OpenPin(name, pin);
             }
             catch (GpioException ex)
             {
@@ -65,21 +67,49 @@ internal sealed class GpioLines : IDisposable
         return lines;
     }
 
+    private void OpenPin(string name, GpioPinOptions pin)
+    {
+        Driver.ConfigureLine(pin.Line, new GpioLineSettings($"appliance:{name}", pin.ActiveLow, pin.Bias, pin.DebounceMs));
+        try
+        {
+            if (pin.Mode == GpioMode.Output)
+            {
+                Controller.OpenPin(pin.Line, PinMode.Output, pin.InitialOn ? PinValue.High : PinValue.Low);
+            }
+            else
+            {
+                Controller.OpenPin(pin.Line, PinMode.Input);
+                Driver.SetEdgeHandler(pin.Line, pin.Edge, e => Edges.Writer.TryWrite((name, e)));
+            }
+        }
+        catch (GpioException)
+        {
+            if (Controller.IsPinOpen(pin.Line))
+            {
+                Controller.ClosePin(pin.Line);
+            }
+
+            throw;
+        }
+
+        _pins.Add(name, new Pin(name, pin, Controller));
+    }
+
     /// <summary>
-    /// What <see cref="Open"/> would say about the chip and the line numbers, without requesting any line (the doctor
+    /// What <see cref="Open"/> would say about the chip and the line numbers, without opening any line (the doctor
     /// runs while the service holds them).
     /// </summary>
-    public static List<string> Check(GpioOptions options, Func<string, IGpioChip> openChip)
+    public static List<string> Check(GpioOptions options, Func<string, ApplianceGpioDriver> openDriver)
     {
         List<string> errors = [];
         try
         {
-            using var chip = openChip(options.Chip);
+            using var driver = openDriver(options.Chip);
             foreach (var (name, pin) in options.Pins.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
-                if (pin.Line >= chip.LineCount)
+                if (pin.Line >= driver.LineCount)
                 {
-                    errors.Add($"Gpio:Pins:{name}: line {pin.Line} does not exist on {chip.Description} ({chip.LineCount} lines).");
+                    errors.Add($"Gpio:Pins:{name}: line {pin.Line} does not exist on {driver.Description} ({driver.LineCount} lines).");
                 }
             }
         }
@@ -94,14 +124,20 @@ internal sealed class GpioLines : IDisposable
     public void Dispose()
     {
         Edges.Writer.TryComplete();
-        foreach (var pin in _pins.Values)
-        {
-            pin.Output?.Dispose();
-            pin.Input?.Dispose();
-        }
 
-        Chip.Dispose();
+        // Closes every pin (their requests) and disposes the driver.
+        Controller.Dispose();
     }
 
-    internal sealed record Pin(string Name, GpioPinOptions Options, IGpioOutput? Output, IGpioInput? Input);
+    /// <summary>A named pin, opened on the controller.</summary>
+    internal sealed record Pin(string Name, GpioPinOptions Options, GpioController Controller)
+    {
+        public bool IsOutput => Options.Mode == GpioMode.Output;
+
+        /// <summary>The logical value (true = active/on). Throws <see cref="GpioException"/> when the kernel refuses.</summary>
+        public bool Read() => Controller.Read(Options.Line) == PinValue.High;
+
+        /// <summary>Sets an output's logical value. Throws <see cref="GpioException"/> when the kernel refuses.</summary>
+        public void Write(bool value) => Controller.Write(Options.Line, value ? PinValue.High : PinValue.Low);
+    }
 }

@@ -36,7 +36,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         _sink = sink;
         _time = time;
         _logger = logger;
-        LogChip(_logger, lines.Chip.Description, lines.Pins.Count);
+        LogChip(_logger, lines.Driver.Description, lines.Pins.Count);
     }
 
     internal GpioLines Lines => _lines;
@@ -68,7 +68,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             throw new KeyNotFoundException($"No GPIO pin named '{name}'.");
         }
 
-        var output = pin.Output ?? throw new InvalidOperationException($"GPIO pin '{name}' is an input; only outputs can be switched.");
+        var output = pin.IsOutput ? pin : throw new InvalidOperationException($"GPIO pin '{name}' is an input; only outputs can be switched.");
         lock (_lock)
         {
             if (_pulses.Remove(name, out var pending))
@@ -80,9 +80,9 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             {
                 GpioCommand.On or GpioCommand.Pulse => true,
                 GpioCommand.Off => false,
-                _ => !output.Value,
+                _ => !output.Read(),
             };
-            output.Value = value;
+            output.Write(value);
             _changes[name] = (_time.GetUtcNow(), who);
             if (command == GpioCommand.Pulse)
             {
@@ -104,7 +104,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
     /// Runs on a timer thread, so it never throws (an exception there ends the process). Does nothing unless
     /// <paramref name="own"/> is still the pin's pending pulse.
     /// </summary>
-    private void EndPulse(string name, IGpioOutput output, StrongBox<ITimer> own)
+    private void EndPulse(string name, GpioLines.Pin output, StrongBox<ITimer> own)
     {
         lock (_lock)
         {
@@ -117,7 +117,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
             timer.Dispose();
             try
             {
-                output.Value = false;
+                output.Write(false);
             }
             catch (GpioException ex)
             {
@@ -137,7 +137,7 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         bool value;
         try
         {
-            value = pin.Output?.Value ?? pin.Input!.Read();
+            value = pin.Read();
         }
         catch (GpioException)
         {

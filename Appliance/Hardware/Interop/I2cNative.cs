@@ -14,9 +14,16 @@ internal static class I2cNative
 
     internal const byte SmBusWrite = 0;
     internal const byte SmBusRead = 1;
+    internal const uint SmBusQuick = 0;
+    internal const uint SmBusByte = 1;
     internal const uint SmBusByteData = 2;
     internal const uint SmBusI2cBlockData = 8;
     internal const int SmBusBlockMax = 32;
+
+    /// <summary>I2C_FUNCS bits: plain I2C messages (I2C_RDWR), SMBus I2C-block read and write.</summary>
+    internal const ulong FunctionI2c = 0x1;
+    internal const ulong FunctionSmBusReadI2cBlock = 0x04000000;
+    internal const ulong FunctionSmBusWriteI2cBlock = 0x08000000;
 }
 
 /// <summary>struct i2c_smbus_ioctl_data: read_write, command, size, pointer to union i2c_smbus_data (34 bytes).</summary>

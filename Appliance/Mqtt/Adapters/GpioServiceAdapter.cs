@@ -31,7 +31,7 @@ internal sealed class GpioServiceAdapter : IMqttHardware, IDisposable
 
         try
         {
-            return pin.Output?.Value ?? pin.Input!.Read();
+            return pin.Read();
         }
         catch (GpioException)
         {

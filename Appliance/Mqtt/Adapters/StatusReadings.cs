@@ -21,19 +21,33 @@ internal interface IMqttReadings
 /// <summary>A sensor entity: <paramref name="Key"/> names its topic and unique_id; null fields are left out of discovery.</summary>
 internal sealed record MqttSensor(string Key, string Name, string? DeviceClass, string? Unit, string? StateClass, bool Diagnostic);
 
-/// <remarks>The report is resolved at the first reading: it lists every status contributor, MQTT's own among them.</remarks>
-internal sealed class StatusReadings(IServiceProvider services, Bme280Options bme280) : IMqttReadings
+/// <remarks>
+/// Diagnostics come from the <c>/api/status</c> document (resolved at the first reading: it lists every status
+/// contributor, MQTT's own among them); environment readings from <see cref="ISensorReadings"/>, one entity per
+/// configured sensor and quantity (<c>NAME_quantity</c>), known at start from the sensor's type.
+/// </remarks>
+internal sealed class StatusReadings(IServiceProvider services, SensorsOptions sensors, ISensorReadings readings) : IMqttReadings
 {
+    // Declared before Quantities: static fields are initialised in order.
+    private static readonly (string, string?, string) Temperature = ("temperature", "temperature", "°C");
+    private static readonly (string, string?, string) Humidity = ("humidity", "humidity", "%");
+    private static readonly (string, string?, string) Pressure = ("pressure", "atmospheric_pressure", "hPa");
+
+    /// <summary>What each sensor type measures, as Home Assistant sees it: (quantity, device class, unit).</summary>
+    private static readonly Dictionary<string, (string Quantity, string? DeviceClass, string Unit)[]> Quantities = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Bme280"] = [Temperature, Humidity, Pressure],
+        ["Bmp280"] = [Temperature, Pressure],
+        ["Bme680"] = [Temperature, Humidity, Pressure, ("gasResistance", null, "Ω")],
+        ["Sht3x"] = [Temperature, Humidity],
+        ["Bh1750fvi"] = [("illuminance", "illuminance", "lx")],
+        ["Ds18b20"] = [Temperature],
+    };
+
     public IReadOnlyList<MqttSensor> Sensors { get; } =
     [
-        .. bme280.Enabled
-            ? new MqttSensor[]
-            {
-                new("temperature", "Temperature", "temperature", "°C", "measurement", false),
-                new("humidity", "Humidity", "humidity", "%", "measurement", false),
-                new("pressure", "Pressure", "atmospheric_pressure", "hPa", "measurement", false),
-            }
-            : [],
+        .. sensors.Active.SelectMany(s => Quantities.TryGetValue(s.Options.Type ?? "", out var quantities) ? quantities.Select(q =>
+            new MqttSensor(Key(s.Name, q.Quantity), $"{s.Name} {q.Quantity}", q.DeviceClass, q.Unit, "measurement", false)) : []),
         new("fps", "Camera fps", null, "fps", "measurement", true),
         new("viewers", "Viewers", null, null, "measurement", true),
         new("tunnel", "Tunnel", null, null, null, true),
@@ -48,15 +62,19 @@ internal sealed class StatusReadings(IServiceProvider services, Bme280Options bm
         Put(values, "viewers", status["viewers"]);
         Put(values, "uptime", status["uptimeSeconds"]);
         Put(values, "tunnel", status["tunnel"]?["state"]);
-        if (status["environment"] is JsonObject environment)
+        foreach (var reading in readings.Current)
         {
-            Put(values, "temperature", environment["temperatureC"]);
-            Put(values, "humidity", environment["humidityPercent"]);
-            Put(values, "pressure", environment["pressureHpa"]);
+            foreach (var value in reading.Values)
+            {
+                values[Key(reading.Name, value.Quantity)] = value.Value.ToString(CultureInfo.InvariantCulture);
+            }
         }
 
         return values;
     }
+
+    /// <summary>The topic level and unique_id part: sensor names are letters, digits, '-' and '_' already.</summary>
+    internal static string Key(string sensor, string quantity) => $"{sensor}_{quantity}".ToLowerInvariant();
 
     private static void Put(Dictionary<string, string> values, string key, JsonNode? node)
     {

@@ -142,7 +142,7 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
     }
 }
 
-/// <summary>状态 / status: uptime, camera, fps, viewers, temperature and tunnel when those features exist.</summary>
+/// <summary>状态 / status: uptime, camera, fps, viewers, sensors' readings and tunnel when those features exist.</summary>
 internal sealed class StatusCommand(StatusReport report) : IWeComCommand
 {
     public IReadOnlyList<string> Names { get; } = ["状态", "status"];
@@ -164,9 +164,12 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
             text.Append(CultureInfo.InvariantCulture, $" ({throughRelay} 经中继 through the relay)");
         }
 
-        if (status["environment"]?["temperatureC"] is { } temperature)
+        foreach (var sensor in status["sensors"]?.AsArray() ?? [])
         {
-            text.Append(CultureInfo.InvariantCulture, $"\n温度 Temperature: {temperature} °C");
+            // e.g. "传感器 Sensor living-room: 25.08 °C, 45.1 %RH, 1006.53 hPa", or its problem while it has none.
+            var values = string.Join(", ", sensor!["values"]!.AsArray().Select(v => $"{v!["value"]} {v["unit"]}"));
+            var sensorProblem = sensor["problem"]?.ToString();
+            text.Append(CultureInfo.InvariantCulture, $"\n传感器 Sensor {sensor["name"]}: {(values.Length > 0 ? values : "-")}{(sensorProblem is null ? "" : $" ({sensorProblem})")}");
         }
 
         if (status["tunnel"] is { } tunnel && tunnel["state"]?.ToString() != "disabled")

@@ -117,7 +117,7 @@ public sealed class EventsApiTests : IDisposable
     {
         await using var server = await ApplianceServer.StartAsync(
             "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:Edge=Rising", "--Gpio:Pins:pir:OnPress=Alert");
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
         using var client = server.CreateClient();
 
         chip.SetInput(22, physical: true);

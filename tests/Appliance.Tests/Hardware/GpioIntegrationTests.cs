@@ -34,7 +34,7 @@ public sealed class GpioIntegrationTests
         Assert.False((bool)document["canSwitch"]!);
         Assert.Equal("porch-light", (string?)document["pins"]![0]!["name"]);
         Assert.Equal(HttpStatusCode.Forbidden, (await viewer.PostAsync("/api/gpio/porch-light?action=on", null)).StatusCode);
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
         Assert.False(chip.PhysicalLevel(17));
     }
 
@@ -52,7 +52,7 @@ public sealed class GpioIntegrationTests
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api,
             "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:Edge=Rising", "--Gpio:Pins:pir:OnPress=Alert"));
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
         chip.SetInput(22, physical: true);
 
@@ -75,7 +75,7 @@ public sealed class GpioIntegrationTests
             "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:OnPress=Alert",
             "--Gpio:Pins:doorbell:Line=27", "--Gpio:Pins:doorbell:Mode=Input", "--Gpio:Pins:doorbell:OnPress=Snapshot",
             "--Gpio:Pins:gate:Line=5", "--Gpio:Pins:gate:Mode=Input", "--Gpio:Pins:gate:OnPress=Snapshot"));
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
         chip.SetInput(22, physical: true);
         Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 4, TimeSpan.FromSeconds(15)),
@@ -98,7 +98,7 @@ public sealed class GpioIntegrationTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api,
             "--WeCom:AlertInterval=00:01:00",
             "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:OnPress=Alert", "--Gpio:Pins:pir:CooldownSeconds=0"));
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
         chip.SetInput(22, physical: true); // the first alert goes out at once
         Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("message/send").Count() >= 4, TimeSpan.FromSeconds(15)));

@@ -5,6 +5,7 @@ using Appliance.Hardware.Gpio;
 using Appliance.Hosting;
 using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
+using System.Device.Gpio;
 using Camera;
 using Camera.Jpeg;
 using Microsoft.Extensions.Logging;
@@ -115,37 +116,79 @@ public sealed class GpioOptionsTests
     }
 }
 
-public sealed class SimulatedGpioChipTests
+public sealed class SimulatedGpioDriverTests
 {
     [Fact]
     public void Output_ActiveLow_InvertsThePhysicalLevel()
     {
-        using var chip = new SimulatedGpioChip(8);
-        using var relay = chip.RequestOutput("test", 2, activeLow: true, initialOn: false);
-        Assert.True(chip.PhysicalLevel(2));
-        relay.Value = true;
-        Assert.False(chip.PhysicalLevel(2));
+        using var driver = new SimulatedGpioDriver(8);
+        using var controller = new GpioController(driver);
+        driver.ConfigureLine(2, new GpioLineSettings("test", ActiveLow: true));
+        controller.OpenPin(2, PinMode.Output, PinValue.Low);
+        Assert.True(driver.PhysicalLevel(2));
+        controller.Write(2, PinValue.High);
+        Assert.False(driver.PhysicalLevel(2));
     }
 
     [Fact]
     public void Input_ActiveLowButton_ReportsPressAsRisingEdge()
     {
-        using var chip = new SimulatedGpioChip(8);
+        using var driver = new SimulatedGpioDriver(8);
+        using var controller = new GpioController(driver);
         var edges = new List<GpioEdgeEvent>();
-        using var button = chip.RequestInput("test", 3, activeLow: true, GpioBias.PullUp, 0, GpioEdge.Both, edges.Add);
-        Assert.False(button.Read());
-        chip.SetInput(3, physical: false);
-        chip.SetInput(3, physical: true);
+        driver.ConfigureLine(3, new GpioLineSettings("test", ActiveLow: true, Bias: GpioBias.PullUp));
+        controller.OpenPin(3, PinMode.Input);
+        driver.SetEdgeHandler(3, GpioEdge.Both, edges.Add);
+        Assert.Equal(PinValue.Low, controller.Read(3));
+        driver.SetInput(3, physical: false);
+        driver.SetInput(3, physical: true);
         Assert.Equal([true, false], edges.Select(e => e.Rising));
         Assert.Equal([1u, 2u], edges.Select(e => e.LineSeqno));
     }
 
     [Fact]
-    public void Request_SameLineTwice_IsBusy()
+    public async Task ControllerCallbacksAndWaitForEvent_SeeEdgesInLogicalTerms()
     {
-        using var chip = new SimulatedGpioChip(8);
-        using var first = chip.RequestOutput("appliance:light", 1, false, false);
-        var error = Assert.Throws<GpioException>(() => chip.RequestOutput("appliance:other", 1, false, false));
+        using var driver = new SimulatedGpioDriver(8);
+        using var controller = new GpioController(driver);
+        driver.ConfigureLine(4, new GpioLineSettings("test", ActiveLow: true, Bias: GpioBias.PullUp));
+        controller.OpenPin(4, PinMode.Input);
+        var seen = new List<PinEventTypes>();
+        void OnChange(object sender, PinValueChangedEventArgs e) => seen.Add(e.ChangeType);
+        controller.RegisterCallbackForPinValueChangedEvent(4, PinEventTypes.Rising | PinEventTypes.Falling, OnChange);
+        driver.SetInput(4, physical: false); // pressed
+        driver.SetInput(4, physical: true);
+        Assert.Equal([PinEventTypes.Rising, PinEventTypes.Falling], seen);
+        controller.UnregisterCallbackForPinValueChangedEvent(4, OnChange);
+
+        // The waiter registers on its own thread: press until it has seen one (bounded).
+        var wait = Task.Run(() => controller.WaitForEvent(4, PinEventTypes.Rising, TimeSpan.FromSeconds(10)));
+        for (var i = 0; i < 500 && !wait.IsCompleted; i++)
+        {
+            driver.SetInput(4, physical: false);
+            driver.SetInput(4, physical: true);
+            Thread.Sleep(10);
+        }
+
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(result.TimedOut);
+        Assert.Equal(PinEventTypes.Rising, result.EventTypes);
+        Assert.Equal([PinEventTypes.Rising, PinEventTypes.Falling], seen);
+
+        var none = controller.WaitForEvent(4, PinEventTypes.Rising, TimeSpan.FromMilliseconds(50));
+        Assert.True(none.TimedOut);
+    }
+
+    [Fact]
+    public void Open_SameLineFromASecondController_IsBusy()
+    {
+        using var driver = new SimulatedGpioDriver(8);
+        // Controllers that are not disposed: disposing one disposes the driver they share.
+        var first = new GpioController(driver);
+        driver.ConfigureLine(1, new GpioLineSettings("appliance:light"));
+        first.OpenPin(1, PinMode.Output);
+        var second = new GpioController(driver);
+        var error = Assert.Throws<GpioException>(() => second.OpenPin(1, PinMode.Output));
         Assert.Equal(16, error.Errno);
         Assert.Contains("in use by 'appliance:light'", error.Message, StringComparison.Ordinal);
     }
@@ -166,16 +209,16 @@ public sealed class GpioServiceTests
         }
     }
 
-    private static (GpioService Service, SimulatedGpioChip Chip, RecordingSink Sink, ManualTimeProvider Clock, FrameHub Hub) Create(GpioOptions options)
+    private static (GpioService Service, SimulatedGpioDriver Chip, RecordingSink Sink, ManualTimeProvider Clock, FrameHub Hub) Create(GpioOptions options)
     {
         var clock = new ManualTimeProvider(Start);
-        var lines = GpioLines.Open(options, _ => new SimulatedGpioChip(32), out var errors);
+        var lines = GpioLines.Open(options, _ => new SimulatedGpioDriver(32), out var errors);
         Assert.Empty(errors);
         var hub = new FrameHub(clock);
         var sink = new RecordingSink();
         var snapshots = new SnapshotService(hub, new CameraOptions { Fps = 1 }, clock);
         var service = new GpioService(lines, snapshots, sink, clock, NullLogger<GpioService>.Instance);
-        return (service, (SimulatedGpioChip)lines.Chip, sink, clock, hub);
+        return (service, (SimulatedGpioDriver)lines.Driver, sink, clock, hub);
     }
 
     private static void PublishFrame(FrameHub hub, DateTimeOffset at)
@@ -294,47 +337,22 @@ public sealed class GpioPulseTimerTests
     }
 
     /// <summary>A simulated chip whose outputs refuse to be switched while <see cref="Failing"/> is set.</summary>
-    private sealed class FailingChip : IGpioChip
+    private sealed class FailingChip() : SimulatedGpioDriver(32)
     {
-        private readonly SimulatedGpioChip _inner = new(32);
-
         public bool Failing { get; set; }
 
-        public SimulatedGpioChip Inner => _inner;
-
-        public string Description => "failing";
-
-        public int LineCount => _inner.LineCount;
-
-        public IGpioOutput RequestOutput(string consumer, int line, bool activeLow, bool initialOn) =>
-            new Output(this, _inner.RequestOutput(consumer, line, activeLow, initialOn));
-
-        public IGpioInput RequestInput(string consumer, int line, bool activeLow, GpioBias bias, int debounceMs, GpioEdge edge, Action<GpioEdgeEvent> onEdge) =>
-            _inner.RequestInput(consumer, line, activeLow, bias, debounceMs, edge, onEdge);
-
-        public void Dispose() => _inner.Dispose();
-
-        private sealed class Output(FailingChip chip, IGpioOutput inner) : IGpioOutput
+        protected override void WriteLine(int line, bool value)
         {
-            public bool Value
+            if (Failing)
             {
-                get => inner.Value;
-                set
-                {
-                    if (chip.Failing)
-                    {
-                        throw new GpioException("setting line failed: Input/output error (EIO).") { Errno = 5 };
-                    }
-
-                    inner.Value = value;
-                }
+                throw new GpioException("setting line failed: Input/output error (EIO).") { Errno = 5 };
             }
 
-            public void Dispose() => inner.Dispose();
+            base.WriteLine(line, value);
         }
     }
 
-    private static GpioService Create(IGpioChip chip, TimeProvider clock, ILogger<GpioService> logger)
+    private static GpioService Create(ApplianceGpioDriver chip, TimeProvider clock, ILogger<GpioService> logger)
     {
         var options = new GpioOptions { Pins = { ["door"] = new GpioPinOptions { Line = 5, PulseMs = 800 } } };
         var lines = GpioLines.Open(options, _ => chip, out var errors);
@@ -346,7 +364,7 @@ public sealed class GpioPulseTimerTests
     public void Pulse_FirstPulsesTimerAlreadyDispatchedWhenASecondPulseStarts_SecondPulseKeepsItsFullLength()
     {
         var clock = new DispatchingTimeProvider();
-        var chip = new SimulatedGpioChip(32);
+        var chip = new SimulatedGpioDriver(32);
         using var service = Create(chip, clock, NullLogger<GpioService>.Instance);
 
         service.Switch("door", GpioCommand.Pulse, "alice");
@@ -398,7 +416,7 @@ public sealed class GpioEndpointTests
     {
         await using var server = await ApplianceServer.StartAsync(Pins);
         using var client = server.CreateClient();
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
         var list = JsonNode.Parse(await client.GetStringAsync(new Uri("/api/gpio", UriKind.Relative)))!;
         Assert.Equal(["door", "doorbell", "porch-light"], list["pins"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()));
@@ -434,7 +452,7 @@ public sealed class GpioEndpointTests
     {
         await using var server = await ApplianceServer.StartAsync(Pins);
         using var client = server.CreateClient();
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
         chip.SetInput(27, physical: true);
 
         JsonNode? events = null;
@@ -463,7 +481,7 @@ public sealed class GpioEndpointTests
         using var client = server.CreateClient();
         var response = await client.PostAsync(new Uri("/api/gpio/porch-light?action=on", UriKind.Relative), null);
         Assert.Contains(response.StatusCode, new[] { HttpStatusCode.Unauthorized, HttpStatusCode.Forbidden, HttpStatusCode.Redirect });
-        var chip = (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
         Assert.True(chip.PhysicalLevel(17));
     }
 }

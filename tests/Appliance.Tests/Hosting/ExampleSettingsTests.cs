@@ -19,7 +19,8 @@ public sealed class ExampleSettingsTests
     private static readonly HashSet<string> ExampleValues = new(StringComparer.OrdinalIgnoreCase)
     {
         "WeCom:Secret", "WeCom:EncodingAesKey", "Tunnel:RelayUrl", "Tunnel:Name", "Tunnel:Secret", "Scoring:Secret",
-        "Scoring:OfficialAppSecret", "Motion:Enabled",
+        "Scoring:OfficialAppSecret", "Motion:Enabled", "Sensors:living-room:Type", "Sensors:living-room:Enabled", "Sensors:living-room:Address",
+        "Sensors:living-room:Device",
     };
 
     [Fact]
@@ -36,7 +37,7 @@ public sealed class ExampleSettingsTests
         Check<WeComOptions>(configuration, WeComOptions.SectionName, problems);
         Check<TunnelOptions>(configuration, TunnelOptions.SectionName, problems);
         Check<ScoringOptions>(configuration, ScoringOptions.SectionName, problems);
-        Check<Bme280Options>(configuration, Bme280Options.SectionName, problems);
+        Check<SensorOptions>(configuration, "Sensors:living-room", problems);
         Check<GpioOptions>(configuration, GpioOptions.SectionName, problems, ignore: ["Pins"]);
         Check<Camera.Motion.MotionOptions>(configuration, Camera.Motion.MotionOptions.SectionName, problems, ignore: ["Masks"]);
         Assert.True(configuration.GetValue<bool>("Motion:Enabled"), "the shipped example turns motion detection on");

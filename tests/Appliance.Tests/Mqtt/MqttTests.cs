@@ -41,7 +41,7 @@ public sealed class MqttTests
         Config("sensor", "fps"), Config("sensor", "viewers"), Config("sensor", "tunnel"), Config("sensor", "uptime"),
     ];
 
-    private static SimulatedGpioChip Chip(ApplianceServer server) => (SimulatedGpioChip)server.GetRequiredService<GpioService>().Lines.Chip;
+    private static SimulatedGpioDriver Chip(ApplianceServer server) => (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
 
     private static async Task<Dictionary<string, JsonObject>> WaitForDiscoveryAsync(MqttProbe probe, string[]? expected = null)
     {
@@ -97,7 +97,8 @@ public sealed class MqttTests
         await using var probe = await MqttProbe.ConnectAsync(broker, "homeassistant/#");
         await using var server = await ApplianceServer.StartAsync(Settings(broker, "--Sensors:Bme280:Enabled=true", "--Sensors:Bme280:Bus=250"));
 
-        foreach (var (key, deviceClass, unit) in new[] { ("temperature", "temperature", "°C"), ("humidity", "humidity", "%"), ("pressure", "atmospheric_pressure", "hPa") })
+        // The legacy Sensors:Bme280 section is a Bme280 named "Bme280": one entity per quantity, NAME_quantity.
+        foreach (var (key, deviceClass, unit) in new[] { ("bme280_temperature", "temperature", "°C"), ("bme280_humidity", "humidity", "%"), ("bme280_pressure", "atmospheric_pressure", "hPa") })
         {
             var message = await probe.WaitForAsync(m => m.Topic == Config("sensor", key), Wait, key);
             var config = JsonNode.Parse(message.Text)!.AsObject();

@@ -167,7 +167,7 @@ public sealed class CallbackEndpointTests
         // WeCom keeps UserIDs unique ignoring case: "Alice" and "DAD" are the configured alice and dad.
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null, "--Gpio:Pins:light:Line=5"));
         var client = WeComCallbackClient.For(server);
-        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioDriver)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Driver;
 
         var help = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("Alice", "help", WeComCallbackClient.NextMsgId())));
         var on = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("DAD", "on light", WeComCallbackClient.NextMsgId())));
@@ -184,7 +184,7 @@ public sealed class CallbackEndpointTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(null, "--Gpio:Pins:light:Line=5"));
         var client = WeComCallbackClient.For(server);
         var gpio = server.GetRequiredService<Appliance.Hardware.Gpio.IGpioService>();
-        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioDriver)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Driver;
 
         var refused = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("alice", "on light", WeComCallbackClient.NextMsgId())));
         Assert.False(chip.PhysicalLevel(5));
@@ -202,7 +202,7 @@ public sealed class CallbackEndpointTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(
             null, "--Gpio:Pins:porch:Line=5", "--Gpio:Pins:porch:Aliases:0=灯"));
         var client = WeComCallbackClient.For(server);
-        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioDriver)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Driver;
 
         var happy = await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "开心", WeComCallbackClient.NextMsgId())));
         Assert.False(chip.PhysicalLevel(5));
@@ -220,7 +220,7 @@ public sealed class CallbackEndpointTests
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(
             null, "--Gpio:Pins:light:Line=5", "--Gpio:Pins:door:Line=6", "--Gpio:Pins:door:PulseMs=800"));
         var client = WeComCallbackClient.For(server);
-        var chip = (Appliance.Hardware.Gpio.SimulatedGpioChip)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Chip;
+        var chip = (Appliance.Hardware.Gpio.SimulatedGpioDriver)server.GetRequiredService<Appliance.Hardware.Gpio.GpioService>().Lines.Driver;
         await client.ReadReplyAsync(await client.PostAsync(WeComCallbackClient.TextXml("dad", "on light", WeComCallbackClient.NextMsgId())));
         Assert.True(chip.PhysicalLevel(5));
 
