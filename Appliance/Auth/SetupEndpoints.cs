@@ -32,25 +32,10 @@ internal static partial class SetupEndpoints
         app.MapPost("/setup", async (HttpContext context, WebAuthOptions options, SetupCode code, LoginFailureLimiter limiter,
             BrowserSettings settings, SessionStore sessions, RunningAs running, ILogger<SetupCode> logger) =>
         {
-            if (!context.Request.HasFormContentType || context.Request.ContentLength > MaxFormBytes)
+            var (form, bad) = await ReadSmallFormAsync(context, "POST /setup takes the setup form (application/x-www-form-urlencoded) with the fields code and password");
+            if (form is null)
             {
-                return Results.Text("POST /setup takes the setup form (application/x-www-form-urlencoded) with the fields code and password (at most 16 KiB).\n",
-                    statusCode: StatusCodes.Status400BadRequest);
-            }
-
-            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            {
-                limit.MaxRequestBodySize = MaxFormBytes;
-            }
-
-            IFormCollection form;
-            try
-            {
-                form = await context.Request.ReadFormAsync(context.RequestAborted);
-            }
-            catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
-            {
-                return Results.Text("The setup form could not be read (malformed, or over 16 KiB).\n", statusCode: StatusCodes.Status400BadRequest);
+                return bad!;
             }
 
             if (options.HasPassword)
@@ -79,15 +64,9 @@ internal static partial class SetupEndpoints
             }
 
             var password = form["password"].ToString();
-            if (password.Length < MinPasswordLength || password.Length > MaxPasswordLength)
+            if (PasswordProblem(password, form["confirm"]) is { } problem)
             {
-                return Page(Pages.SetupPage(needsCode, $"The password must be {MinPasswordLength} to {MaxPasswordLength} characters long (it has {password.Length}).", running),
-                    StatusCodes.Status400BadRequest);
-            }
-
-            if (form.ContainsKey("confirm") && form["confirm"].ToString() != password)
-            {
-                return Page(Pages.SetupPage(needsCode, "The two passwords differ; type the same one twice.", running), StatusCodes.Status400BadRequest);
+                return Page(Pages.SetupPage(needsCode, problem, running), StatusCodes.Status400BadRequest);
             }
 
             var hash = PasswordHasher.Hash(password);
@@ -112,6 +91,41 @@ internal static partial class SetupEndpoints
         }).AllowAnonymous().DisableAntiforgery();
         return app;
     }
+
+    /// <summary>
+    /// Reads a small form (at most 16 KiB, also when chunked); a body that is not a form, or is too large or malformed,
+    /// gets a 400 saying <paramref name="whatItTakes"/> instead of a 500.
+    /// </summary>
+    internal static async Task<(IFormCollection? Form, IResult? Error)> ReadSmallFormAsync(HttpContext context, string whatItTakes)
+    {
+        var bad = Results.Text($"{whatItTakes} (at most 16 KiB).\n", statusCode: StatusCodes.Status400BadRequest);
+        if (!context.Request.HasFormContentType || context.Request.ContentLength > MaxFormBytes)
+        {
+            return (null, bad);
+        }
+
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxFormBytes;
+        }
+
+        try
+        {
+            return (await context.Request.ReadFormAsync(context.RequestAborted), null);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException)
+        {
+            return (null, bad);
+        }
+    }
+
+    /// <summary>The household password's length rule, shared by the setup and settings pages; null when it is fine.</summary>
+    internal static string? PasswordProblem(string password, Microsoft.Extensions.Primitives.StringValues confirm) =>
+        password.Length < MinPasswordLength || password.Length > MaxPasswordLength
+            ? $"The password must be {MinPasswordLength} to {MaxPasswordLength} characters long (it has {password.Length})."
+            : confirm.Count > 0 && confirm.ToString() != password // the field is optional for scripts; a form sends it
+                ? "The two passwords differ; type the same one twice."
+                : null;
 
     /// <summary>This machine itself (not the tunnel), while it is trusted anyway, needs no code.</summary>
     private static bool NeedsCode(HttpContext context, WebAuthOptions options) => !(options.TrustLoopback && context.IsLocal());

@@ -68,6 +68,23 @@ public sealed class BrowserSettings(StateDirectory state)
         }
     }
 
+    /// <summary>
+    /// The source that overrides the browser's value of <paramref name="key"/> (an environment variable, the command
+    /// line), or null when what the browser sets takes effect.
+    /// </summary>
+    public static string? OverriddenBy(IConfiguration configuration, string key)
+    {
+        if (configuration is not IConfigurationRoot root)
+        {
+            return null;
+        }
+
+        var providers = root.Providers.ToList();
+        var browser = providers.FindIndex(p => p is Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider { Source.Path: FileName });
+        var winner = providers.FindLastIndex(p => p.TryGet(key, out _));
+        return browser >= 0 && winner > browser ? Doctor.SettingsSourcesCheck.Describe(providers[winner]).Name : null;
+    }
+
     /// <summary>The layer's file for a state directory (the configuration reads it before the services exist).</summary>
     public static string PathIn(string stateDirectory) => System.IO.Path.Combine(stateDirectory, FileName);
 
