@@ -68,6 +68,22 @@ public sealed class BrowserSettings(StateDirectory state)
         }
     }
 
+    /// <summary>The value this layer holds for <paramref name="key"/> (saved, perhaps not yet in effect), or null.</summary>
+    public string? Get(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        lock (_lock)
+        {
+            JsonNode? node = Read(Path);
+            foreach (var part in key.Split(':'))
+            {
+                node = node is JsonObject o ? o[part] : null;
+            }
+
+            return node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+        }
+    }
+
     /// <summary>
     /// The source that overrides the browser's value of <paramref name="key"/> (an environment variable, the command
     /// line), or null when what the browser sets takes effect.

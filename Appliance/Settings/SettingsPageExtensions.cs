@@ -1,5 +1,7 @@
 using System.Globalization;
 using Appliance.Auth;
+using Appliance.WeCom;
+using Appliance.WeCom.Api;
 using Camera;
 using Microsoft.AspNetCore.Authentication;
 
@@ -96,6 +98,57 @@ public static partial class SettingsPageExtensions
                 + (overridden.Count > 0 ? $" Overridden, so not in effect even then: {string.Join(", ", overridden)}." : "");
             return Page(SettingsPage.Render(context, camera, web, configuration, note, null), StatusCodes.Status200OK);
         }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
+
+        app.MapPost("/settings/wecom", async (HttpContext context, WebAuthOptions web, CameraOptions camera, IConfiguration configuration,
+            WeComOptions wecom, BrowserSettings settings, IWeComEgress egress, TimeProvider time, ILoggerFactory loggers) =>
+        {
+            var (form, bad) = await SetupEndpoints.ReadSmallFormAsync(context, "POST /settings/wecom takes a form with the fields corpId, agentId, secret and action (save or test)");
+            if (form is null)
+            {
+                return bad!;
+            }
+
+            var test = form["action"].ToString() == "test";
+            var (chosen, problem) = WeComSettings.Read(form, wecom, settings.Get, needsSecret: test);
+            if (chosen is null)
+            {
+                return Page(SettingsPage.Render(context, camera, web, configuration, null, problem), StatusCodes.Status400BadRequest);
+            }
+
+            if (test)
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                var (ok, text) = await WeComSettings.TestAsync(chosen, egress, time, loggers, timeout.Token);
+                return Page(SettingsPage.Render(context, camera, web, configuration, ok ? text : null, ok ? null : text), StatusCodes.Status200OK);
+            }
+
+            // Saved settings the appliance could not start with would lose the next start: all of them, or none.
+            if (chosen.Validate().ToList() is { Count: > 0 } errors)
+            {
+                return Page(SettingsPage.Render(context, camera, web, configuration, null, "Not saved: " + string.Join(" ", errors)), StatusCodes.Status400BadRequest);
+            }
+
+            var values = new Dictionary<string, string?>
+            {
+                ["WeCom:CorpId"] = chosen.CorpId,
+                ["WeCom:AgentId"] = chosen.AgentId.ToString(CultureInfo.InvariantCulture),
+            };
+            foreach (var (field, key, value) in new[] { ("secret", "WeCom:Secret", chosen.Secret), ("token", "WeCom:Token", chosen.Token), ("encodingAesKey", "WeCom:EncodingAesKey", chosen.EncodingAesKey) })
+            {
+                if (form[field].ToString().Trim().Length > 0)
+                {
+                    values[key] = value;
+                }
+            }
+
+            settings.Set(values);
+            var overridden = values.Keys.Select(k => (Key: k, By: BrowserSettings.OverriddenBy(configuration, k))).Where(o => o.By is not null)
+                .Select(o => $"{o.Key} (set by {o.By})").ToList();
+            return Page(SettingsPage.Render(context, camera, web, configuration,
+                "Saved the WeCom app's settings. " + SettingsPage.AppliesAtNextStart
+                + (overridden.Count > 0 ? $" Overridden, so not in effect even then: {string.Join(", ", overridden)}." : ""), null), StatusCodes.Status200OK);
+        }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
         return app;
     }
 
@@ -128,6 +181,9 @@ public static partial class SettingsPageExtensions
 /// <summary>The settings page's HTML (and the logger category of its changes).</summary>
 internal sealed class SettingsPage
 {
+    internal const string AppliesAtNextStart =
+        "They take effect when the appliance next starts (installed: sudo systemctl restart appliance; run.sh: stop it with Ctrl+C and start it again).";
+
     internal const string CameraAppliesAt =
         "The camera's new settings take effect when the appliance next starts (installed: sudo systemctl restart appliance; run.sh: stop it with Ctrl+C and start it again).";
 
@@ -138,6 +194,7 @@ internal sealed class SettingsPage
     internal static string Render(HttpContext context, CameraOptions camera, WebAuthOptions web, IConfiguration configuration, string? note, string? error)
     {
         static string Html(string text) => System.Net.WebUtility.HtmlEncode(text);
+        var wecom = context.RequestServices.GetRequiredService<WeComOptions>();
         string Overridden(string key) => BrowserSettings.OverriddenBy(configuration, key) is { } by ? $" <small>(set by {Html(by)}; this page cannot change it)</small>" : "";
         var message = error is not null
             ? $"""<p role="alert" style="color:#b00">{Html(error)}</p>"""
@@ -163,6 +220,15 @@ internal sealed class SettingsPage
             <p><label>JPEG quality <input type="number" name="quality" value="{camera.Quality}" min="1" max="100"></label>{Overridden("Camera:Quality")}</p>
             <p>{Html(CameraAppliesAt)} The values shown are the ones in effect now.</p>
             <button type="submit" name="change" value="camera">Save the camera settings</button></form>
+            <h2>WeCom app (企业微信)</h2>
+            <form method="post" action="{Html(context.Request.PathBase)}/settings/wecom">
+            <p><label>CorpID (企业ID) <input name="corpId" value="{Html(wecom.CorpId)}" autocomplete="off"></label>{Overridden("WeCom:CorpId")}</p>
+            <p><label>AgentId <input type="number" name="agentId" value="{(wecom.AgentId > 0 ? wecom.AgentId.ToString(System.Globalization.CultureInfo.InvariantCulture) : "")}" min="1"></label>{Overridden("WeCom:AgentId")}</p>
+            <p><label>Secret <input type="password" name="secret" autocomplete="off" placeholder="{(wecom.Secret.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("WeCom:Secret")}</p>
+            <p><label>Token (callback) <input type="password" name="token" autocomplete="off" placeholder="{(wecom.Token.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("WeCom:Token")}</p>
+            <p><label>EncodingAESKey (callback) <input type="password" name="encodingAesKey" autocomplete="off" placeholder="{(wecom.EncodingAesKey.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("WeCom:EncodingAesKey")}</p>
+            <p>Secret: {(wecom.Secret.Length > 0 ? "set" : "not set")}; Token: {(wecom.Token.Length > 0 ? "set" : "not set")}; EncodingAESKey: {(wecom.EncodingAesKey.Length > 0 ? "set" : "not set")}. <b>Test</b> asks WeCom for a token with these values and sends a test message to the admins ({Html(wecom.Admins.Length > 0 ? string.Join(", ", wecom.Admins) : "WeCom:Admins names nobody")}). {Html(AppliesAtNextStart)}</p>
+            <button type="submit" name="action" value="test">Test</button> <button type="submit" name="action" value="save">Save</button></form>
             <p><a href="{Html(context.Request.PathBase)}/">Back to the camera</a></p>
             </body></html>
             """;

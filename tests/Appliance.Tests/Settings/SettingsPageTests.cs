@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Appliance.Auth;
 using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
 using Camera;
 using SetCookie = Microsoft.Net.Http.Headers.SetCookieHeaderValue;
 
@@ -78,6 +79,7 @@ public sealed class SettingsPageTests
         Assert.Equal(HttpStatusCode.Forbidden, (await client.GetAsync($"/settings?t={t}")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/camera?t={t}", Form(("fps", "5")))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/password?t={t}", Form(("password", NewPassword)))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/wecom?t={t}", Form(("corpId", "x"), ("agentId", "1"), ("action", "test")))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/settings/password", Form(("password", NewPassword)))).StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, (await client.PostAsync("/login", Form(("password", OldPassword)))).StatusCode);
     }
@@ -239,5 +241,115 @@ public sealed class SettingsPageTests
         Assert.Equal(HttpStatusCode.Forbidden, password.StatusCode);
         Assert.DoesNotContain("Camera", await File.ReadAllTextAsync(Path.Combine(state, "browser-settings.json")), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(client, HttpMethod.Get, "/api/status", cookie)).StatusCode);
+    }
+
+    [Fact]
+    public async Task WeCom_Test_GoodCredentials_GetsTokenAndMessagesTheAdmins_SecretNeverShown()
+    {
+        await using var wecom = await FakeWeComServer.StartAsync();
+        var (server, _) = await StartAsync(null, $"--WeCom:ApiBaseUrl={wecom.BaseAddress}", "--WeCom:Admins:0=dad", "--WeCom:Admins:1=mum");
+        await using var _ = server;
+        using var client = server.CreateClient();
+        var cookie = await LoginAsync(client, OldPassword);
+
+        var tested = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+            Form(("corpId", FakeWeComServer.CorpId), ("agentId", "1000002"), ("secret", FakeWeComServer.Secret), ("action", "test")));
+
+        var page = await tested.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, tested.StatusCode);
+        Assert.Contains("gettoken succeeded and the test message went to dad, mum", page, StringComparison.Ordinal);
+        var sent = FakeWeComServer.Json(Assert.Single(wecom.CallsTo("message/send")));
+        Assert.Equal("dad|mum", sent.GetProperty("touser").GetString());
+        Assert.Equal(1000002, sent.GetProperty("agentid").GetInt32());
+        Assert.DoesNotContain(FakeWeComServer.Secret, page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WeCom_Test_UntrustedAddress_ShowsErrcode60020AndTheAddressToTrust()
+    {
+        await using var wecom = await FakeWeComServer.StartAsync();
+        wecom.FailNext("gettoken", 60020);
+        var (server, _) = await StartAsync(null, $"--WeCom:ApiBaseUrl={wecom.BaseAddress}", "--WeCom:Admins:0=dad");
+        await using var _ = server;
+        using var client = server.CreateClient();
+        var cookie = await LoginAsync(client, OldPassword);
+
+        var tested = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+            Form(("corpId", FakeWeComServer.CorpId), ("agentId", "1000002"), ("secret", FakeWeComServer.Secret), ("action", "test")));
+
+        var page = WebUtility.HtmlDecode(await tested.Content.ReadAsStringAsync());
+        Assert.Contains("role=\"alert\"", page, StringComparison.Ordinal);
+        Assert.Contains("gettoken answered 60020: not allow to access from your ip", page, StringComparison.Ordinal);
+        Assert.Contains("Add 127.0.0.1 to the app's trusted IPs (企业可信IP)", page, StringComparison.Ordinal);
+        Assert.Empty(wecom.CallsTo("message/send"));
+    }
+
+    [Fact]
+    public async Task WeCom_Test_WrongSecret_ShowsWeComsError()
+    {
+        await using var wecom = await FakeWeComServer.StartAsync();
+        var (server, _) = await StartAsync(null, $"--WeCom:ApiBaseUrl={wecom.BaseAddress}");
+        await using var _ = server;
+        using var client = server.CreateClient();
+        var cookie = await LoginAsync(client, OldPassword);
+
+        var tested = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+            Form(("corpId", FakeWeComServer.CorpId), ("agentId", "1000002"), ("secret", "not-the-secret"), ("action", "test")));
+
+        var page = WebUtility.HtmlDecode(await tested.Content.ReadAsStringAsync());
+        Assert.Contains("gettoken answered 40001: invalid credential", page, StringComparison.Ordinal);
+        Assert.Contains("The Secret is wrong", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-secret", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WeCom_Save_StoresInTheLayer_BlankSecretKeepsIt_PageSaysOnlySet_BadAgentId400()
+    {
+        var (server, state) = await StartAsync();
+        await using (server)
+        {
+            using var client = server.CreateClient();
+            var cookie = await LoginAsync(client, OldPassword);
+
+            // Without the callback's Token and key the appliance could not start: nothing is saved.
+            var incomplete = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+                Form(("corpId", "ww-household"), ("agentId", "1000002"), ("secret", "the-app-secret"), ("action", "save")));
+            Assert.Equal(HttpStatusCode.BadRequest, incomplete.StatusCode);
+            Assert.Contains("Not saved: WeCom:Token is required", await incomplete.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.DoesNotContain("WeCom", await File.ReadAllTextAsync(Path.Combine(state, "browser-settings.json")), StringComparison.Ordinal);
+
+            var saved = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+                Form(("corpId", "ww-household"), ("agentId", "1000002"), ("secret", "the-app-secret"), ("token", WeComCallbackClient.Token),
+                    ("encodingAesKey", WeComCallbackClient.AesKey), ("action", "save")));
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+            Assert.Contains("next starts", await saved.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+            var again = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+                Form(("corpId", "ww-household2"), ("agentId", "1000003"), ("secret", ""), ("action", "save")));
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+
+            var bad = await SendAsync(client, HttpMethod.Post, "/settings/wecom", cookie,
+                Form(("corpId", "ww-household3"), ("agentId", "seven"), ("secret", ""), ("action", "save")));
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains("AgentId must be", await bad.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var stored = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(state, "browser-settings.json")))!["WeCom"]!;
+        Assert.Equal("ww-household2", (string?)stored["CorpId"]);
+        Assert.Equal("1000003", (string?)stored["AgentId"]);
+        Assert.Equal("the-app-secret", (string?)stored["Secret"]);
+
+        var (restarted, _) = await StartAsync(state, "--WeCom:ApiBaseUrl=http://127.0.0.1:9/"); // no call leaves the machine
+        await using (restarted)
+        {
+            using var client = restarted.CreateClient();
+            var cookie = await LoginAsync(client, OldPassword);
+            var page = await (await SendAsync(client, HttpMethod.Get, "/settings", cookie)).Content.ReadAsStringAsync();
+            Assert.Contains("value=\"ww-household2\"", page, StringComparison.Ordinal);
+            Assert.Contains("Secret: set; Token: set; EncodingAESKey: set.", page, StringComparison.Ordinal);
+            Assert.DoesNotContain("the-app-secret", page, StringComparison.Ordinal);
+            Assert.Equal("the-app-secret", restarted.GetRequiredService<Appliance.WeCom.WeComOptions>().Secret);
+            Assert.DoesNotContain(WeComCallbackClient.AesKey, page, StringComparison.Ordinal);
+        }
     }
 }
