@@ -2,16 +2,10 @@
 // they apply), try a bad value (the browser's own check, then the server's answer when the check is bypassed), test
 // the WeCom app, then change the password (every login ends: back at the login form). Prints a JSON verdict.
 // Usage: node settings-page.mjs URL PASSWORD NEWPASSWORD CORPID SECRET
-import { chromium } from 'playwright-core';
+import { run } from './chromium.mjs';
 
 const [url, password, newPassword, corpId, secret] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const result = { url };
-try {
+await run(url, async (browser, result) => {
   const page = await browser.newPage({ viewport: { width: 800, height: 900 } });
   await page.goto(new URL('settings', url).toString());
   result.askedToLogIn = new URL(page.url()).pathname === '/login';
@@ -47,11 +41,4 @@ try {
   result.afterPasswordChange = new URL(page.url()).pathname + new URL(page.url()).search;
   await page.goto(new URL('settings', url).toString());
   result.settingsAfterChange = new URL(page.url()).pathname;
-  result.ok = true;
-} catch (e) {
-  result.ok = false;
-  result.error = String(e?.stack ?? e);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
+});

@@ -2,16 +2,10 @@
 // setup page; a wrong setup code is refused with the page's error; the right code and a password log the visitor in
 // and land on the live page; /setup then says it is already set. Prints a JSON verdict (one line).
 // Usage: node setup-flow.mjs URL CODE WRONGCODE PASSWORD
-import { chromium } from 'playwright-core';
+import { run } from './chromium.mjs';
 
 const [url, code, wrongCode, password] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const result = { url };
-try {
+await run(url, async (browser, result) => {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
   const first = await page.goto(url);
   result.firstStatus = first.status();
@@ -50,11 +44,4 @@ try {
   const again = await page.goto(new URL('setup', url).toString());
   result.setupAgainStatus = again.status();
   result.setupAgainHeading = await page.textContent('h1');
-  result.ok = true;
-} catch (e) {
-  result.ok = false;
-  result.error = String(e?.stack ?? e);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
+});
