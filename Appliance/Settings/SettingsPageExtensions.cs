@@ -149,6 +149,40 @@ public static partial class SettingsPageExtensions
                 "Saved the WeCom app's settings. " + SettingsPage.AppliesAtNextStart
                 + (overridden.Count > 0 ? $" Overridden, so not in effect even then: {string.Join(", ", overridden)}." : ""), null), StatusCodes.Status200OK);
         }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
+
+        app.MapPost("/settings/tunnel", async (HttpContext context, WebAuthOptions web, CameraOptions camera, IConfiguration configuration,
+            Appliance.Tunnel.TunnelOptions tunnel, BrowserSettings settings) =>
+        {
+            var (form, bad) = await SetupEndpoints.ReadSmallFormAsync(context, "POST /settings/tunnel takes a form with the fields relayUrl, name, secret and action (save or test)");
+            if (form is null)
+            {
+                return bad!;
+            }
+
+            var chosen = TunnelSettings.Read(form, tunnel, settings.Get);
+            var errors = chosen.Enabled ? chosen.Validate().ToList() : ["Tunnel:RelayUrl is empty: the relay's wss:// address, e.g. wss://relay.example.org/."];
+            if (errors.Count > 0)
+            {
+                return Page(SettingsPage.Render(context, camera, web, configuration, null, "Not saved or tested: " + string.Join(" ", errors)), StatusCodes.Status400BadRequest);
+            }
+
+            if (form["action"].ToString() == "test")
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+                timeout.CancelAfter(TimeSpan.FromSeconds(20));
+                var (ok, text) = await TunnelSettings.TestAsync(chosen, timeout.Token);
+                return Page(SettingsPage.Render(context, camera, web, configuration, ok ? text : null, ok ? null : text), StatusCodes.Status200OK);
+            }
+
+            var values = new Dictionary<string, string?> { ["Tunnel:RelayUrl"] = chosen.RelayUrl, ["Tunnel:Name"] = chosen.Name };
+            if (form["secret"].ToString().Trim().Length > 0)
+            {
+                values["Tunnel:Secret"] = chosen.Secret;
+            }
+
+            settings.Set(values);
+            return Page(SettingsPage.Render(context, camera, web, configuration, "Saved the tunnel's settings. " + SettingsPage.AppliesAtNextStart, null), StatusCodes.Status200OK);
+        }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
         return app;
     }
 
@@ -195,6 +229,7 @@ internal sealed class SettingsPage
     {
         static string Html(string text) => System.Net.WebUtility.HtmlEncode(text);
         var wecom = context.RequestServices.GetRequiredService<WeComOptions>();
+        var tunnel = context.RequestServices.GetRequiredService<Appliance.Tunnel.TunnelOptions>();
         string Overridden(string key) => BrowserSettings.OverriddenBy(configuration, key) is { } by ? $" <small>(set by {Html(by)}; this page cannot change it)</small>" : "";
         var message = error is not null
             ? $"""<p role="alert" style="color:#b00">{Html(error)}</p>"""
@@ -228,6 +263,13 @@ internal sealed class SettingsPage
             <p><label>Token (callback) <input type="password" name="token" autocomplete="off" placeholder="{(wecom.Token.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("WeCom:Token")}</p>
             <p><label>EncodingAESKey (callback) <input type="password" name="encodingAesKey" autocomplete="off" placeholder="{(wecom.EncodingAesKey.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("WeCom:EncodingAesKey")}</p>
             <p>Secret: {(wecom.Secret.Length > 0 ? "set" : "not set")}; Token: {(wecom.Token.Length > 0 ? "set" : "not set")}; EncodingAESKey: {(wecom.EncodingAesKey.Length > 0 ? "set" : "not set")}. <b>Test</b> asks WeCom for a token with these values and sends a test message to the admins ({Html(wecom.Admins.Length > 0 ? string.Join(", ", wecom.Admins) : "WeCom:Admins names nobody")}). {Html(AppliesAtNextStart)}</p>
+            <button type="submit" name="action" value="test">Test</button> <button type="submit" name="action" value="save">Save</button></form>
+            <h2>Tunnel to a relay</h2>
+            <form method="post" action="{Html(context.Request.PathBase)}/settings/tunnel">
+            <p><label>Relay URL <input name="relayUrl" value="{Html(tunnel.RelayUrl)}" placeholder="wss://relay.example.org/"></label>{Overridden("Tunnel:RelayUrl")}</p>
+            <p><label>Name on the relay <input name="name" value="{Html(tunnel.Name)}" autocomplete="off"></label>{Overridden("Tunnel:Name")}</p>
+            <p><label>Secret <input type="password" name="secret" autocomplete="off" placeholder="{(tunnel.Secret.Length > 0 ? "set (leave empty to keep it)" : "not set")}"></label>{Overridden("Tunnel:Secret")}</p>
+            <p>Secret: {(tunnel.Secret.Length > 0 ? "set" : "not set")}. <b>Test</b> connects to the relay and logs in with these values. {Html(AppliesAtNextStart)}</p>
             <button type="submit" name="action" value="test">Test</button> <button type="submit" name="action" value="save">Save</button></form>
             <p><a href="{Html(context.Request.PathBase)}/">Back to the camera</a></p>
             </body></html>

@@ -80,6 +80,8 @@ public sealed class SettingsPageTests
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/camera?t={t}", Form(("fps", "5")))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/password?t={t}", Form(("password", NewPassword)))).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/wecom?t={t}", Form(("corpId", "x"), ("agentId", "1"), ("action", "test")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await client.PostAsync($"/settings/tunnel?t={t}", Form(("relayUrl", "ws://127.0.0.1:9/"), ("action", "test")))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/settings/tunnel", Form(("relayUrl", "ws://127.0.0.1:9/"), ("action", "test")))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("/settings/password", Form(("password", NewPassword)))).StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, (await client.PostAsync("/login", Form(("password", OldPassword)))).StatusCode);
     }
