@@ -6,6 +6,7 @@ using Appliance.Hosting;
 using Appliance.Hosting.Systemd;
 using Appliance.Mqtt;
 using Appliance.Scoring;
+using Appliance.Settings;
 using Appliance.Status;
 using Appliance.Streaming;
 using Appliance.Tunnel;
@@ -72,6 +73,7 @@ public static class Program
         app.MapHardware();
         app.MapScoring();
         app.MapEvents();
+        app.MapSettingsPage();
         return app;
     }
 }

@@ -3,15 +3,69 @@ namespace Appliance.Auth;
 /// <summary>The small HTML pages of the login flow.</summary>
 internal static class Pages
 {
-    public const string NoPasswordPage = """
+    /// <summary>
+    /// For a request that needs a login while no password is set (not a browser page load, which goes to the setup
+    /// page's link here too): how to set one, in the words that fit how the appliance runs.
+    /// </summary>
+    public static string NoPasswordPage(RunningAs running)
+    {
+        var onTheAppliance = running.UnderSystemd ? ServiceAdvice : RunByHandAdvice;
+        return $"""
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>Set a password first</title></head><body style="font-family:sans-serif;max-width:40em;margin:2em auto">
+            <h1>This appliance has no password yet</h1>
+            <p>Only this machine itself (localhost) may watch until a password is set.</p>
+            <p><a href="setup">Choose the household password here</a>, with the <b>setup code</b> from the appliance's log
+            ({Html(running.WhereTheLogIs)}) or from <code>{Html(running.DoctorCommand)}</code>.</p>
+            <p>Or, on the appliance, {onTheAppliance}</p>
+            </body></html>
+            """;
+    }
+
+    private const string ServiceAdvice =
+        """put <code>{"Web": {"Password": "…"}}</code> in <code>/etc/appliance/secrets.json</code> (readable by root only), """
+        + """or run <code>Appliance hash-password</code> and put the printed hash in <code>Web:PasswordHash</code> there; """
+        + """then restart it: <code>sudo systemctl restart appliance</code>.""";
+
+    private const string RunByHandAdvice =
+        """start it with the password on the command line: <code>./Appliance/run.sh --Web:Password=…</code>, """
+        + """or run <code>Appliance hash-password</code> and start it with <code>--Web:PasswordHash=…</code> (the printed hash).""";
+
+    /// <summary>The first-run form: the setup code (not asked of this machine itself) and the password, twice.</summary>
+    public static string SetupPage(bool needsCode, string? error, RunningAs running)
+    {
+        var alert = error is null ? "" : $"""<p role="alert" style="color:#b00">{Html(error)}</p>""";
+        var code = needsCode
+            ? $"""
+              <p>The <b>setup code</b> is in the appliance's log, a line with “setup code” ({Html(running.WhereTheLogIs)}), and shown by <code>{Html(running.DoctorCommand)}</code>.</p>
+              <p><label>Setup code <input name="code" autocomplete="off" autocapitalize="none" required autofocus></label></p>
+              """
+            : "<p>You are on the appliance itself: no setup code needed.</p>";
+        const int min = SetupEndpoints.MinPasswordLength;
+        return $"""
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>Set up the appliance</title></head><body style="font-family:sans-serif;max-width:30em;margin:3em auto;padding:0 1em">
+            <h1>Choose the household password</h1>
+            <p>Family members log in with it on their phones and computers.</p>
+            {alert}
+            <form method="post" action="setup">
+            {code}
+            <p><label>Password (at least {min} characters) <input type="password" name="password" autocomplete="new-password" minlength="{min}" required></label></p>
+            <p><label>Same password again <input type="password" name="confirm" autocomplete="new-password" required></label></p>
+            <button type="submit">Set the password</button></form></body></html>
+            """;
+    }
+
+    /// <summary>/setup once a password exists: it cannot be changed from here.</summary>
+    public const string SetupDonePage = """
         <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-        <title>Set a password first</title></head><body style="font-family:sans-serif;max-width:40em;margin:2em auto">
-        <h1>This appliance has no password yet</h1>
-        <p>Only this machine itself (localhost) may watch until a password is set. On the appliance, either</p>
-        <ol><li>put <code>{"Web": {"Password": "…"}}</code> in <code>/etc/appliance/secrets.json</code> (readable by root only), or</li>
-        <li>run <code>Appliance hash-password</code> and put the printed hash in <code>Web:PasswordHash</code>,</li></ol>
-        <p>then restart it: <code>sudo systemctl restart appliance</code>.</p></body></html>
+        <title>Already set up</title></head><body style="font-family:sans-serif;max-width:30em;margin:3em auto;padding:0 1em">
+        <h1>The household password is already set</h1>
+        <p>The setup page works only once. <a href="login">Log in</a>; an admin can change the password in the settings.
+        A forgotten password can only be reset on the appliance itself.</p></body></html>
         """;
+
+    private static string Html(string text) => System.Net.WebUtility.HtmlEncode(text);
 
     public static string LoginPage(string returnUrl, string? error) => $$"""
         <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

@@ -20,8 +20,9 @@ internal sealed class SessionStore
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     private readonly string _path;
-    private readonly string _passwordFingerprint;
+    private readonly SignedTokens _tokens;
     private readonly TimeProvider _time;
+    private string _passwordFingerprint;
 
     public SessionStore(StateDirectory state, SignedTokens tokens, WebAuthOptions options, TimeProvider time)
     {
@@ -29,6 +30,7 @@ internal sealed class SessionStore
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(options);
         _path = state.File(FileName);
+        _tokens = tokens;
         _time = time;
 
         // Keyed by this appliance's secret: the file tells nothing about the password.
@@ -114,6 +116,21 @@ internal sealed class SessionStore
             _sessions.Clear();
             Save();
             return count;
+        }
+    }
+
+    /// <summary>
+    /// The password was set or changed while running (the setup page, the settings page): every login made under the
+    /// old one ends, and new ones are bound to the new one (also in the file, so they outlive a restart).
+    /// </summary>
+    public void PasswordChanged(WebAuthOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        lock (_lock)
+        {
+            _passwordFingerprint = _tokens.SessionSubject(options.User, options.PasswordSetting);
+            _sessions.Clear();
+            Save();
         }
     }
 

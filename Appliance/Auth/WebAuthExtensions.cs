@@ -25,7 +25,15 @@ public static class WebAuthExtensions
     public static WebApplicationBuilder AddWebAuth(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.BindOptions<WebAuthOptions>(WebAuthOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        var configuration = builder.Configuration;
+        builder.BindOptions<WebAuthOptions>(WebAuthOptions.SectionName, (s, o) =>
+        {
+            s.Bind(o);
+            WebAuthOptions.PreferLaterPasswordSource(configuration, o);
+        }, o => o.Validate());
+        builder.Services.TryAddSingleton(RunningAs.FromProcess()); // a test may say how it runs
+        builder.Services.AddSingleton<SetupCode>();
+        builder.Services.AddHostedService<SetupCodeAnnouncer>();
         builder.Services.TryAddSingleton<SignedTokens>(); // a test may put it on its own clock
         builder.Services.AddSingleton<LinkSigner>();
         builder.Services.TryAddSingleton<LoginFailureLimiter>();
@@ -161,6 +169,7 @@ public static class WebAuthExtensions
             await context.SignOutAsync(WebAuthSchemes.Session);
             return Results.Text($"{ended} logins ended.\n");
         }).RequireAuthorization(WebPolicies.Admin).DisableAntiforgery();
+        app.MapSetup();
         return app;
     }
 

@@ -218,6 +218,9 @@ internal sealed class BasicCredentialCache(TimeProvider time)
     }
 
     public void Accept(string header) => _accepted = (SHA256.HashData(Encoding.UTF8.GetBytes(header)), time.GetUtcNow() + Lifetime);
+
+    /// <summary>The password changed: the old one's header must not be accepted from the cache.</summary>
+    public void Clear() => _accepted = ([], DateTimeOffset.MinValue);
 }
 
 /// <summary>

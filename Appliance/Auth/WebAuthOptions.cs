@@ -60,6 +60,32 @@ public sealed class WebAuthOptions
 
     public bool HasPassword => Password.Length > 0 || PasswordHash.Length > 0;
 
+    /// <summary>
+    /// Web:Password and Web:PasswordHash from different layers: the later layer's stands (a password chosen in the
+    /// browser over an older one in secrets.json; <c>--Web:Password=…</c> on the command line over the browser's).
+    /// Both in one layer stay an error (<see cref="Validate"/>).
+    /// </summary>
+    internal static void PreferLaterPasswordSource(IConfiguration configuration, WebAuthOptions options)
+    {
+        if (options.Password.Length == 0 || options.PasswordHash.Length == 0 || configuration is not IConfigurationRoot root)
+        {
+            return;
+        }
+
+        var providers = root.Providers.ToList();
+        int LastSetting(string key) => providers.FindLastIndex(p => p.TryGet($"{SectionName}:{key}", out var value) && !string.IsNullOrEmpty(value));
+        var clear = LastSetting(nameof(Password));
+        var hashed = LastSetting(nameof(PasswordHash));
+        if (clear > hashed)
+        {
+            options.PasswordHash = "";
+        }
+        else if (hashed > clear)
+        {
+            options.Password = "";
+        }
+    }
+
     public IEnumerable<string> Validate()
     {
         if (PasswordHash.Length > 0 && !PasswordHasher.IsWellFormed(PasswordHash))

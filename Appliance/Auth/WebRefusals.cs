@@ -10,7 +10,7 @@ namespace Appliance.Auth;
 /// address the limiter refused (429 with Retry-After, the password unchecked), a browser (the login form), other
 /// clients (401 with a Basic challenge), and a view-link holder at an admin endpoint (403).
 /// </summary>
-internal sealed class WebRefusals(WebAuthOptions options) : IAuthorizationMiddlewareResultHandler
+internal sealed class WebRefusals(WebAuthOptions options, RunningAs running) : IAuthorizationMiddlewareResultHandler
 {
     /// <summary>On a refusal for a bad <c>t</c> link: "expired" or "invalid" (the page reads it).</summary>
     public const string LinkProblemHeader = "X-Appliance-Link";
@@ -41,7 +41,7 @@ internal sealed class WebRefusals(WebAuthOptions options) : IAuthorizationMiddle
         {
             response.StatusCode = StatusCodes.Status403Forbidden;
             response.ContentType = "text/html; charset=utf-8";
-            await response.WriteAsync(Pages.NoPasswordPage);
+            await response.WriteAsync(Pages.NoPasswordPage(running));
             return;
         }
 

@@ -21,9 +21,15 @@ internal sealed class PasswordCheck(IConfiguration configuration) : IDoctorCheck
         }
 
         var secrets = ApplianceConfiguration.SettingsFiles()[^1];
+        var codeFile = Path.Combine(StateDirectory.Resolve(configuration), Auth.SetupCode.FileName);
+        var code = Auth.SetupCode.Read(codeFile) is { } kept
+            ? $"open /setup in a browser on the LAN and enter the setup code {Auth.SetupCode.Format(kept)}"
+            : File.Exists(codeFile)
+                ? $"the setup code is in {codeFile}, which this user cannot read: run the doctor as the service's user"
+                : "start the appliance: it prints a setup code for the page /setup in its log (a line with 'setup code')";
         return Task.FromResult(DoctorResult.Warn(
-            "none yet: only this machine (loopback) can open the page; phones and other computers are asked to set one",
-            $"installed as a service: put {{\"Web\": {{\"Password\": \"…\"}}}} in {secrets}, then sudo systemctl restart appliance; " +
+            $"none yet: only this machine (loopback) can open the page; phones and other computers are asked to set one; {code}",
+            $"or installed as a service: put {{\"Web\": {{\"Password\": \"…\"}}}} in {secrets}, then sudo systemctl restart appliance; " +
             "running from source: ./Appliance/run.sh --Web:Password=…"));
     }
 }

@@ -66,6 +66,8 @@ internal sealed class SettingsSourcesCheck(IConfiguration configuration) : IDoct
     internal static SourceName Describe(IConfigurationProvider provider) => provider switch
     {
         Microsoft.Extensions.Configuration.Json.JsonStreamConfigurationProvider => new("the built-in defaults", true),
+        Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider { Source.Path: BrowserSettings.FileName } json =>
+            new($"the browser's settings page ({json.Source.FileProvider?.GetFileInfo(BrowserSettings.FileName).PhysicalPath})", false),
         Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider { Source.Path: { } path } json =>
             new(json.Source.FileProvider?.GetFileInfo(path).PhysicalPath ?? path, false),
         Microsoft.Extensions.Configuration.EnvironmentVariables.EnvironmentVariablesConfigurationProvider => new(EnvironmentName, false),

@@ -2,8 +2,9 @@ namespace Appliance.Hosting;
 
 /// <summary>
 /// Where settings come from, lowest priority first: the defaults embedded in the binary, appsettings.json beside it,
-/// /etc/appliance/appliance.json, /etc/appliance/secrets.json (0640 root:appliance, for passwords and keys), environment
-/// variables (Camera__Source=file) and the command line (--Camera:Source=file).
+/// /etc/appliance/appliance.json, /etc/appliance/secrets.json (0640 root:appliance, for passwords and keys), what the
+/// browser set (<see cref="BrowserSettings"/>, in the state directory), environment variables (Camera__Source=file)
+/// and the command line (--Camera:Source=file).
 /// </summary>
 public static class ApplianceConfiguration
 {
@@ -80,9 +81,34 @@ public static class ApplianceConfiguration
             configuration.AddJsonFile(file, optional: true, reloadOnChange: false);
         }
 
+        AddBrowserSettings(configuration, args);
         configuration.AddEnvironmentVariables("ASPNETCORE_");
         configuration.AddEnvironmentVariables();
         configuration.AddCommandLine(args);
+    }
+
+    /// <summary>
+    /// The browser's layer. Its place is the state directory, which the layers above it (State:Directory, often on
+    /// the command line) name: they are read once more, without this file, to find it.
+    /// </summary>
+    private static void AddBrowserSettings(IConfigurationBuilder configuration, string[] args)
+    {
+        var locate = new ConfigurationBuilder();
+        // Not the embedded defaults: their stream can be read once only (and they name no state directory).
+        foreach (var source in configuration.Sources.Where(s => s is not StreamConfigurationSource))
+        {
+            locate.Add(source);
+        }
+
+        locate.AddEnvironmentVariables();
+        locate.AddCommandLine(args);
+        var file = BrowserSettings.PathIn(StateDirectory.Resolve(locate.Build()));
+        if (SettingsFile.UnreadableReason(file, "the service user's, 600") is { } unreadable)
+        {
+            throw new UnauthorizedAccessException(unreadable);
+        }
+
+        configuration.AddJsonFile(file, optional: true, reloadOnChange: false);
     }
 
     /// <summary>The settings files in /etc (or <see cref="ConfigDirectoryVariable"/>), in load order.</summary>

@@ -103,6 +103,7 @@ public static class StateDirectoryExtensions
         try
         {
             builder.Services.AddSingleton(new StateDirectory(path));
+            builder.Services.AddSingleton<BrowserSettings>();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

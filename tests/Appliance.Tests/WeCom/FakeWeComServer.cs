@@ -103,7 +103,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
             result = Error(code, code switch
             {
                 -1 => "system busy",
-                60020 => "not allow to access from your ip",
+                60020 => "not allow to access from your ip, from ip: 127.0.0.1", // WeCom names the address it saw (here loopback)
                 42001 => "access_token expired",
                 40014 => "invalid access_token",
                 _ => "injected",
