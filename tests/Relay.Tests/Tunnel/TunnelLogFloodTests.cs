@@ -123,12 +123,88 @@ public sealed class TunnelLogFloodTests
         }
     }
 
+    /// <summary>
+    /// The relay's /status: 200 addresses each send its Basic login wrongly until it is refused unchecked (3 here):
+    /// before, every wrong password and every address that reached the limit wrote a line of its own.
+    /// </summary>
+    [Fact]
+    public async Task StatusLogins_WrongFrom200Addresses_LogOneLineEachKindAMinute_WithTheCountHeldBack()
+    {
+        var time = new ManualTimeProvider();
+        var log = new LogLines();
+        var state = Directory.CreateTempSubdirectory("relay-logflood-").FullName;
+        await using var app = await StartAsync(time, log, state, "--Relay:AdminPassword=admin-pass", "--Relay:MaxAuthFailures=3", "--Relay:MaxAuthChecksPerSecond=1000");
+        try
+        {
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false, MaxConnectionsPerServer = 1000 }) { BaseAddress = new Uri(address) };
+            var mark = log.All.Count;
+
+            // Each wrong password waits a second on the relay's clock: three rounds from 200 addresses at once.
+            for (var round = 0; round < 3; round++)
+            {
+                var answers = await DriveAsync(time, [.. Enumerable.Range(0, Flood).Select(i => WrongStatusLoginAsync(client, $"192.0.2.{i}"))]);
+                Assert.All(answers, s => Assert.Equal(System.Net.HttpStatusCode.Unauthorized, s));
+            }
+
+            var flood = log.Since(mark);
+            Assert.True(flood.Count == 2, "lines written during the flood:\n" + string.Join('\n', flood));
+            Assert.Single(flood, l => l.Contains("/status login refused from 192.0.2.", StringComparison.Ordinal) && l.Contains("(0 more refusals since the last such line)", StringComparison.Ordinal));
+            Assert.Single(flood, l => l.Contains("/status logins from 192.0.2.", StringComparison.Ordinal) && l.Contains("(0 more addresses since the last such line)", StringComparison.Ordinal));
+
+            // A minute later the next of each kind is logged, with how many were held back meanwhile (600 wrong
+            // passwords, 200 addresses blocked).
+            time.Advance(TimeSpan.FromMinutes(1));
+            mark = log.All.Count;
+            for (var i = 0; i < 3; i++)
+            {
+                Assert.Equal(System.Net.HttpStatusCode.Unauthorized, Assert.Single(await DriveAsync(time, [WrongStatusLoginAsync(client, "203.0.113.9")])));
+            }
+
+            var after = log.Since(mark);
+            Assert.True(after.Count == 2, "lines written a minute later:\n" + string.Join('\n', after));
+            Assert.Single(after, l => l.Contains("/status login refused from 203.0.113.9 (599 more refusals since the last such line)", StringComparison.Ordinal));
+            Assert.Single(after, l => l.Contains("/status logins from 203.0.113.9 failed 3 times", StringComparison.Ordinal) && l.Contains("(199 more addresses since the last such line)", StringComparison.Ordinal));
+        }
+        finally
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await app.StopAsync(timeout.Token);
+            Directory.Delete(state, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Moves the relay's clock in 100 ms steps until <paramref name="requests"/> are answered, at most 15 s of it (the
+    /// flood's three rounds stay inside one minute of the log throttle).
+    /// </summary>
+    private static async Task<T[]> DriveAsync<T>(ManualTimeProvider time, List<Task<T>> requests)
+    {
+        var all = Task.WhenAll(requests);
+        for (var i = 0; i < 150 && !all.IsCompleted; i++)
+        {
+            await Task.Delay(50);
+            time.Advance(TimeSpan.FromMilliseconds(100));
+        }
+
+        return await all.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<System.Net.HttpStatusCode> WrongStatusLoginAsync(HttpClient client, string visitor)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/status");
+        request.Headers.Add("X-Forwarded-For", visitor);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:not-the-password"u8.ToArray()));
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
+    }
+
     /// <summary>The relay on real Kestrel at 127.0.0.1:0, behind a trusted loopback proxy, with the shipped log levels.</summary>
-    private static async Task<WebApplication> StartAsync(TimeProvider time, LogLines log, string state)
+    private static async Task<WebApplication> StartAsync(TimeProvider time, LogLines log, string state, params string[] settings)
     {
         var app = Program.BuildApp(
             ["--urls=http://127.0.0.1:0", $"--Relay:StateDirectory={state}", $"--Relay:Appliances:{RelayServer.Name}:Secret={RelayServer.Secret}",
-             "--Relay:TrustProxyHeaders=true", "--Logging:LogLevel:Default=Information", "--Logging:LogLevel:Microsoft.AspNetCore=Warning"],
+             "--Relay:TrustProxyHeaders=true", "--Logging:LogLevel:Default=Information", "--Logging:LogLevel:Microsoft.AspNetCore=Warning", .. settings],
             builder =>
             {
                 builder.Services.AddSingleton(time);
