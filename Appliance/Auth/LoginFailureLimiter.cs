@@ -25,12 +25,27 @@ internal sealed partial class LoginFailureLimiter(WebAuthOptions options, TimePr
 
     internal int TrackedAddresses => _limiter.Tracked;
 
-    /// <summary>Whether the request's client is refused right now (used before any cache of accepted passwords).</summary>
+    /// <summary>
+    /// Whether the request's client is refused right now (used before any cache of accepted passwords); a refusal is
+    /// counted in the refusals' log line like those of <see cref="TryBeginAttempt(HttpContext, out TimeSpan)"/>.
+    /// </summary>
     public bool IsBlocked(HttpContext context, out TimeSpan retryAfter)
     {
         ArgumentNullException.ThrowIfNull(context);
         retryAfter = TimeSpan.Zero;
-        return !IsExempt(context) && _limiter.IsBlocked(GuessLimiter.AddressKey(context.Connection.RemoteIpAddress), out retryAfter);
+        if (IsExempt(context))
+        {
+            return false;
+        }
+
+        var key = GuessLimiter.AddressKey(context.Connection.RemoteIpAddress);
+        if (!_limiter.IsBlocked(key, out retryAfter))
+        {
+            return false;
+        }
+
+        LogRefusal(key, GuessVerdict.Blocked, retryAfter);
+        return true;
     }
 
     /// <summary>
@@ -73,12 +88,21 @@ internal sealed partial class LoginFailureLimiter(WebAuthOptions options, TimePr
     {
         var key = GuessLimiter.AddressKey(address);
         var verdict = _limiter.TryBegin(key, out retryAfter, out _);
-        if (verdict != GuessVerdict.Allowed && _refusalLog.TryPass(out var heldBack))
+        if (verdict != GuessVerdict.Allowed)
         {
-            LogRefusing(logger, key, Reason(verdict), retryAfter, heldBack);
+            LogRefusal(key, verdict, retryAfter);
         }
 
         return verdict == GuessVerdict.Allowed;
+    }
+
+    /// <summary>One line a minute at most, with how many refusals were not logged since the last.</summary>
+    private void LogRefusal(string key, GuessVerdict verdict, TimeSpan retryAfter)
+    {
+        if (_refusalLog.TryPass(out var heldBack))
+        {
+            LogRefusing(logger, key, Reason(verdict), retryAfter, heldBack);
+        }
     }
 
     internal void Succeeded(IPAddress? address) => _limiter.Succeeded(GuessLimiter.AddressKey(address));

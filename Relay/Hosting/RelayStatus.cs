@@ -22,6 +22,10 @@ internal sealed partial class RelayStatus(
     /// <summary>The limiter's name for /status logins; no appliance name can take this spelling.</summary>
     internal const string LimiterName = "(status)";
 
+    // One line a minute at most for what strangers can repeat at will, from as many addresses as they have.
+    private readonly Appliance.Auth.LogThrottle _refusedLog = new(time, TimeSpan.FromMinutes(1));
+    private readonly Appliance.Auth.LogThrottle _blockedLog = new(time, TimeSpan.FromMinutes(1));
+
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public async Task HandleAsync(HttpContext context)
@@ -51,10 +55,14 @@ internal sealed partial class RelayStatus(
 
         if (!Authorized(authorization))
         {
-            LogRefused(logger, remote);
-            if (last)
+            if (_refusedLog.TryPass(out var heldBack))
             {
-                LogNowBlocked(logger, remote, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
+                LogRefused(logger, remote, heldBack);
+            }
+
+            if (last && _blockedLog.TryPass(out var blockedHeldBack))
+            {
+                LogNowBlocked(logger, remote, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes, blockedHeldBack);
             }
 
             await Task.Delay(TimeSpan.FromSeconds(1), time, context.RequestAborted);
@@ -123,9 +131,10 @@ internal sealed partial class RelayStatus(
         return CryptographicOperations.FixedTimeEquals(expected, SHA256.HashData(Encoding.UTF8.GetBytes(decoded)));
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/status login refused from {Remote}")]
-    private static partial void LogRefused(ILogger logger, string remote);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "/status login refused from {Remote} ({HeldBack} more refusals since the last such line)")]
+    private static partial void LogRefused(ILogger logger, string remote, int heldBack);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "/status logins from {Remote} failed {Count} times; refusing them unchecked for {Minutes} min")]
-    private static partial void LogNowBlocked(ILogger logger, string remote, int count, double minutes);
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "/status logins from {Remote} failed {Count} times; refusing them unchecked for {Minutes} min ({HeldBack} more addresses since the last such line)")]
+    private static partial void LogNowBlocked(ILogger logger, string remote, int count, double minutes, int heldBack);
 }

@@ -23,6 +23,7 @@ internal sealed partial class TunnelAcceptor(
     // One line a minute at most for what strangers can repeat at will (abandoned handshakes, wrong answers).
     private readonly Appliance.Auth.LogThrottle _abandonedLog = new(time, TimeSpan.FromMinutes(1));
     private readonly Appliance.Auth.LogThrottle _refusedLog = new(time, TimeSpan.FromMinutes(1));
+    private readonly Appliance.Auth.LogThrottle _blockedLog = new(time, TimeSpan.FromMinutes(1));
 
     public async Task AcceptAsync(HttpContext context, bool egress)
     {
@@ -253,9 +254,9 @@ internal sealed partial class TunnelAcceptor(
             LogRefused(logger, remote, name, heldBack);
         }
 
-        if (blockedNow)
+        if (blockedNow && _blockedLog.TryPass(out var blockedHeldBack))
         {
-            LogNowBlocked(logger, remote, name, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes);
+            LogNowBlocked(logger, remote, name, options.MaxAuthFailures, options.AuthFailureWindow.TotalMinutes, blockedHeldBack);
         }
 
         await CloseQuietlyAsync(socket, WebSocketCloseStatus.PolicyViolation, TunnelHandshake.AuthenticationFailed);
@@ -291,8 +292,8 @@ internal sealed partial class TunnelAcceptor(
         Message = "Appliance {Name} logged in from {Remote} with the right secret; {Failures} wrong logins for it came from that address within the window (someone else there: carrier-grade NAT, a guest device), which did not stop it")]
     private static partial void LogAcceptedDespiteFailures(ILogger logger, string name, string remote, int failures);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel logins from {Remote} for {Name} failed {Count} times; wrong answers from there are refused at once for {Minutes} min (the right secret is still accepted)")]
-    private static partial void LogNowBlocked(ILogger logger, string remote, string name, int count, double minutes);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Tunnel logins from {Remote} for {Name} failed {Count} times; wrong answers from there are refused at once for {Minutes} min (the right secret is still accepted; {HeldBack} more addresses since the last such line)")]
+    private static partial void LogNowBlocked(ILogger logger, string remote, string name, int count, double minutes, int heldBack);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Tunnel login from {Remote} for {Name} refused unchecked (too many failures)")]
     private static partial void LogBlocked(ILogger logger, string remote, string name);
