@@ -56,71 +56,69 @@ dotnet_rc=$?
 renice -n 0 -g "$packages_pid" >/dev/null 2>&1 || true
 
 # The lanes (tests/lanes/NAME.sh), $LANE_JOBS at a time (default 2): none of them asserts a time tight enough for a second
-# lane beside it to matter (their limits are seconds, not milliseconds), and most of a lane is waiting on qemu, a
-# publish or a timer. Headers in a lane script steer the order:
-#   # lane-after: OTHER   starts once OTHER has ended (systemd-boot installs the packages publish-smoke built);
-#   # lane-seconds: N     how long the lane takes alone on this machine; the lane that heads the longest chain starts
-#                         first, so the long ones do not end up last.
-# Builds in lanes take a lock (tests/lanes/lib/lane-helpers.sh), publishes have their own obj directories
-# (publish-arm64.sh), so lanes running side by side do not race on obj/. Each lane's output is printed in one piece
-# when it ends; the lane's log stays in $results/lanes/.
+# lane beside it to matter (their limits are seconds, not milliseconds), and most of a lane is waiting on qemu or a
+# timer. Headers in a lane script steer the order:
+#   # lane-needs: RID     starts once this run's packages for RID are published (publish-packages.sh, above; the lane
+#                         publishes them itself if that failed);
+#   # lane-seconds: N     how long the lane takes alone on this machine: the longest start first, so that a long one
+#                         does not end up running alone at the end.
+# The packages publish runs beside the lanes until it is done, outside the count. Builds in lanes take a lock
+# (tests/lanes/lib/lane-helpers.sh) and publishes have their own obj directories (publish-arm64.sh), so lanes side by
+# side do not race on obj/. Each lane's output is printed in one piece when it ends and stays in $results/lanes/.
 lane_jobs="${LANE_JOBS:-2}"
-mkdir -p "$results/lanes"
-declare -A lane_after=() lane_seconds=() lane_state=() lane_start=() lane_of_pid=()
+declare -A lane_needs=() lane_seconds=() lane_state=() lane_start=() lane_of_pid=()
 lane_names=()
 for lane in "$here"/lanes/*.sh; do
   [ -f "$lane" ] || continue
   name="$(basename "$lane" .sh)"
   lane_names+=("$name")
-  lane_after[$name]="$(sed -n 's/^# lane-after: *\([a-z0-9-]*\).*/\1/p' "$lane" | head -n1)"
+  lane_needs[$name]="$(sed -n 's/^# lane-needs: *\([a-z0-9-]*\).*/\1/p' "$lane" | head -n1)"
   lane_seconds[$name]="$(sed -n 's/^# lane-seconds: *\([0-9]*\).*/\1/p' "$lane" | head -n1)"
   lane_state[$name]=waiting
 done
-lane_weight() { # the lane's own seconds plus those of the lanes waiting for it
-  local weight="${lane_seconds[$1]:-60}" other
-  for other in "${lane_names[@]}"; do
-    [ "${lane_after[$other]}" = "$1" ] && weight=$((weight + ${lane_seconds[$other]:-60}))
-  done
-  echo "$weight"
-}
-lane_ready() { # waiting, and what it comes after (if anything known) has ended
-  local after="${lane_after[$1]}"
+lane_ready() { # waiting, and the packages it needs (if any) are there or will not come from the publish
+  local needs="${lane_needs[$1]}"
   [ "${lane_state[$1]}" = waiting ] || return 1
-  [ -z "$after" ] || [ -z "${lane_state[$after]:-}" ] || [ "${lane_state[$after]}" = ended ]
+  [ -z "$needs" ] || [ -f "$LANE_SHARED/$needs/complete" ] || [ "${lane_state[packages]}" = ended ]
 }
-# The packages publish (above) is one of the running lanes: the lanes that use its packages come after it.
+next_lane() { # the ready lane that takes longest, if any
+  local name best="" best_seconds=-1
+  for name in "${lane_names[@]}"; do
+    if lane_ready "$name" && [ "${lane_seconds[$name]:-60}" -gt "$best_seconds" ]; then
+      best="$name"; best_seconds="${lane_seconds[$name]:-60}"
+    fi
+  done
+  echo "$best"
+}
 lane_state[packages]=running; lane_start[packages]=$packages_started; lane_of_pid[$packages_pid]=packages
-lanes_running=1
+lanes_running=0
 lanes_waiting=${#lane_names[@]}
 echo "== lanes: ${lane_names[*]} ($lane_jobs at a time)"
-while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ]; do
+while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ] || [ "${lane_state[packages]}" = running ]; do
   while [ "$lanes_running" -lt "$lane_jobs" ]; do
-    best=""; best_weight=-1
-    for name in "${lane_names[@]}"; do
-      if lane_ready "$name"; then
-        weight=$(lane_weight "$name")
-        if [ "$weight" -gt "$best_weight" ]; then best="$name"; best_weight=$weight; fi
-      fi
-    done
+    best="$(next_lane)"
     [ -n "$best" ] || break
     echo "== lane $best started ($(( $(date +%s) - start )) s into the run)"
     bash "$here/lanes/$best.sh" > "$results/lanes/$best.log" 2>&1 &
     lane_of_pid[$!]="$best"; lane_start[$best]=$(date +%s); lane_state[$best]=running
     lanes_running=$((lanes_running + 1)); lanes_waiting=$((lanes_waiting - 1))
   done
-  [ "$lanes_running" -gt 0 ] || break
-  # Polled: bash's `wait -n` misses a child that ended before it was called (the packages publish may end during the
-  # unit tests); `wait PID` still has the status of one that has.
+  # Polled, once a second: for a lane's end (bash's `wait -n` misses a child that ended before it was called, as the
+  # packages publish may during the unit tests; `wait PID` still has its status) or for packages a waiting lane needs.
   ended_pid=""
   while [ -z "$ended_pid" ]; do
     for pid in "${!lane_of_pid[@]}"; do
       if ! kill -0 "$pid" 2>/dev/null; then ended_pid=$pid; break; fi
     done
-    [ -n "$ended_pid" ] || sleep 1
+    [ -n "$ended_pid" ] && break
+    [ "$lanes_running" -lt "$lane_jobs" ] && [ -n "$(next_lane)" ] && break
+    sleep 1
   done
+  [ -n "$ended_pid" ] || continue
   wait "$ended_pid"; lane_rc=$?
   name="${lane_of_pid[$ended_pid]}"; unset "lane_of_pid[$ended_pid]"
-  lane_state[$name]=ended; lanes_running=$((lanes_running - 1))
+  [ "$name" = packages ] || lanes_running=$((lanes_running - 1))
+  lane_state[$name]=ended
   took=$(( $(date +%s) - lane_start[$name] ))
   if [ "$lane_rc" -eq 0 ]; then
     verdict="passed"; passed_lanes=$((passed_lanes + 1))

@@ -6,7 +6,7 @@
 # kept, restarted), the tunnel between the two, apt remove and apt purge. Uses the amd64 packages of this
 # run (tests/lanes/lib/packages.sh).
 # lane-seconds: 634 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
-# lane-after: packages (the amd64 packages tests/run-all.sh publishes first; run alone, the lane publishes them itself)
+# lane-needs: linux-x64 (the amd64 packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
