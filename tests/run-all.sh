@@ -81,13 +81,18 @@ lane_ready() { # waiting, and the packages it needs (if any) are there or will n
   [ "${lane_state[$1]}" = waiting ] || return 1
   [ -z "$needs" ] || [ -f "$LANE_SHARED/$needs/complete" ] || [ "${lane_state[packages]}" = ended ]
 }
-next_lane() { # the ready lane that takes longest, if any
-  local name best="" best_seconds=-1
+next_lane() { # the ready lane that takes longest, if any; the last free place is kept for a longer lane that waits
+  local name best="" best_seconds=-1 waiting_seconds=-1
   for name in "${lane_names[@]}"; do
-    if lane_ready "$name" && [ "${lane_seconds[$name]:-60}" -gt "$best_seconds" ]; then
-      best="$name"; best_seconds="${lane_seconds[$name]:-60}"
+    if lane_ready "$name"; then
+      if [ "${lane_seconds[$name]:-60}" -gt "$best_seconds" ]; then best="$name"; best_seconds="${lane_seconds[$name]:-60}"; fi
+    elif [ "${lane_state[$name]}" = waiting ] && [ "${lane_seconds[$name]:-60}" -gt "$waiting_seconds" ]; then
+      waiting_seconds="${lane_seconds[$name]:-60}"
     fi
   done
+  # (systemd-boot, the longest, waits for the amd64 packages: filling the last place with a short lane just before they
+  # come would start it only when that lane ends.)
+  if [ $((lanes_running + 1)) -ge "$lane_jobs" ] && [ "$waiting_seconds" -gt "$best_seconds" ]; then best=""; fi
   echo "$best"
 }
 lane_state[packages]=running; lane_start[packages]=$packages_started; lane_of_pid[$packages_pid]=packages
