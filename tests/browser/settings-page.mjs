@@ -14,6 +14,11 @@ await run(url, async (browser, result) => {
   result.title = await page.title();
   result.secretShown = (await page.content()).includes(secret);
 
+  // The live page links an admin to the settings (the link is hidden from everyone else).
+  await page.goto(url, { waitUntil: 'domcontentloaded' }); // the live stream never finishes loading
+  await Promise.all([page.waitForURL((u) => u.pathname === '/settings', { waitUntil: 'domcontentloaded' }), page.click('#settings')]);
+  result.linkedFromLivePage = true;
+
   await page.fill('input[name="fps"]', '12');
   await page.fill('input[name="quality"]', '65');
   await Promise.all([page.waitForNavigation(), page.click('button[value="camera"]')]);

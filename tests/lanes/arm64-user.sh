@@ -6,7 +6,7 @@
 # fake systemd, serves a JPEG snapshot and an MJPEG stream ffprobe reads; `doctor` passes; the trimmed appliance
 # through the trimmed relay's tunnel serves a snapshot and answers a WeCom callback signed and encrypted by
 # @wecom/crypto; SIGTERM stops both cleanly (exit 0, STOPPING=1).
-# lane-seconds: 45 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 67 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-arm64 (the arm64 packages, which tests/run-all.sh publishes second; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

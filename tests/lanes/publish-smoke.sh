@@ -7,7 +7,7 @@
 # SIGTERM and require a clean exit within 5 s. Then the same for the Relay (also over https from PEM files), the
 # trimmed appliance through the trimmed relay's tunnel with WeCom on (snapshot, a signed callback), the doctor on a
 # broken settings file, and both programs run as an unprivileged user on settings they cannot read.
-# lane-seconds: 50 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 68 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-x64 (the amd64 packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

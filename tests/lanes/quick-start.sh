@@ -3,7 +3,7 @@
 # (Camera:Source=auto, which on a machine without a camera falls back to the synthetic one; simulated GPIO).
 # Only the listening address is overridden (a free loopback port). Checks a snapshot and the status page, then
 # stops it. Exit 0 = pass.
-# lane-seconds: 40 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 19 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"

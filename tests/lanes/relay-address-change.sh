@@ -6,7 +6,7 @@
 # address are lost without an error, as when a router gets a new public address and its NAT mapping disappears.
 # Measures the time until the appliance notices (target ≤ 20 s) and until visitors are served again, through a
 # session the relay shows as coming from the new address. Needs root and the Release build. Exit 0 = pass.
-# lane-seconds: 60 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 24 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 appliance_dll="$root/Appliance/bin/Release/net10.0/Appliance.dll"

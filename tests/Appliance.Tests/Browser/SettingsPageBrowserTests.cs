@@ -34,6 +34,7 @@ public sealed class SettingsPageBrowserTests
         Assert.True((bool)verdict["askedToLogIn"]!);
         Assert.Equal("Settings", (string?)verdict["title"]);
         Assert.False((bool)verdict["secretShown"]!);
+        Assert.True((bool?)verdict["linkedFromLivePage"] == true, "the live page has no settings link for the admin");
         Assert.Contains("at 12 fps, quality 65", (string?)verdict["cameraStatus"], StringComparison.Ordinal);
         Assert.Contains("next starts", (string?)verdict["cameraStatus"], StringComparison.Ordinal);
         Assert.Equal(400, (int)verdict["badStatus"]!);
