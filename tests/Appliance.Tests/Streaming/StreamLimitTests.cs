@@ -87,13 +87,13 @@ public sealed class StreamLimitTests
         using var second = new TcpClient();
         await first.ConnectAsync(IPAddress.Loopback, port);
         await second.ConnectAsync(IPAddress.Loopback, port);
-        Assert.Equal("HTTP/1.1", await AskHealthAsync(second));
+        Assert.Equal("HTTP/1.1", await HealthProbe.AskAsync(second));
 
         for (var i = 0; i < 3; i++)
         {
             using var refused = new TcpClient();
             await refused.ConnectAsync(IPAddress.Loopback, port);
-            Assert.Equal("", await AskHealthAsync(refused));
+            Assert.Equal("", await HealthProbe.AskAsync(refused));
         }
 
         Assert.Single(logs.Lines, l => l.Contains("connections are open, the most this server keeps", StringComparison.Ordinal));
@@ -102,7 +102,7 @@ public sealed class StreamLimitTests
         await Task.Delay(200);
         using var later = new TcpClient();
         await later.ConnectAsync(IPAddress.Loopback, port);
-        Assert.Equal("HTTP/1.1", await AskHealthAsync(later));
+        Assert.Equal("HTTP/1.1", await HealthProbe.AskAsync(later));
     }
 
     [Fact]
@@ -126,34 +126,5 @@ public sealed class StreamLimitTests
         Assert.Equal(2, logs.Lines.Count);
         Assert.Contains("49 more refusals", logs.Lines.Last(), StringComparison.Ordinal);
         Assert.NotNull(limiter.TryAddClient("203.0.113.8", out _));
-    }
-
-    /// <summary>The status line of <c>GET /healthz</c> on <paramref name="tcp"/> (its first 8 characters), "" when the server closed it.</summary>
-    private static async Task<string> AskHealthAsync(TcpClient tcp)
-    {
-        var stream = tcp.GetStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), timeout.Token);
-            var buffer = new byte[8];
-            var read = 0;
-            while (read < buffer.Length)
-            {
-                var n = await stream.ReadAsync(buffer.AsMemory(read), timeout.Token);
-                if (n == 0)
-                {
-                    break;
-                }
-
-                read += n;
-            }
-
-            return Encoding.ASCII.GetString(buffer, 0, read);
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 }

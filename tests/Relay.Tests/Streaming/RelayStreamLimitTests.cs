@@ -100,41 +100,18 @@ public sealed class RelayStreamLimitTests
         using var second = new TcpClient();
         await first.ConnectAsync(IPAddress.Loopback, relay.Port);
         await second.ConnectAsync(IPAddress.Loopback, relay.Port);
-        Assert.Equal("HTTP/1.1", await AskHealthAsync(second));
+        Assert.Equal("HTTP/1.1", await HealthProbe.AskAsync(second));
 
         using (var refused = new TcpClient())
         {
             await refused.ConnectAsync(IPAddress.Loopback, relay.Port);
-            Assert.Equal("", await AskHealthAsync(refused));
+            Assert.Equal("", await HealthProbe.AskAsync(refused));
         }
 
         first.Dispose();
         await Task.Delay(200);
         using var later = new TcpClient();
         await later.ConnectAsync(IPAddress.Loopback, relay.Port);
-        Assert.Equal("HTTP/1.1", await AskHealthAsync(later));
-    }
-
-    /// <summary>The first 8 characters of the answer to <c>GET /healthz</c> on <paramref name="tcp"/>, "" when the relay closed it.</summary>
-    private static async Task<string> AskHealthAsync(TcpClient tcp)
-    {
-        var stream = tcp.GetStream();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await stream.WriteAsync("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray(), timeout.Token);
-            var buffer = new byte[8];
-            var read = 0;
-            while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), timeout.Token) is var n and > 0)
-            {
-                read += n;
-            }
-
-            return Encoding.ASCII.GetString(buffer, 0, read);
-        }
-        catch (IOException)
-        {
-            return "";
-        }
+        Assert.Equal("HTTP/1.1", await HealthProbe.AskAsync(later));
     }
 }
