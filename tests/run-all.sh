@@ -58,17 +58,21 @@ dotnet_rc=$?
 # The lanes (tests/lanes/NAME.sh), one at a time unless LANE_JOBS says more. Two at a time was measured on this 2-core
 # machine (2026-12-07): no faster (1 806 s for the whole suite; the qemu lanes and the arm64 publish are all CPU-bound,
 # so two of them side by side each took about 2.5x as long) and the systemd-boot guest then missed its own 60 s waits.
-# Lanes that only wait (relay-nginx, relay-address-change, quick-start) can run beside others. Headers in a lane
-# script steer the order:
+# Lanes that only wait (relay-nginx, relay-address-change, quick-start, systemd-units) run beside the others (lane-kind:
+# light). Headers in a lane script steer the order:
 #   # lane-needs: RID     starts once this run's packages for RID are published (publish-packages.sh, above; the lane
 #                         publishes them itself if that failed);
 #   # lane-seconds: N     how long the lane takes alone on this machine: the longest start first, so that a long one
 #                         does not end up running alone at the end.
+#   # lane-kind: light    the lane mostly waits (sockets, timers, a few short processes) and measures nothing that a
+#                         busy neighbour would upset: it runs in its own place beside the others (LANE_LIGHT_JOBS, 1),
+#                         not in one of the LANE_JOBS places the CPU-bound lanes (qemu, publishes) take.
 # The packages publish runs beside the lanes until it is done, outside the count (at nice 19). Builds in lanes take a lock
 # (tests/lanes/lib/lane-helpers.sh) and publishes have their own obj directories (publish-arm64.sh), so lanes side by
 # side do not race on obj/. Each lane's output is printed in one piece when it ends and stays in $results/lanes/.
 lane_jobs="${LANE_JOBS:-1}"
-declare -A lane_needs=() lane_seconds=() lane_state=() lane_start=() lane_of_pid=()
+light_jobs="${LANE_LIGHT_JOBS:-1}"
+declare -A lane_needs=() lane_seconds=() lane_state=() lane_start=() lane_of_pid=() lane_kind=()
 lane_names=()
 for lane in "$here"/lanes/*.sh; do
   [ -f "$lane" ] || continue
@@ -76,6 +80,8 @@ for lane in "$here"/lanes/*.sh; do
   lane_names+=("$name")
   lane_needs[$name]="$(sed -n 's/^# lane-needs: *\([a-z0-9-]*\).*/\1/p' "$lane" | head -n1)"
   lane_seconds[$name]="$(sed -n 's/^# lane-seconds: *\([0-9]*\).*/\1/p' "$lane" | head -n1)"
+  lane_kind[$name]="$(sed -n 's/^# lane-kind: *\(light\).*/\1/p' "$lane" | head -n1)"
+  lane_kind[$name]="${lane_kind[$name]:-heavy}"
   lane_state[$name]=waiting
 done
 lane_ready() { # waiting, and the packages it needs (if any) are there or will not come from the publish
@@ -83,9 +89,11 @@ lane_ready() { # waiting, and the packages it needs (if any) are there or will n
   [ "${lane_state[$1]}" = waiting ] || return 1
   [ -z "$needs" ] || [ -f "$LANE_SHARED/$needs/complete" ] || [ "${lane_state[packages]}" = ended ]
 }
-next_lane() { # the ready lane that takes longest, if any; the last free place is kept for a longer lane that waits
-  local name best="" best_seconds=-1 waiting_seconds=-1
+next_lane() { # next_lane KIND: the ready lane of KIND (heavy|light) that takes longest, if any; the last free place
+  # is kept for a longer lane that waits
+  local kind="$1" name best="" best_seconds=-1 waiting_seconds=-1
   for name in "${lane_names[@]}"; do
+    [ "${lane_kind[$name]}" = "$kind" ] || continue
     if lane_ready "$name"; then
       if [ "${lane_seconds[$name]:-60}" -gt "$best_seconds" ]; then best="$name"; best_seconds="${lane_seconds[$name]:-60}"; fi
     elif [ "${lane_state[$name]}" = waiting ] && [ "${lane_seconds[$name]:-60}" -gt "$waiting_seconds" ]; then
@@ -94,23 +102,33 @@ next_lane() { # the ready lane that takes longest, if any; the last free place i
   done
   # (systemd-boot, the longest, waits for the amd64 packages: filling the last place with a short lane just before they
   # come would start it only when that lane ends.)
-  if [ "$lane_jobs" -gt 1 ] && [ $((lanes_running + 1)) -ge "$lane_jobs" ] && [ "$waiting_seconds" -gt "$best_seconds" ]; then
+  if [ "$kind" = heavy ] && [ "$lane_jobs" -gt 1 ] && [ $((lanes_running + 1)) -ge "$lane_jobs" ] \
+      && [ "$waiting_seconds" -gt "$best_seconds" ]; then
     best=""
   fi
   echo "$best"
 }
 lane_state[packages]=running; lane_start[packages]=$packages_started; lane_of_pid[$packages_pid]=packages
-lanes_running=0
+lanes_running=0 light_running=0
 lanes_waiting=${#lane_names[@]}
-echo "== lanes: ${lane_names[*]} ($lane_jobs at a time)"
-while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ] || [ "${lane_state[packages]}" = running ]; do
+start_lane() {
+  echo "== lane $1 started ($(( $(date +%s) - start )) s into the run)"
+  bash "$here/lanes/$1.sh" > "$results/lanes/$1.log" 2>&1 &
+  lane_of_pid[$!]="$1"; lane_start[$1]=$(date +%s); lane_state[$1]=running
+  lanes_waiting=$((lanes_waiting - 1))
+}
+echo "== lanes: ${lane_names[*]} ($lane_jobs at a time, and $light_jobs light one beside them)"
+while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ] || [ "$light_running" -gt 0 ] \
+    || [ "${lane_state[packages]}" = running ]; do
   while [ "$lanes_running" -lt "$lane_jobs" ]; do
-    best="$(next_lane)"
+    best="$(next_lane heavy)"
     [ -n "$best" ] || break
-    echo "== lane $best started ($(( $(date +%s) - start )) s into the run)"
-    bash "$here/lanes/$best.sh" > "$results/lanes/$best.log" 2>&1 &
-    lane_of_pid[$!]="$best"; lane_start[$best]=$(date +%s); lane_state[$best]=running
-    lanes_running=$((lanes_running + 1)); lanes_waiting=$((lanes_waiting - 1))
+    start_lane "$best"; lanes_running=$((lanes_running + 1))
+  done
+  while [ "$light_running" -lt "$light_jobs" ]; do
+    best="$(next_lane light)"
+    [ -n "$best" ] || break
+    start_lane "$best"; light_running=$((light_running + 1))
   done
   # Polled, once a second: for a lane's end (bash's `wait -n` misses a child that ended before it was called, as the
   # packages publish may during the unit tests; `wait PID` still has its status) or for packages a waiting lane needs.
@@ -120,13 +138,16 @@ while [ "$lanes_waiting" -gt 0 ] || [ "$lanes_running" -gt 0 ] || [ "${lane_stat
       if ! kill -0 "$pid" 2>/dev/null; then ended_pid=$pid; break; fi
     done
     [ -n "$ended_pid" ] && break
-    [ "$lanes_running" -lt "$lane_jobs" ] && [ -n "$(next_lane)" ] && break
+    [ "$lanes_running" -lt "$lane_jobs" ] && [ -n "$(next_lane heavy)" ] && break
+    [ "$light_running" -lt "$light_jobs" ] && [ -n "$(next_lane light)" ] && break
     sleep 1
   done
   [ -n "$ended_pid" ] || continue
   wait "$ended_pid"; lane_rc=$?
   name="${lane_of_pid[$ended_pid]}"; unset "lane_of_pid[$ended_pid]"
-  [ "$name" = packages ] || lanes_running=$((lanes_running - 1))
+  if [ "$name" = packages ]; then :
+  elif [ "${lane_kind[$name]}" = light ]; then light_running=$((light_running - 1))
+  else lanes_running=$((lanes_running - 1)); fi
   lane_state[$name]=ended
   took=$(( $(date +%s) - lane_start[$name] ))
   if [ "$lane_rc" -eq 0 ]; then

@@ -4,6 +4,7 @@
 # Only the listening address is overridden (a free loopback port). Checks a snapshot and the status page, then
 # stops it. Exit 0 = pass.
 # lane-seconds: 19 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-kind: light (waits on sockets and timers; runs beside the qemu lanes)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"

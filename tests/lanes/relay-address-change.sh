@@ -7,6 +7,7 @@
 # Measures the time until the appliance notices (target ≤ 20 s) and until visitors are served again, through a
 # session the relay shows as coming from the new address. Needs root and the Release build. Exit 0 = pass.
 # lane-seconds: 24 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-kind: light (waits on sockets and timers; runs beside the qemu lanes)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 appliance_dll="$root/Appliance/bin/Release/net10.0/Appliance.dll"

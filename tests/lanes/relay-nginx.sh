@@ -7,6 +7,7 @@
 # SIGSTOP for 25 s (time for the appliance to notice the dead link, time to be served again after SIGCONT).
 # Needs the Release build (tests/run-all.sh builds it first). Prints the measured times; exit 0 = pass.
 # lane-seconds: 55 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-kind: light (waits on sockets and timers; runs beside the qemu lanes)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 appliance_dll="$root/Appliance/bin/Release/net10.0/Appliance.dll"

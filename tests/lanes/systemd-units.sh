@@ -2,6 +2,7 @@
 # systemd-analyze verify on both units (any warning fails), and their exposure scores:
 # appliance.service must stay at or below 2.5, relay.service too.
 # lane-seconds: 5 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-kind: light (waits on sockets and timers; runs beside the qemu lanes)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work="$(mktemp -d)"
