@@ -1,3 +1,4 @@
+using Appliance.Hosting.Systemd;
 using Camera;
 using Camera.Jpeg;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -27,6 +28,9 @@ public static class CaptureExtensions
             sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<CaptureHostedService>();
         builder.Services.AddSingleton<SnapshotService>();
+
+        // The systemd watchdog is fed only while the capture loop goes round (Systemd:CaptureStallLimit).
+        builder.Services.AddSingleton<IWatchdogHealth, CaptureWatchdogHealth>();
         return builder;
     }
 }

@@ -1,14 +1,14 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Appliance.Hardware.Interop;
+using Camera.Interop;
+using Tmds.Linux;
 
 namespace Appliance.Doctor;
 
 /// <summary>Lists /dev/gpiochip* with label and line count (GPIO_GET_CHIPINFO_IOCTL), or says why one cannot be opened.</summary>
-internal sealed partial class GpioChipCheck(string deviceDirectory) : IDoctorCheck
+internal sealed class GpioChipCheck(string deviceDirectory) : IDoctorCheck
 {
-    private const uint GetChipInfo = 0x8044B401;
-    private const int ReadOnlyCloseOnExec = 0x80000; // O_RDONLY | O_CLOEXEC
-    private const int PermissionDenied = 13;
 
     public string Title => "GPIO chips";
 
@@ -53,19 +53,19 @@ internal sealed partial class GpioChipCheck(string deviceDirectory) : IDoctorChe
 
     private static unsafe (string? Info, string? Error) Describe(string path)
     {
-        var fd = Open(path, ReadOnlyCloseOnExec);
+        var fd = Libc.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
         if (fd < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            return (null, errno == PermissionDenied ? $"permission denied for {Environment.UserName}" : Marshal.GetPInvokeErrorMessage(errno));
+            var errno = LibC.errno;
+            return (null, errno == LibC.EACCES ? $"permission denied for {Environment.UserName}" : Marshal.GetPInvokeErrorMessage(errno));
         }
 
         try
         {
-            var buffer = stackalloc byte[68];
-            if (Ioctl(fd, GetChipInfo, buffer) < 0)
+            var buffer = stackalloc byte[sizeof(GpioChipInfo)];
+            if (Libc.IoctlRetry(fd, GpioNative.GetChipInfo, buffer, out var errno) < 0)
             {
-                return (null, $"not a GPIO chip ({Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())})");
+                return (null, $"not a GPIO chip ({Marshal.GetPInvokeErrorMessage(errno)})");
             }
 
             var name = CString(new ReadOnlySpan<byte>(buffer, 32));
@@ -75,7 +75,7 @@ internal sealed partial class GpioChipCheck(string deviceDirectory) : IDoctorChe
         }
         finally
         {
-            _ = Close(fd);
+            _ = LibC.close(fd);
         }
     }
 
@@ -84,13 +84,4 @@ internal sealed partial class GpioChipCheck(string deviceDirectory) : IDoctorChe
         var end = bytes.IndexOf((byte)0);
         return Encoding.UTF8.GetString(end < 0 ? bytes : bytes[..end]);
     }
-
-    [LibraryImport("libc.so.6", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc.so.6", EntryPoint = "ioctl", SetLastError = true)]
-    private static unsafe partial int Ioctl(int fd, nuint request, void* argument);
-
-    [LibraryImport("libc.so.6", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }

@@ -3,6 +3,7 @@ using Appliance.Hardware.Sensors;
 using Appliance.Status;
 using Camera;
 using Camera.V4l2;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Appliance.Hardware;
 
@@ -52,7 +53,8 @@ public static class HardwareExtensions
         // Presses reach the family through WeCom (which logs instead while WeCom is not configured), and WeCom's
         // on/off/pulse commands switch these pins.
         builder.Services.AddSingleton<IMotionAlertSink, WeComMotionAlertSink>();
-        builder.Services.AddSingleton<Appliance.WeCom.Commands.IOutputSwitch, GpioOutputSwitch>();
+        // Replaces WeCom's "no outputs" default on purpose, whichever feature is added first.
+        builder.Services.Replace(ServiceDescriptor.Singleton<Appliance.WeCom.Commands.IOutputSwitch, GpioOutputSwitch>());
         builder.Services.AddSingleton<GpioService>();
         builder.Services.AddSingleton<IGpioService>(sp => sp.GetRequiredService<GpioService>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<GpioService>());

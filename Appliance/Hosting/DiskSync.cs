@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Camera.Interop;
 using Microsoft.Win32.SafeHandles;
+using Tmds.Linux;
 
 namespace Appliance.Hosting;
 
@@ -17,7 +18,7 @@ internal static class DiskSync
         handle.DangerousAddRef(ref added);
         try
         {
-            if (Libc.fsync((int)handle.DangerousGetHandle()) != 0)
+            if (LibC.fsync((int)handle.DangerousGetHandle()) != 0)
             {
                 throw new IOException($"cannot sync {path} (errno {Marshal.GetLastPInvokeError()})");
             }
@@ -37,7 +38,7 @@ internal static class DiskSync
     /// </summary>
     public static void Directory(string path)
     {
-        var fd = Libc.open(path, Libc.ReadOnly | Libc.CloseOnExec);
+        var fd = Libc.Open(path, LibC.O_RDONLY | LibC.O_CLOEXEC);
         if (fd < 0)
         {
             throw new IOException($"cannot open {path} to sync it (errno {Marshal.GetLastPInvokeError()})");
@@ -45,14 +46,14 @@ internal static class DiskSync
 
         try
         {
-            if (Libc.fsync(fd) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != Libc.EInval)
+            if (LibC.fsync(fd) != 0 && Marshal.GetLastPInvokeError() is var errno && errno != LibC.EINVAL)
             {
                 throw new IOException($"cannot sync {path} (errno {errno})");
             }
         }
         finally
         {
-            Libc.close(fd);
+            _ = LibC.close(fd);
         }
     }
 }

@@ -7,6 +7,7 @@ using Appliance.Streaming;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TunnelProtocol;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Appliance.Tunnel;
 
@@ -32,7 +33,8 @@ public static class TunnelExtensions
         }
 
         builder.Services.AddHostedService(sp => sp.GetRequiredService<TunnelClient>());
-        builder.Services.AddSingleton<Appliance.WeCom.Api.IWeComEgress, TunnelWeComEgress>();
+        // Replaces the direct egress (WeCom's and Scoring's default) on purpose, whichever feature is added first.
+        builder.Services.Replace(ServiceDescriptor.Singleton<Appliance.WeCom.Api.IWeComEgress, TunnelWeComEgress>());
         builder.Services.AddSingleton<Appliance.WeCom.Commands.IPublicBaseUrl, TunnelPublicBaseUrl>();
         builder.Services.AddSingleton<Appliance.Hosting.Systemd.IWatchdogHealth, TunnelWatchdogHealth>();
         builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>(

@@ -18,7 +18,11 @@ public static class WeComExtensions
         var options = builder.BindOptions<WeComOptions>(WeComOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
+
+        // Defaults other features replace on purpose (ServiceCollection.Replace), whichever is added first: the
+        // tunnel's egress (calls from the relay's address), the hardware's outputs (GPIO pins).
         services.TryAddSingleton<IWeComEgress, DirectEgress>();
+        services.TryAddSingleton<IOutputSwitch, NoOutputSwitch>();
         services.AddSingleton<WeComMetrics>();
         services.AddSingleton(sp => new WeComCrypto(options.Token, options.EncodingAesKey, options.CorpId));
         services.AddSingleton<WeComHttp>();
@@ -35,8 +39,6 @@ public static class WeComExtensions
         services.AddSingleton<WeComCommandRegistry>();
         services.AddSingleton<IAlertNotifier, WeComAlerts>();
         services.AddSingleton<IStatusContributor, WeComStatusContributor>();
-
-        // Until the hardware feature registers GPIO outputs, a simulated set stands in.
 
         // Built-in commands, in help order. Other features add theirs the same way.
         services.AddSingleton<IWeComCommand, PhotoCommand>();

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Camera.Interop;
 using Camera.V4l2.Interop;
+using Tmds.Linux;
 
 namespace Camera.V4l2;
 
@@ -44,7 +45,7 @@ public static unsafe class V4l2Devices
         var devices = new List<V4l2DeviceInfo>();
         foreach (var path in VideoNodes())
         {
-            var fd = Libc.open(path, Libc.ReadWrite | Libc.NonBlocking | Libc.CloseOnExec);
+            var fd = Libc.Open(path, LibC.O_RDWR | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
             if (fd < 0)
             {
                 continue;
@@ -59,7 +60,7 @@ public static unsafe class V4l2Devices
             }
             finally
             {
-                Libc.close(fd);
+                _ = LibC.close(fd);
             }
         }
 

@@ -2,6 +2,7 @@ using Camera.Interop;
 using Camera.Jpeg;
 using Camera.V4l2.Interop;
 using Microsoft.Extensions.Logging;
+using Tmds.Linux;
 
 namespace Camera.V4l2;
 
@@ -55,7 +56,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
     {
         Close();
         _path = string.IsNullOrEmpty(_options.Device) ? FirstCaptureDevice() : _options.Device;
-        _fd = Libc.open(_path, Libc.ReadWrite | Libc.NonBlocking | Libc.CloseOnExec);
+        _fd = Libc.Open(_path, LibC.O_RDWR | LibC.O_NONBLOCK | LibC.O_CLOEXEC);
         if (_fd < 0)
         {
             throw new FrameSourceException($"v4l2: cannot open {_path}: {V4l2Devices.LastError()}");
@@ -158,8 +159,8 @@ public sealed unsafe partial class V4l2Source : FrameSource
         {
             var buffer = new V4l2Buffer { Index = i, Type = V4l2Native.BufTypeVideoCapture, Memory = V4l2Native.MemoryMmap };
             Ioctl(V4l2Native.QueryBuf, &buffer, "QUERYBUF");
-            var address = Libc.mmap(0, buffer.Length, Libc.ProtRead | Libc.ProtWrite, Libc.MapShared, _fd, buffer.Offset);
-            if (address == Libc.MapFailed)
+            var address = (nint)LibC.mmap(null, buffer.Length, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, _fd, buffer.Offset);
+            if (address == (nint)LibC.MAP_FAILED)
             {
                 throw new FrameSourceException($"v4l2: mmap of buffer {i} failed: {V4l2Devices.LastError()}");
             }
@@ -187,14 +188,14 @@ public sealed unsafe partial class V4l2Source : FrameSource
         while (!cancellationToken.IsCancellationRequested)
         {
             var remaining = (int)Math.Max(0, (deadline - _time.GetTimestamp()) * 1000 / _time.TimestampFrequency);
-            var poll = new Libc.PollFd { Fd = _fd, Events = Libc.PollIn };
+            var poll = new pollfd { fd = _fd, events = LibC.POLLIN };
 
             // Bounded waits so cancellation is noticed.
-            var ready = Libc.poll(&poll, 1, Math.Min(remaining, 250));
+            var ready = LibC.poll(&poll, 1, Math.Min(remaining, 250));
             if (ready < 0)
             {
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                if (errno == Libc.EIntr)
+                if (errno == LibC.EINTR)
                 {
                     continue;
                 }
@@ -202,7 +203,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
                 throw new FrameSourceException($"v4l2: poll on {_path} failed: {Libc.Describe(errno)}");
             }
 
-            if (ready > 0 && (poll.Revents & Libc.PollIn) != 0)
+            if (ready > 0 && (poll.revents & LibC.POLLIN) != 0)
             {
                 var frame = DequeueNewest(ref acceptStale);
                 if (frame is not null)
@@ -210,7 +211,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
                     return frame;
                 }
             }
-            else if (ready > 0 && (poll.Revents & (Libc.PollErr | Libc.PollHup | Libc.PollNval)) != 0)
+            else if (ready > 0 && ((poll.revents & LibC.POLLERR) != 0 || (poll.revents & LibC.POLLHUP) != 0 || (poll.revents & LibC.POLLNVAL) != 0))
             {
                 // POLLERR without data: the device went away or streaming stopped; DQBUF tells which.
                 _ = DequeueNewest(ref acceptStale);
@@ -242,7 +243,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
             var buffer = new V4l2Buffer { Type = V4l2Native.BufTypeVideoCapture, Memory = V4l2Native.MemoryMmap };
             if (Libc.IoctlRetry(_fd, V4l2Native.DQBuf, &buffer, out var errno) < 0)
             {
-                if (errno == Libc.EAgain)
+                if (errno == LibC.EAGAIN)
                 {
                     break;
                 }
@@ -410,13 +411,13 @@ public sealed unsafe partial class V4l2Source : FrameSource
         _ = Libc.IoctlRetry(_fd, V4l2Native.StreamOff, &type, out _);
         foreach (var (address, length) in _buffers)
         {
-            _ = Libc.munmap(address, (nuint)length);
+            _ = LibC.munmap((void*)address, length);
         }
 
         _buffers = [];
         var release = new V4l2RequestBuffers { Count = 0, Type = V4l2Native.BufTypeVideoCapture, Memory = V4l2Native.MemoryMmap };
         _ = Libc.IoctlRetry(_fd, V4l2Native.ReqBufs, &release, out _);
-        Libc.close(_fd);
+        _ = LibC.close(_fd);
         _fd = -1;
     }
 

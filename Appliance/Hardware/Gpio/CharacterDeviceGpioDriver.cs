@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Appliance.Hardware.Interop;
 using Camera.Interop;
 using ChipInfo = Appliance.Hardware.Interop.GpioChipInfo;
+using Tmds.Linux;
 
 namespace Appliance.Hardware.Gpio;
 
@@ -94,7 +95,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
 
     private static CharacterDeviceGpioDriver? OpenPath(string path, ILogger logger)
     {
-        var fd = Libc.open(path, Libc.ReadWrite | Libc.CloseOnExec);
+        var fd = Libc.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
         if (fd < 0)
         {
             return null;
@@ -103,7 +104,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
         ChipInfo info;
         if (Libc.IoctlRetry(fd, GpioNative.GetChipInfo, &info, out var errno) < 0)
         {
-            Libc.close(fd);
+            _ = LibC.close(fd);
             throw new GpioException($"{path}: GPIO_GET_CHIPINFO failed: {Libc.Describe(errno)}.") { Errno = errno };
         }
 
@@ -158,7 +159,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
 
             if (Libc.IoctlRetry(_fd, GpioNative.GetLine, &request, out var errno) < 0)
             {
-                var why = errno == Libc.EBusy ? $"line {line} is busy (in use by '{ConsumerOf(line)}')" : $"requesting line {line} failed: {Libc.Describe(errno)}";
+                var why = errno == LibC.EBUSY ? $"line {line} is busy (in use by '{ConsumerOf(line)}')" : $"requesting line {line} failed: {Libc.Describe(errno)}";
                 throw new GpioException($"{why} on {_name} [{_label}].") { Errno = errno };
             }
 
@@ -202,7 +203,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
         if (_requests.Remove(line, out var request))
         {
             // Closed under SyncRoot: the event thread reads a request fd only under it, after checking it is still current.
-            Libc.close(request.Fd);
+            _ = LibC.close(request.Fd);
             Wake();
         }
     }
@@ -265,7 +266,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
         const int BatchSize = 16;
         var events = new GpioLineEvent[BatchSize];
         var received = new List<GpioEdgeEvent>();
-        Libc.PollFd[] fds = [];
+        pollfd[] fds = [];
         (int Line, Request Request)[] polled = [];
         var generation = -1;
         while (!_stopping)
@@ -276,20 +277,20 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
                 {
                     generation = _generation;
                     polled = [.. _requests.Where(r => r.Value.Edges != GpioEdge.None).Select(r => (r.Key, r.Value))];
-                    fds = new Libc.PollFd[polled.Length + 1];
-                    fds[0] = new Libc.PollFd { Fd = _wakeFd, Events = Libc.PollIn };
+                    fds = new pollfd[polled.Length + 1];
+                    fds[0] = new pollfd { fd = _wakeFd, events = LibC.POLLIN };
                     for (var i = 0; i < polled.Length; i++)
                     {
-                        fds[i + 1] = new Libc.PollFd { Fd = polled[i].Request.Fd, Events = Libc.PollIn };
+                        fds[i + 1] = new pollfd { fd = polled[i].Request.Fd, events = LibC.POLLIN };
                     }
                 }
             }
 
             int ready;
-            fixed (Libc.PollFd* pointer = fds)
+            fixed (pollfd* pointer = fds)
             {
                 // Blocks until an edge or a wake-up: no timeout, no polling interval.
-                ready = Libc.poll(pointer, (nuint)fds.Length, -1);
+                ready = LibC.poll(pointer, (uint)fds.Length, -1);
             }
 
             if (ready <= 0)
@@ -297,7 +298,7 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
                 continue;
             }
 
-            if ((fds[0].Revents & Libc.PollIn) != 0)
+            if ((fds[0].revents & LibC.POLLIN) != 0)
             {
                 EventFd.Drain(_wakeFd);
             }
@@ -308,15 +309,15 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
                 for (var i = 0; i < polled.Length; i++)
                 {
                     var (line, request) = polled[i];
-                    if ((fds[i + 1].Revents & Libc.PollIn) == 0 || !_requests.TryGetValue(line, out var current) || !ReferenceEquals(current, request))
+                    if ((fds[i + 1].revents & LibC.POLLIN) == 0 || !_requests.TryGetValue(line, out var current) || !ReferenceEquals(current, request))
                     {
                         continue;
                     }
 
-                    nint read;
+                    long read;
                     fixed (GpioLineEvent* buffer = events)
                     {
-                        read = Libc.read(request.Fd, buffer, (nuint)(BatchSize * sizeof(GpioLineEvent)));
+                        read = LibC.read(request.Fd, buffer, BatchSize * sizeof(GpioLineEvent));
                     }
 
                     for (var e = 0; e < read / sizeof(GpioLineEvent); e++)
@@ -371,18 +372,18 @@ internal sealed unsafe partial class CharacterDeviceGpioDriver : ApplianceGpioDr
         {
             foreach (var request in _requests.Values)
             {
-                Libc.close(request.Fd);
+                _ = LibC.close(request.Fd);
             }
 
             _requests.Clear();
             if (_wakeFd >= 0)
             {
-                Libc.close(_wakeFd);
+                _ = LibC.close(_wakeFd);
                 _wakeFd = -1;
             }
         }
 
-        Libc.close(_fd);
+        _ = LibC.close(_fd);
     }
 
     private static string Text(byte* bytes, int max)

@@ -2,6 +2,7 @@ using System.Device.I2c;
 using System.Runtime.InteropServices;
 using Appliance.Hardware.Interop;
 using Camera.Interop;
+using Tmds.Linux;
 
 namespace Appliance.Hardware.I2c;
 
@@ -60,7 +61,7 @@ internal sealed unsafe class SmBusI2cDevice : I2cDevice
     public static ulong Functions(int bus)
     {
         var path = $"/dev/i2c-{bus}";
-        var fd = Libc.open(path, Libc.ReadWrite | Libc.CloseOnExec);
+        var fd = Libc.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
         if (fd < 0)
         {
             throw new IOException($"{path}: {Libc.Describe(Marshal.GetLastPInvokeError())} (is I2C enabled, is i2c-dev loaded?)");
@@ -75,7 +76,7 @@ internal sealed unsafe class SmBusI2cDevice : I2cDevice
         }
         finally
         {
-            Libc.close(fd);
+            _ = LibC.close(fd);
         }
     }
 
@@ -84,7 +85,7 @@ internal sealed unsafe class SmBusI2cDevice : I2cDevice
     {
         ArgumentNullException.ThrowIfNull(settings);
         var path = $"/dev/i2c-{settings.BusId}";
-        var fd = Libc.open(path, Libc.ReadWrite | Libc.CloseOnExec);
+        var fd = Libc.Open(path, LibC.O_RDWR | LibC.O_CLOEXEC);
         if (fd < 0)
         {
             throw new IOException($"{path}: {Libc.Describe(Marshal.GetLastPInvokeError())} (is I2C enabled, is i2c-dev loaded?)");
@@ -92,7 +93,7 @@ internal sealed unsafe class SmBusI2cDevice : I2cDevice
 
         if (Libc.IoctlRetry(fd, I2cNative.SetSlaveAddress, (void*)settings.DeviceAddress, out var errno) < 0)
         {
-            Libc.close(fd);
+            _ = LibC.close(fd);
             throw new IOException($"{path} 0x{settings.DeviceAddress:X2}: cannot address the chip: {Libc.Describe(errno)}");
         }
 
@@ -198,7 +199,7 @@ internal sealed unsafe class SmBusI2cDevice : I2cDevice
         if (!_disposed)
         {
             _disposed = true;
-            Libc.close(_fd);
+            _ = LibC.close(_fd);
         }
 
         base.Dispose(disposing);

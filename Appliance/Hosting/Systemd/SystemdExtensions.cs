@@ -17,7 +17,6 @@ public static class SystemdExtensions
             as SystemdEnvironment ?? SystemdEnvironment.FromProcess();
         builder.Services.TryAddSingleton(environment);
         builder.BindOptions<SystemdOptions>(SystemdOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
-        builder.Services.AddSingleton<IWatchdogHealth, CaptureWatchdogHealth>();
 
         if (environment.UnderJournal)
         {

@@ -7,16 +7,6 @@ using Appliance.WeCom.Api;
 
 namespace Appliance.WeCom.Commands;
 
-/// <summary>
-/// The appliance's address as seen from outside. The relay feature registers one returning its public URL;
-/// <c>WeCom:PublicBaseUrl</c> takes precedence when set.
-/// </summary>
-public interface IPublicBaseUrl
-{
-    /// <summary>e.g. https://cam.example.org (no trailing slash needed); null while unknown.</summary>
-    string? PublicBaseUrl { get; }
-}
-
 /// <summary>拍照 / photo / snap: a fresh snapshot, uploaded and answered as an image.</summary>
 internal sealed class PhotoCommand(SnapshotService snapshots, WeComApiClient api) : IWeComCommand
 {
@@ -98,10 +88,14 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
 
     public string Help => mode switch
     {
-        OutputAction.On => $"开 / on NAME — 打开 switch on ({string.Join(", ", outputs.Names.Select(outputs.Label))})",
+        OutputAction.On => $"开 / on NAME — 打开 switch on ({(outputs.Names.Count > 0 ? string.Join(", ", outputs.Names.Select(outputs.Label)) : "no outputs configured")})",
         OutputAction.Off => "关 / off NAME — 关闭 switch off",
         _ => "脉冲 / pulse NAME — 点动 on, then off after the output's pulse length",
     };
+
+    /// <summary>The answer while there is nothing to switch (no hardware feature, or no output pins).</summary>
+    internal const string NoOutputsAnswer =
+        "没有配置输出 No outputs are configured: add one under Gpio:Pins with \"Mode\": \"Output\" (see docs/hardware.md).";
 
     public WeComCommandAccess Access => WeComCommandAccess.Admin;
 
@@ -110,6 +104,11 @@ internal sealed class OutputCommand(IOutputSwitch outputs, OutputAction mode) : 
 
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
+        if (outputs.Names.Count == 0)
+        {
+            return new TextMessage(NoOutputsAnswer);
+        }
+
         var name = context.Arguments.Trim();
         var match = outputs.Find(name);
         if (match is null)

@@ -1,46 +1,18 @@
+using System.Text;
+using Tmds.Linux;
+
 namespace Camera.Interop;
 
 /// <summary>
-/// The libc calls the device drivers use (V4L2 here; GPIO and I2C in the appliance) and the appliance's state files
-/// (fsync of a directory) and the doctor (the clock's sync state), one native call per file.
-/// "libc.so.6", not "libc": with the latter the first call returned a bogus errno (the runtime probes a linker script).
-/// Flag values are the same on x86_64 and arm64.
+/// What the device drivers (V4L2 here; GPIO and I2C in the appliance), the state files and the doctor add to
+/// Tmds.LibC's bindings (<see cref="LibC"/>: open, close, read, write, ioctl, mmap, munmap, poll, fsync, eventfd …):
+/// ioctl numbers built like the kernel's _IOC, ioctl retried on EINTR, open with a .NET string, errno in words, and
+/// the one call Tmds.LibC 0.5.0 lacks (adjtimex, in its own file).
 /// </summary>
 internal static unsafe partial class Libc
 {
+    /// <summary>"libc.so.6", not "libc": with the latter the first call returned a bogus errno (the runtime probes a linker script).</summary>
     internal const string Library = "libc.so.6";
-
-    internal const int ReadOnly = 0x0;
-    internal const int ReadWrite = 0x2;
-    internal const int NonBlocking = 0x800;
-    internal const int CloseOnExec = 0x80000;
-
-    internal const int ProtRead = 0x1;
-    internal const int ProtWrite = 0x2;
-    internal const int MapShared = 0x1;
-    internal static readonly nint MapFailed = -1;
-
-    internal const short PollIn = 0x1;
-    internal const short PollErr = 0x8;
-    internal const short PollHup = 0x10;
-    internal const short PollNval = 0x20;
-
-    internal const int EIntr = 4;
-    internal const int EIo = 5;
-    internal const int ENxio = 6;
-    internal const int EAgain = 11;
-    internal const int EBusy = 16;
-    internal const int ENoDev = 19;
-    internal const int EInval = 22;
-    internal const int ENoTty = 25;
-
-    /// <summary>struct pollfd.</summary>
-    internal struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
 
     /// <summary>An ioctl number: dir(2) | size(14) | type(8) | nr(8), as the kernel's _IOC macro builds it.</summary>
     internal static uint Ioc(uint direction, char type, uint number, int size) =>
@@ -53,31 +25,60 @@ internal static unsafe partial class Libc
     internal static uint IoReadWrite(char type, uint number, int size) => Ioc(3, type, number, size);
 
     /// <summary>ioctl, retried on EINTR; returns the result or -1 with errno in <paramref name="errno"/>.</summary>
+    /// <remarks>
+    /// Tmds.LibC declares the request as an int; the kernel reads it as an unsigned int (its ioctl syscall takes
+    /// <c>unsigned int cmd</c>), so the request's 32 bits pass unchanged, the direction bits included.
+    /// </remarks>
     internal static int IoctlRetry(int fd, uint request, void* argument, out int errno)
     {
         while (true)
         {
-            var result = ioctl(fd, request, argument);
-            errno = result < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : 0;
-            if (result >= 0 || errno != EIntr)
+            var result = LibC.ioctl(fd, unchecked((int)request), argument);
+            errno = result < 0 ? LibC.errno : 0;
+            if (result >= 0 || errno != LibC.EINTR)
             {
                 return result;
             }
         }
     }
 
-    /// <summary>strerror for messages a person reads, e.g. "No such device".</summary>
-    internal static string Describe(int errno) => errno switch
+    /// <summary>open(2) with a path as .NET holds it (Tmds.LibC takes a NUL-terminated UTF-8 pointer); -1 and errno on failure.</summary>
+    internal static int Open(string path, int flags)
     {
-        ENoDev => "No such device (ENODEV)",
-        EBusy => "Device or resource busy (EBUSY)",
-        EInval => "Invalid argument (EINVAL)",
-        EIo => "Input/output error (EIO)",
-        ENxio => "No such device or address (ENXIO)",
-        ENoTty => "Inappropriate ioctl for device (ENOTTY)",
-        EAgain => "Resource temporarily unavailable (EAGAIN)",
-        2 => "No such file or directory (ENOENT)",
-        13 => "Permission denied (EACCES)",
-        _ => $"errno {errno}",
-    };
+        var length = Encoding.UTF8.GetByteCount(path);
+        var bytes = length < 1024 ? stackalloc byte[length + 1] : new byte[length + 1];
+        Encoding.UTF8.GetBytes(path, bytes);
+        bytes[length] = 0;
+        fixed (byte* pointer = bytes)
+        {
+            return LibC.open(pointer, flags, 0);
+        }
+    }
+
+    /// <summary>strerror for messages a person reads, e.g. "No such device (ENODEV)".</summary>
+    internal static string Describe(int errno)
+    {
+        foreach (var (number, text) in Descriptions)
+        {
+            if (number == errno)
+            {
+                return text;
+            }
+        }
+
+        return $"errno {errno}";
+    }
+
+    private static readonly (int Errno, string Text)[] Descriptions =
+    [
+        (LibC.ENODEV, "No such device (ENODEV)"),
+        (LibC.EBUSY, "Device or resource busy (EBUSY)"),
+        (LibC.EINVAL, "Invalid argument (EINVAL)"),
+        (LibC.EIO, "Input/output error (EIO)"),
+        (LibC.ENXIO, "No such device or address (ENXIO)"),
+        (LibC.ENOTTY, "Inappropriate ioctl for device (ENOTTY)"),
+        (LibC.EAGAIN, "Resource temporarily unavailable (EAGAIN)"),
+        (LibC.ENOENT, "No such file or directory (ENOENT)"),
+        (LibC.EACCES, "Permission denied (EACCES)"),
+    ];
 }

@@ -1,5 +1,3 @@
-using Camera;
-
 namespace Appliance.Hosting.Systemd;
 
 /// <summary>
@@ -11,16 +9,4 @@ public interface IWatchdogHealth
 {
     /// <summary>Null while healthy; otherwise what is wrong, for the STATUS= line and the log.</summary>
     string? Problem();
-}
-
-/// <summary>Healthy while the capture loop keeps going round (a hung driver call stops its heartbeat).</summary>
-internal sealed class CaptureWatchdogHealth(CaptureService capture, SystemdOptions options) : IWatchdogHealth
-{
-    public string? Problem()
-    {
-        var since = capture.SinceHeartbeat;
-        return since <= options.CaptureStallLimit
-            ? null
-            : $"capture loop stuck for {since.TotalSeconds:0.0} s (limit Systemd:CaptureStallLimit {options.CaptureStallLimit.TotalSeconds:0} s)";
-    }
 }

@@ -1,9 +1,0 @@
-using System.Runtime.InteropServices;
-
-namespace Camera.Interop;
-
-internal static unsafe partial class Libc
-{
-    [LibraryImport(Library, SetLastError = true)]
-    internal static partial int ioctl(int fd, nuint request, void* argument);
-}
