@@ -26,6 +26,8 @@ internal sealed class PhotoCommand(SnapshotService snapshots, WeComApiClient api
 
     public WeComCommandAccess Access => WeComCommandAccess.Family;
 
+    public bool OnTimeline => true;
+
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
         var frame = await snapshots.GetFreshAsync(cancellationToken);
@@ -57,6 +59,8 @@ internal sealed class LiveCommand(LinkSigner links, WeComOptions options, TimePr
     public string Help => $"直播 / live — 直播链接 a live link (valid {options.LinkLifetime.TotalMinutes:0} min)";
 
     public WeComCommandAccess Access => WeComCommandAccess.Family;
+
+    public bool OnTimeline => true;
 
     public Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
