@@ -18,6 +18,13 @@ public static class EventsExtensions
         var motion = builder.BindOptions<MotionOptions>(MotionOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
         builder.Services.AddSingleton(sp => new EventStore(sp.GetRequiredService<StateDirectory>().File(Path.Combine("events", "events.db"))));
 
+        // Armed or not (Events:Armed, Events:ArmedHours, 布防/撤防 in WeCom): motion alerts while armed.
+        builder.BindOptions<ArmingOptions>(ArmingOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton<ArmingState>();
+        builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<ArmingState>());
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: true));
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: false));
+
         // Switches, camera lost/back, tunnel down/up and WeCom commands reach the index through this one recorder.
         builder.Services.AddSingleton<IEventRecorder, IndexEventRecorder>();
         builder.Services.AddSingleton<CameraEventWatcher>();
@@ -29,6 +36,8 @@ public static class EventsExtensions
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MotionService>());
             builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<MotionService>());
             builder.Services.AddSingleton<IMotionListener, MotionEventRecorder>();
+            builder.Services.AddSingleton<MotionAlerter>();
+            builder.Services.AddSingleton<IMotionListener>(sp => sp.GetRequiredService<MotionAlerter>());
         }
 
         // Presses reach the index through the sink the hardware feature registered, wrapped rather than replaced.

@@ -181,6 +181,14 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
             text.Append(CultureInfo.InvariantCulture, $"\n隧道 Tunnel: {tunnel["state"]?.ToString() ?? tunnel.ToJsonString()}");
         }
 
+        if (status["armed"] is { } armed)
+        {
+            // Events:Armed / 布防 / 撤防, and whether the armed hours hold now.
+            var hours = armed["hours"]?.ToString();
+            var on = armed["armed"]?.GetValue<bool>() == true;
+            text.Append(CultureInfo.InvariantCulture, $"\n布防 Armed: {(on ? "是 yes" : "否 no")}{(hours is null ? "" : $" ({hours}, {(armed["activeNow"]?.GetValue<bool>() == true ? "active now" : "not now")})")}");
+        }
+
         if (status["problem"]?.ToString() is { Length: > 0 } problem)
         {
             text.Append(CultureInfo.InvariantCulture, $"\n问题 Problem: {problem}");
