@@ -25,6 +25,8 @@ public static class EventsExtensions
         builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: true));
         builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: false));
 
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand, EventsCommand>();
+
         // Switches, camera lost/back, tunnel down/up and WeCom commands reach the index through this one recorder.
         builder.Services.AddSingleton<IEventRecorder, IndexEventRecorder>();
         builder.Services.AddSingleton<CameraEventWatcher>();
