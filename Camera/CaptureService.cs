@@ -49,6 +49,15 @@ public sealed partial class CaptureService : IDisposable
     public CaptureStatus Status => _status;
 
     /// <summary>
+    /// Raised when the camera is lost (or none could be opened: false, with the reason) and when frames come again
+    /// (true, null): only on these transitions, never per frame. Raised on the capture thread: handlers must hand the
+    /// work on and return.
+    /// </summary>
+    public event Action<bool, string?>? AvailabilityChanged;
+
+    private bool? _available;
+
+    /// <summary>
     /// When the loop last went round. It advances at least once a second while the loop is healthy, even when idle,
     /// so a watchdog can tell a stuck driver call from a quiet camera.
     /// </summary>
@@ -308,10 +317,22 @@ public sealed partial class CaptureService : IDisposable
         _status = new CaptureStatus(
             idle ? CaptureState.Idle : CaptureState.Live, source.Name, source.Description, source.Width, source.Height,
             _options.Fps, Math.Round(fps, 1), null, _skippedSnapshot);
+        if (_available != true)
+        {
+            _available = true;
+            AvailabilityChanged?.Invoke(true, null);
+        }
     }
 
-    private void SetStatus(CaptureState state, string? problem) =>
+    private void SetStatus(CaptureState state, string? problem)
+    {
         _status = _status with { State = state, Problem = problem, DeliveredFps = state == CaptureState.Unavailable ? 0 : _status.DeliveredFps, Skipped = _skippedSnapshot };
+        if (state == CaptureState.Unavailable && _available != false)
+        {
+            _available = false;
+            AvailabilityChanged?.Invoke(false, problem);
+        }
+    }
 
     private void Beat() => Interlocked.Exchange(ref _heartbeatTicks, _time.GetTimestamp());
 

@@ -70,7 +70,9 @@ internal static class EventsEndpoints
             });
         }
 
-        return Results.Text(new JsonObject { ["events"] = events }.ToJsonString(), "application/json; charset=utf-8");
+        // Whether this visitor may delete (the /events page shows its delete buttons to admins only).
+        var canDelete = context.GetWebPrincipal()?.Role == WebRole.Admin;
+        return Results.Text(new JsonObject { ["events"] = events, ["canDelete"] = canDelete }.ToJsonString(), "application/json; charset=utf-8");
     }
 
     private static IResult BadRequest(string message) =>

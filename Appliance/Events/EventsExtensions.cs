@@ -10,11 +10,27 @@ namespace Appliance.Events;
 /// </summary>
 public static class EventsExtensions
 {
+    private static readonly Lazy<byte[]> EventsPage = new(() => Appliance.Web.WebPageExtensions.ReadAsset("Web/events.html"));
+
     public static WebApplicationBuilder AddEvents(this WebApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var motion = builder.BindOptions<MotionOptions>(MotionOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
         builder.Services.AddSingleton(sp => new EventStore(sp.GetRequiredService<StateDirectory>().File(Path.Combine("events", "events.db"))));
+
+        // Armed or not (Events:Armed, Events:ArmedHours, 布防/撤防 in WeCom): motion alerts while armed.
+        builder.BindOptions<ArmingOptions>(ArmingOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton<ArmingState>();
+        builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<ArmingState>());
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: true));
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand>(sp => new ArmCommand(sp.GetRequiredService<ArmingState>(), arm: false));
+
+        builder.Services.AddSingleton<Appliance.WeCom.Commands.IWeComCommand, EventsCommand>();
+
+        // Switches, camera lost/back, tunnel down/up and WeCom commands reach the index through this one recorder.
+        builder.Services.AddSingleton<IEventRecorder, IndexEventRecorder>();
+        builder.Services.AddSingleton<CameraEventWatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CameraEventWatcher>());
         if (motion.Enabled)
         {
             // Off costs nothing: no analyser, no decoder, capture keeps Camera:IdleFps.
@@ -22,6 +38,8 @@ public static class EventsExtensions
             builder.Services.AddHostedService(sp => sp.GetRequiredService<MotionService>());
             builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<MotionService>());
             builder.Services.AddSingleton<IMotionListener, MotionEventRecorder>();
+            builder.Services.AddSingleton<MotionAlerter>();
+            builder.Services.AddSingleton<IMotionListener>(sp => sp.GetRequiredService<MotionAlerter>());
         }
 
         // Presses reach the index through the sink the hardware feature registered, wrapped rather than replaced.
@@ -39,6 +57,13 @@ public static class EventsExtensions
     public static WebApplication MapEvents(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+
+        // The timeline page: for whoever may watch the stream (the API it calls has the same rule).
+        app.MapGet("/events", (HttpContext context) =>
+        {
+            context.Response.Headers.CacheControl = "no-cache";
+            return Results.Bytes(EventsPage.Value, "text/html; charset=utf-8");
+        }).RequireAuthorization(Appliance.Auth.WebPolicies.Viewer);
         return app.MapEventsApi();
     }
 

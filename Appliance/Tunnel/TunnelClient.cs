@@ -30,9 +30,13 @@ public interface ITunnelHealth
 /// Kestrel, and when it ends wait a full-jitter backoff and start over.
 /// </summary>
 public sealed partial class TunnelClient(
-    TunnelOptions options, TunnelDialer dialer, TunnelConnectionListenerFactory transport, TimeProvider time, ILogger<TunnelClient> logger)
+    TunnelOptions options, TunnelDialer dialer, TunnelConnectionListenerFactory transport, TimeProvider time, ILogger<TunnelClient> logger,
+    Appliance.Events.IEventRecorder? timeline = null)
     : BackgroundService, ITunnelHealth
 {
+    // Tunnel down / up on the timeline: down from a lost session or a failed attempt, up at the next connection.
+    private readonly Appliance.Events.OutageTracker? _outage = timeline is null ? null : new(timeline, "tunnel");
+
     private const int TcpUserTimeoutOption = 18; // TCP_USER_TIMEOUT: unacknowledged data fails the socket.
 
     private long _progressAt = time.GetTimestamp();
@@ -55,6 +59,9 @@ public sealed partial class TunnelClient(
     public long BytesSent => Interlocked.Read(ref _bytesSentBefore) + (_current?.BytesWritten ?? 0);
 
     public long BytesReceived => Interlocked.Read(ref _bytesReceivedBefore) + (_current?.BytesRead ?? 0);
+
+    /// <summary>Completes when the tunnel's down/up events reported so far are written (tests).</summary>
+    internal Task TimelineWritten => _outage?.Written ?? Task.CompletedTask;
 
     public bool IsHealthy
     {
@@ -90,6 +97,7 @@ public sealed partial class TunnelClient(
                 connectedAt = time.GetTimestamp();
                 ConnectedSince = time.GetUtcNow();
                 State = TunnelState.Connected;
+                _outage?.Up(time.GetUtcNow());
                 Sessions++;
                 LastError = null;
                 _current = stream;
@@ -121,6 +129,11 @@ public sealed partial class TunnelClient(
             if (connectedAt != 0)
             {
                 backoff.SessionEnded(time.GetElapsedTime(connectedAt));
+            }
+
+            if (!stoppingToken.IsCancellationRequested)
+            {
+                _outage?.Down(time.GetUtcNow(), options.BaseUri.Host);
             }
 
             var delay = backoff.NextDelay();

@@ -73,8 +73,9 @@ internal sealed partial class WebSecurityMiddleware(RequestDelegate next, ILogge
     /// <summary>The page's inline scripts are allowed by their hashes, nothing else; no site may frame any page.</summary>
     private static string BuildPolicy()
     {
-        var page = Encoding.UTF8.GetString(WebPageExtensions.ReadAsset("Web/index.html"));
-        var hashes = string.Join(' ', ScriptPattern().Matches(page)
+        // The live page's and the events page's (/events) scripts.
+        var hashes = string.Join(' ', ((string[])["Web/index.html", "Web/events.html"])
+            .SelectMany(asset => ScriptPattern().Matches(Encoding.UTF8.GetString(WebPageExtensions.ReadAsset(asset))))
             .Select(m => $"'sha256-{Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(m.Groups[1].Value)))}'"));
         return $"default-src 'none'; script-src {hashes}; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
             + "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -29,8 +29,13 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
     /// <summary>Alerts (each holding its snapshot) that may wait for WeCom at once.</summary>
     internal const int MaxAlertsInFlight = 8;
 
-    public GpioService(GpioLines lines, SnapshotService snapshots, IMotionAlertSink sink, TimeProvider time, ILogger<GpioService> logger)
+    private readonly Appliance.Events.IEventRecorder? _timeline;
+
+    public GpioService(
+        GpioLines lines, SnapshotService snapshots, IMotionAlertSink sink, TimeProvider time, ILogger<GpioService> logger,
+        Appliance.Events.IEventRecorder? timeline = null)
     {
+        _timeline = timeline;
         _lines = lines;
         _snapshots = snapshots;
         _sink = sink;
@@ -69,6 +74,8 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         }
 
         var output = pin.IsOutput ? pin : throw new InvalidOperationException($"GPIO pin '{name}' is an input; only outputs can be switched.");
+        bool switchedOn;
+        DateTimeOffset at;
         lock (_lock)
         {
             if (_pulses.Remove(name, out var pending))
@@ -83,7 +90,9 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
                 _ => !output.Read(),
             };
             output.Write(value);
-            _changes[name] = (_time.GetUtcNow(), who);
+            switchedOn = value;
+            at = _time.GetUtcNow();
+            _changes[name] = (at, who);
             if (command == GpioCommand.Pulse)
             {
                 // The callback gets its own timer: one already dispatched when a later command replaced it (a real
@@ -97,6 +106,9 @@ internal sealed partial class GpioService : BackgroundService, IGpioService
         }
 
         OutputChanged?.Invoke(name);
+
+        // Every switch goes through here (WeCom, the web page, MQTT), so this is where the timeline learns who did it.
+        _timeline?.Record("switch", at, $"{name}:{(command == GpioCommand.Pulse ? "pulse" : switchedOn ? "on" : "off")}", who);
         return State(pin);
     }
 

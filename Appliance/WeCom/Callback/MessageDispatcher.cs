@@ -11,8 +11,11 @@ namespace Appliance.WeCom.Callback;
 /// </summary>
 public sealed partial class MessageDispatcher(
     WeComOptions options, WeComCommandRegistry commands, WeComMessenger messenger, WeComMetrics metrics, RunJournal journal,
-    TimeProvider time, ILogger<MessageDispatcher> logger, IEnumerable<IWeComVoiceHandler> voiceHandlers)
+    TimeProvider time, ILogger<MessageDispatcher> logger, IEnumerable<IWeComVoiceHandler> voiceHandlers,
+    IEnumerable<Appliance.Events.IEventRecorder>? timeline = null)
 {
+    private readonly Appliance.Events.IEventRecorder[] _timeline = [.. timeline ?? []];
+
     private const int MaxRemembered = 50_000;
 
     /// <summary>
@@ -298,6 +301,7 @@ public sealed partial class MessageDispatcher(
         if (command.Access == WeComCommandAccess.Admin && !isAdmin)
         {
             LogNotAdmin(logger, user, command.Names[0]);
+            Record(command, user, refused: true);
             return new TextMessage($"抱歉，只有管理员可以使用“{command.Names[0]}”。Sorry, only admins may use {command.Names[^1]}.");
         }
 
@@ -305,6 +309,11 @@ public sealed partial class MessageDispatcher(
         {
             metrics.Command();
             LogCommand(logger, user, command.Names[0]);
+            if (command.OnTimeline)
+            {
+                Record(command, user, refused: false);
+            }
+
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2), time);
             return await command.ExecuteAsync(new WeComCommandContext(user, isAdmin, arguments, message), timeout.Token);
         }
@@ -312,6 +321,16 @@ public sealed partial class MessageDispatcher(
         {
             LogCommandFailed(logger, command.Names[0], user, ex);
             return new TextMessage($"“{command.Names[0]}”失败了 failed: {ex.Message}");
+        }
+    }
+
+    /// <summary>A command on the timeline: source its English name ("arm", "arm:refused" for a member who may not), by "wecom:USER".</summary>
+    private void Record(IWeComCommand command, string user, bool refused)
+    {
+        var name = command.Names.FirstOrDefault(n => n.All(char.IsAsciiLetter)) ?? command.Names[0];
+        foreach (var recorder in _timeline)
+        {
+            recorder.Record("wecom", time.GetUtcNow(), refused ? name + ":refused" : name, "wecom:" + user);
         }
     }
 

@@ -16,6 +16,8 @@ internal sealed class PhotoCommand(SnapshotService snapshots, WeComApiClient api
 
     public WeComCommandAccess Access => WeComCommandAccess.Family;
 
+    public bool OnTimeline => true;
+
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
         var frame = await snapshots.GetFreshAsync(cancellationToken);
@@ -47,6 +49,8 @@ internal sealed class LiveCommand(LinkSigner links, WeComOptions options, TimePr
     public string Help => $"直播 / live — 直播链接 a live link (valid {options.LinkLifetime.TotalMinutes:0} min)";
 
     public WeComCommandAccess Access => WeComCommandAccess.Family;
+
+    public bool OnTimeline => true;
 
     public Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
@@ -174,6 +178,14 @@ internal sealed class StatusCommand(StatusReport report) : IWeComCommand
         if (status["tunnel"] is { } tunnel && tunnel["state"]?.ToString() != "disabled")
         {
             text.Append(CultureInfo.InvariantCulture, $"\n隧道 Tunnel: {tunnel["state"]?.ToString() ?? tunnel.ToJsonString()}");
+        }
+
+        if (status["armed"] is { } armed)
+        {
+            // Events:Armed / 布防 / 撤防, and whether the armed hours hold now.
+            var hours = armed["hours"]?.ToString();
+            var on = armed["armed"]?.GetValue<bool>() == true;
+            text.Append(CultureInfo.InvariantCulture, $"\n布防 Armed: {(on ? "是 yes" : "否 no")}{(hours is null ? "" : $" ({hours}, {(armed["activeNow"]?.GetValue<bool>() == true ? "active now" : "not now")})")}");
         }
 
         if (status["problem"]?.ToString() is { Length: > 0 } problem)

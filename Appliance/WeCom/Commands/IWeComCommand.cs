@@ -33,6 +33,13 @@ public interface IWeComCommand
     /// </summary>
     bool AcceptsUnspaced(string arguments) => true;
 
+    /// <summary>
+    /// Whether running it goes on the timeline (kind <c>wecom</c>): commands that show the picture or change how the
+    /// appliance watches (photo, video, live, events, arm, disarm). Not help or status (they change nothing) nor
+    /// on/off (their <c>switch</c> event already says who).
+    /// </summary>
+    bool OnTimeline => false;
+
     /// <summary>The answer; null for none. Slow answers are delivered later through message/send automatically.</summary>
     Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken);
 }

@@ -21,6 +21,8 @@ internal sealed partial class VideoCommand(FrameHub hub, CameraOptions camera, W
 
     public WeComCommandAccess Access => WeComCommandAccess.Family;
 
+    public bool OnTimeline => true;
+
     public async Task<WeComMessage?> ExecuteAsync(WeComCommandContext context, CancellationToken cancellationToken)
     {
         if (ParseSeconds(context.Arguments) is not { } seconds)

@@ -122,6 +122,60 @@ public sealed class TunnelClientTests
         static TimeSpan Ceiling(int failures) => ReconnectBackoff.Base * Math.Pow(2, failures);
     }
 
+    [Fact]
+    public async Task Timeline_RelayRefusesThenAcceptsThenDrops_TunnelDownUntilConnectedThenDownAgain()
+    {
+        await using var relay = await FakeRelay.StartAsync();
+        var time = new ManualTimeProvider();
+        var dir = Directory.CreateTempSubdirectory("tunnel-timeline-").FullName;
+        try
+        {
+            using var store = new Appliance.Events.EventStore(Path.Combine(dir, "events.db"));
+            var recorder = new Appliance.Events.IndexEventRecorder(store, NullLogger<Appliance.Events.IndexEventRecorder>.Instance);
+            var transport = new TunnelConnectionListenerFactory();
+            await using var kestrel = new TunnelConsumer(transport);
+            using var client = NewClient(relay.Url.ToString(), time, TimeSpan.FromSeconds(10), transport, new FixedJitter(0.99), recorder);
+            await client.StartAsync(CancellationToken.None);
+            try
+            {
+                // Two refused attempts: one outage, open.
+                await WaitForAsync(() => relay.Attempts == 1 && IsWaiting(client, time), "the first attempt to fail");
+                var down = time.GetUtcNow();
+                time.Advance(ReconnectBackoff.Base);
+                await WaitForAsync(() => relay.Attempts == 2 && IsWaiting(client, time), "the second attempt to fail");
+                await client.TimelineWritten;
+                var open = Assert.Single(store.List(null, 10, "tunnel"));
+                Assert.Equal((down, (DateTimeOffset?)null, "127.0.0.1"), (open.Start, open.End, open.Source));
+
+                // Connected: the outage ends.
+                relay.Accepting = true;
+                time.Advance(ReconnectBackoff.Base * 2);
+                await WaitForAsync(() => client.State == TunnelState.Connected, "the session");
+                await client.TimelineWritten;
+                var up = time.GetUtcNow();
+                Assert.Equal(up, Assert.Single(store.List(null, 10, "tunnel")).End);
+
+                // The session drops: a new outage.
+                time.Advance(TimeSpan.FromSeconds(5));
+                relay.DropSession();
+                await WaitForAsync(() => IsWaiting(client, time), "the session to end");
+                await client.TimelineWritten;
+                var outages = store.List(null, 10, "tunnel");
+                Assert.Equal(2, outages.Count);
+                Assert.Equal((up.AddSeconds(5), (DateTimeOffset?)null), (outages[0].Start, outages[0].End));
+            }
+            finally
+            {
+                await client.StopAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>Waiting out a backoff: the wait is the only timer on the clock, so moving the clock now moves it.</summary>
     private static bool IsWaiting(TunnelClient client, ManualTimeProvider time) => client.State == TunnelState.Reconnecting && time.PendingTimers == 1;
 
@@ -137,10 +191,11 @@ public sealed class TunnelClientTests
     }
 
     private static TunnelClient NewClient(
-        string relayUrl, TimeProvider time, TimeSpan connectTimeout, TunnelConnectionListenerFactory? transport = null, Random? jitter = null)
+        string relayUrl, TimeProvider time, TimeSpan connectTimeout, TunnelConnectionListenerFactory? transport = null, Random? jitter = null,
+        Appliance.Events.IEventRecorder? timeline = null)
     {
         var options = new TunnelOptions { RelayUrl = relayUrl, Name = "cam", Secret = FakeRelay.Secret, ConnectTimeout = connectTimeout };
-        return new TunnelClient(options, new TunnelDialer(options), transport ?? new TunnelConnectionListenerFactory(), time, NullLogger<TunnelClient>.Instance)
+        return new TunnelClient(options, new TunnelDialer(options), transport ?? new TunnelConnectionListenerFactory(), time, NullLogger<TunnelClient>.Instance, timeline)
         {
             Jitter = jitter ?? Random.Shared,
         };
