@@ -237,7 +237,7 @@ getent group appliance >/dev/null && left+=" group:appliance"
 systemctl list-units --all --no-legend 'appliance*' | grep -q . && left+=" unit:$(systemctl list-units --all --no-legend 'appliance*' | head -n1)"
 stray="$(find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /lane -o -path /root \) -prune -o -iname '*appliance*' -print 2>/dev/null | grep -v '^/etc/hostname$' || true)"
 [ -n "$stray" ] && left+=" $(tr '\n' ' ' <<<"$stray")"
-left+=" $(find /etc/systemd /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked -name 'appliance.service*' 2>/dev/null | tr '\n' ' ')"
+left+=" $(find /etc/systemd /var/lib/systemd/deb-systemd-helper-enabled /var/lib/systemd/deb-systemd-helper-masked -name 'appliance.service*' 2>/dev/null | tr '\n' ' ' || true)" # a directory purge emptied may be gone
 [ "$(prop appliance LoadState)" = not-found ] || left+=" unit-load-state:$(prop appliance LoadState)"
 left="${left%% }"; left="${left## }"
 [ -z "${left// /}" ] || fail "apt purge left: $left"
