@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Runs inside the systemd-boot guest as lane.service, with systemd as PID 1: installs the relay and appliance .deb
-# packages with apt exactly as the README says (sudo apt install ./NAME_VERSION_amd64.deb), then checks what only a
-# real systemd shows: the maintainer scripts (users, groups, settings and secrets.json modes, state directory), the
-# units started as their users under the full hardening, READY and the watchdog (which restarts a hung appliance), the
-# appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel between the two
-# services (also over the relay's own HTTPS on 443), a bad setting (exit 78) not restarted, upgrades to a second
-# version (conffiles and secrets kept, services restarted, the relay's queued WeCom callback kept), journald
-# priorities, apt remove (stopped, settings kept) and apt purge (nothing left). Writes its exit status to
+# packages with apt exactly as the README says (sudo apt install ./NAME_VERSION_amd64.deb), then checks what a VPS
+# (amd64) runs and only a real systemd shows: the relay's maintainer scripts (user, settings mode, conffile), its unit
+# as its user (Type=notify), its upgrade to a second version (conffile kept, restarted, the queued WeCom callback
+# kept), the appliance on the guest's real V4L2 device (vivid) through DevicePolicy/DeviceAllow, the tunnel between
+# the two services (also over the relay's own HTTPS on 443), and the relay's apt remove (stopped, settings kept) and
+# apt purge (nothing left). The appliance's own package checks (groups, modes, exit 78, upgrade, watchdog, journal
+# priorities, remove, purge) run on arm64, what the Pi runs: tests/arm64/in-guest.sh. Writes its exit status to
 # /lane/exit-status; lane.service then powers the guest off.
 set -euo pipefail
 lane=/lane
@@ -41,8 +41,8 @@ log "systemd $(systemctl --version | head -n1 | cut -d' ' -f2) is PID 1 ($(cat /
 mkdir -p /root/dist && cp "$lane"/*.deb /root/dist/
 deb() { ls /root/dist/"$1"_*_amd64.deb | grep "${@:2}" | head -n1; }
 relay_deb=$(deb relay -v '+lane'); relay_next=$(deb relay '+lane')
-appliance_deb=$(deb appliance -v '+lane'); appliance_next=$(deb appliance '+lane')
-version=$(dpkg-deb -f "$appliance_deb" Version); next=$(dpkg-deb -f "$appliance_next" Version)
+appliance_deb=$(deb appliance -v '+lane')
+version=$(dpkg-deb -f "$appliance_deb" Version); next=$(dpkg-deb -f "$relay_next" Version)
 log "packages: $(cd /root/dist && ls *.deb | tr '\n' ' ')"
 # As a user types it (apt, not dpkg, so Depends are resolved); no terminal, so apt does not ask.
 apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
@@ -61,8 +61,8 @@ device_groups() {
 # ---------------------------------------------------------------------------------------------------------------
 # 1. The relay, fresh: sudo apt install ./relay_VERSION_amd64.deb
 log "relay: apt install ./$(basename "$relay_deb")"
-apt_install "$relay_deb" > /root/relay-install.out 2>&1 || { cat /root/relay-install.out; fail "apt install (relay) failed"; }
-grep -q "relay is running" /root/relay-install.out || { cat /root/relay-install.out; fail "the relay's postinst did not report it running"; }
+apt_install "$relay_deb" > "$lane/relay-install.out" 2>&1 || { cat "$lane/relay-install.out"; fail "apt install (relay) failed"; }
+grep -q "relay is running" "$lane/relay-install.out" || { cat "$lane/relay-install.out"; fail "the relay's postinst did not report it running"; }
 [ "$(version_of relay)" = "$version" ] || fail "relay: dpkg says version '$(version_of relay)'"
 getent passwd relay >/dev/null || fail "no relay user"
 [ "$(stat -c '%U:%G %a' /etc/relay)" = "root:relay 750" ] || fail "/etc/relay is $(stat -c '%U:%G %a' /etc/relay)"
@@ -95,7 +95,7 @@ queued >/dev/null || fail "the relay did not queue the callback"
 # the queued callback still there.
 log "relay: upgrade to $next"
 before=$(main_pid relay)
-apt_install "$relay_next" > /root/relay-upgrade.out 2>&1 || { cat /root/relay-upgrade.out; fail "apt install (relay upgrade) failed"; }
+apt_install "$relay_next" > "$lane/relay-upgrade.out" 2>&1 || { cat "$lane/relay-upgrade.out"; fail "apt install (relay upgrade) failed"; }
 [ "$(version_of relay)" = "$next" ] || fail "relay: dpkg says version '$(version_of relay)' after the upgrade"
 grep -q lane-tunnel-secret /etc/relay/relay.json || fail "the upgrade replaced relay.json"
 [ ! -e /etc/relay/relay.json.dpkg-new ] && [ ! -e /etc/relay/relay.json.dpkg-dist ] || fail "dpkg left a relay.json.dpkg-* beside it"
@@ -108,27 +108,14 @@ queued >/dev/null || fail "the queued callback was lost in the upgrade"
 log "relay: upgraded to $next and restarted (pid $before -> $(main_pid relay)); relay.json kept (root:relay 640), callback still queued"
 
 # ---------------------------------------------------------------------------------------------------------------
-# 3. The appliance, fresh: the package creates the user and the groups it lacks, starts it on its defaults
-# (Camera:Source=auto). gpio and i2c are deleted first when the host has them, so their creation is tested.
+# 3. The appliance, fresh, for the tunnel: started on its defaults (Camera:Source=auto) on the camera node, which
+# udev gives to the group video at boot (this guest has no udev). Its maintainer scripts are checked on arm64.
 log "appliance: apt install ./$(basename "$appliance_deb")"
-for group in gpio i2c; do if getent group "$group" >/dev/null; then groupdel "$group"; fi; done
-apt_install "$appliance_deb" > /root/appliance-install.out 2>&1 || { cat /root/appliance-install.out; fail "apt install (appliance) failed"; }
-cat /root/appliance-install.out | grep -v '^\(Reading\|Building\|Note\)' || true
-grep -q "appliance is running" /root/appliance-install.out || fail "the appliance's postinst did not report it running"
-for group in video gpio i2c; do
-  id -nG appliance | tr ' ' '\n' | grep -qx "$group" || fail "appliance is not in group $group ($(id -nG appliance))"
-done
-[ "$(stat -c '%U:%G %a' /etc/appliance)" = "root:appliance 750" ] || fail "/etc/appliance is $(stat -c '%U:%G %a' /etc/appliance)"
-[ "$(stat -c '%U:%G %a' /etc/appliance/secrets.json)" = "root:appliance 640" ] || fail "secrets.json is $(stat -c '%U:%G %a' /etc/appliance/secrets.json)"
-[ "$(stat -c '%U:%G %a' /var/lib/appliance)" = "appliance:appliance 750" ] || fail "/var/lib/appliance is $(stat -c '%U:%G %a' /var/lib/appliance)"
-grep -qx /etc/appliance/appliance.json /var/lib/dpkg/info/appliance.conffiles || fail "appliance.json is not a conffile"
-grep -qx /etc/appliance/secrets.json /var/lib/dpkg/info/appliance.list && fail "secrets.json belongs to the package (dpkg would replace it)"
+for node in /dev/video* /dev/media*; do [ -e "$node" ] && chgrp video "$node" && chmod 660 "$node"; done
+apt_install "$appliance_deb" > "$lane/appliance-install.out" 2>&1 || { cat "$lane/appliance-install.out"; fail "apt install (appliance) failed"; }
+cat "$lane/appliance-install.out" | grep -v '^\(Reading\|Building\|Note\)' || true
+grep -q "appliance is running" "$lane/appliance-install.out" || fail "the appliance's postinst did not report it running"
 [ "$(prop appliance Type)" = notify ] && [ "$(prop appliance ActiveState)" = active ] || fail "appliance: $(prop appliance Type) $(prop appliance ActiveState)"
-[ "$(prop appliance UnitFileState)" = enabled ] || fail "appliance.service is $(prop appliance UnitFileState), not enabled"
-[ "$(appliance --version)" = "Appliance $version" ] || fail "appliance --version: $(appliance --version)"
-# The camera node gets its group now, as udev would at boot, and the appliance restarts to pick it up.
-device_groups
-systemctl restart appliance || fail "the appliance did not restart"
 [ "$(ps -o user= -p "$(main_pid appliance)")" = appliance ] || fail "the appliance does not run as appliance"
 status=$(curl -sf http://127.0.0.1:8080/api/status) || fail "no /api/status on 8080"
 [ "$(jq -r .version <<<"$status")" = "$version" ] || fail "/api/status version '$(jq -r .version <<<"$status")', the package is $version"
@@ -138,24 +125,13 @@ curl -sf -o /root/snap.jpg http://127.0.0.1:8080/snapshot || fail "no snapshot"
 [ "$(head -c 2 /root/snap.jpg | od -An -tx1 | tr -d ' ')" = ffd8 ] || fail "the snapshot is not a JPEG"
 log "appliance: $version running as appliance on $(jq -r '.device // .resolution' <<<"$status") ($source), $(stat -c %s /root/snap.jpg)-byte snapshot; status: $(prop appliance StatusText)"
 
-# READY=1 came (active, not activating) and the watchdog is fed: its timestamp moves within one WatchdogSec.
-[ "$(prop appliance WatchdogUSec)" = 30s ] || fail "WatchdogUSec is $(prop appliance WatchdogUSec)"
-first=$(prop appliance WatchdogTimestampMonotonic)
-wait_for "a watchdog ping" 40 bash -c "[ \"\$(systemctl show -p WatchdogTimestampMonotonic --value appliance)\" != '$first' ]"
-log "appliance: watchdog pinged ($(prop appliance WatchdogTimestamp))"
-
-# journald: one entry per line with its priority (the app's <N> prefix), nothing at the default level 6 mislabelled.
-journalctl --no-pager -o json -u appliance | jq -r '.PRIORITY' | sort | uniq -c > /root/priorities
-grep -q . /root/priorities || fail "nothing from the appliance in the journal"
-journalctl --no-pager -o cat -u appliance | grep -q '^<[0-7]>' && fail "journal lines still carry a <N> prefix"
-log "appliance: journal priorities $(tr -s ' \n' ' ' < /root/priorities)"
-
 # ---------------------------------------------------------------------------------------------------------------
 # 4. The tunnel between the two services: settings as the README shows them, then restart.
 log "appliance: tunnel to the relay"
 cat > /etc/appliance/appliance.json <<'JSON'
-// lane settings
-{ "Tunnel": { "RelayUrl": "ws://127.0.0.1:8443/", "Name": "cam" } }
+// lane settings. ConnectTimeout: under TCG on a loaded machine the just-started appliance's first TLS handshake with
+// the relay (below, wss://) took over the default 10 s on every try (2026-12-07, load average 35).
+{ "Tunnel": { "RelayUrl": "ws://127.0.0.1:8443/", "Name": "cam", "ConnectTimeout": "00:01:00" } }
 JSON
 cat > /etc/appliance/secrets.json <<'JSON'
 { "Web": { "Password": "lane-household-password" }, "Tunnel": { "Secret": "lane-tunnel-secret-0123456789abcdef" } }
@@ -197,69 +173,30 @@ systemctl restart appliance || fail "the appliance did not restart with wss://"
 relay_url=https://relay.test
 curl_tls=(--cacert "$lane/tls/ca.pem")
 online() { curl -sf "${curl_tls[@]}" "${admin[@]}" "$relay_url/status" | jq -e '.appliances[] | select(.name == "cam") | .online'; }
-wait_for "appliance online at https://relay.test" 60 online
+wait_for "appliance online at https://relay.test" 180 online
 curl -sf "${curl_tls[@]}" "${family[@]}" -o /root/relayed-tls.jpg "$relay_url/cam/snapshot" || fail "no snapshot through the relay over https"
 [ "$(ps -o user= -p "$(prop relay MainPID)")" = relay ] || fail "the relay on 443 does not run as relay"
 log "relay: https on 443 as user relay with the hook's certificate; the appliance online over wss, snapshot $(stat -c %s /root/relayed-tls.jpg) bytes"
 
-# ---------------------------------------------------------------------------------------------------------------
-# 5. A bad setting: exit 78, and systemd does not restart it (RestartPreventExitStatus=78).
-log "appliance: a bad setting"
-cp /etc/appliance/appliance.json /root/appliance.json.good
-echo '{ "Camera": { "Fps": 0 } }' > /etc/appliance/appliance.json
-systemctl restart appliance && fail "the appliance started with Camera:Fps=0"
-sleep 7 # past RestartSec=5s
-[ "$(prop appliance ExecMainStatus)" = 78 ] || fail "exit status $(prop appliance ExecMainStatus), not 78"
-[ "$(prop appliance NRestarts)" = 0 ] || fail "systemd restarted it $(prop appliance NRestarts) times"
-[ "$(prop appliance ActiveState)" = failed ] || fail "state $(prop appliance ActiveState)"
-journalctl --no-pager -o cat -p err -u appliance | grep -q 'Camera:Fps' || fail "no entry at priority err or above names Camera:Fps"
-log "appliance: exit 78, not restarted, the journal names Camera:Fps at priority err"
-cp /root/appliance.json.good /etc/appliance/appliance.json
-systemctl reset-failed appliance
-
-# ---------------------------------------------------------------------------------------------------------------
-# 6. The appliance's upgrade to the next version: appliance.json (the admin's) and secrets.json kept, restarted, back
-# online through the tunnel.
-log "appliance: upgrade to $next"
-before=$(main_pid appliance)
-apt_install "$appliance_next" > /root/appliance-upgrade.out 2>&1 || { cat /root/appliance-upgrade.out; fail "apt install (appliance upgrade) failed"; }
-[ "$(version_of appliance)" = "$next" ] || fail "appliance: dpkg says version '$(version_of appliance)' after the upgrade"
-wait_for "the upgrade's restart of the appliance" 240 restarted appliance "$before"
-grep -q 'wss://relay.test/' /etc/appliance/appliance.json || fail "the upgrade replaced appliance.json"
-[ ! -e /etc/appliance/appliance.json.dpkg-new ] && [ ! -e /etc/appliance/appliance.json.dpkg-dist ] || fail "dpkg left an appliance.json.dpkg-* beside it"
-grep -q lane-household-password /etc/appliance/secrets.json || fail "the upgrade replaced secrets.json"
-[ "$(stat -c '%U:%G %a' /etc/appliance/secrets.json)" = "root:appliance 640" ] || fail "after the upgrade secrets.json is $(stat -c '%U:%G %a' /etc/appliance/secrets.json)"
-wait_for "appliance online again after the upgrade" 60 online
-curl -sf "${curl_tls[@]}" "${family[@]}" -o /dev/null "$relay_url/cam/snapshot" || fail "no snapshot through the relay after the upgrade"
-log "appliance: upgraded to $next and restarted (pid $before -> $(main_pid appliance)); settings and secrets kept; online again"
-
-# 7. A hung appliance (SIGSTOP): no more watchdog pings, so systemd kills it after WatchdogSec=30s and restarts it.
-log "appliance: hung (SIGSTOP), waiting for the watchdog"
-hung=$(prop appliance MainPID); restarts=$(prop appliance NRestarts)
-kill -STOP "$hung"; stopped_at=$(date +%s)
-back() { [ "$(prop appliance NRestarts)" -gt "$restarts" ] && [ "$(prop appliance MainPID)" != "$hung" ] && [ "$(prop appliance ActiveState)" = active ]; }
-wait_for "the watchdog's restart" 150 back
-journalctl --no-pager -u appliance | grep -q "Watchdog timeout" || fail "the journal has no watchdog timeout"
-log "appliance: restarted by the watchdog, active again $(( $(date +%s) - stopped_at )) s after it hung"
-
-# 8. apt remove: both stopped cleanly (STOPPING=1, no kill), programs gone, settings, state and users kept.
-log "both: apt remove"
-DEBIAN_FRONTEND=noninteractive apt-get remove -y -q appliance relay > /root/remove.out 2>&1 || { cat /root/remove.out; fail "apt remove failed"; }
-for unit in appliance relay; do
+# 5. apt remove of the relay (the appliance's: tests/arm64/in-guest.sh): stopped cleanly (STOPPING=1, no kill), the
+# program gone, settings, state and user kept.
+log "relay: apt remove"
+DEBIAN_FRONTEND=noninteractive apt-get remove -y -q relay > /root/remove.out 2>&1 || { cat /root/remove.out; fail "apt remove failed"; }
+for unit in relay; do
   [ "$(prop $unit ActiveState)" = inactive ] || fail "$unit is $(prop $unit ActiveState) after apt remove"
   [ "$(prop $unit Result)" = success ] || fail "$unit stopped with result $(prop $unit Result)"
   pgrep -u "$unit" >/dev/null && fail "a process of user $unit still runs after apt remove"
   [ -e "/usr/lib/$unit" ] || [ -e "/usr/bin/$unit" ] && fail "/usr/lib/$unit or /usr/bin/$unit is still there after apt remove"
   [ -f "/etc/$unit/$unit.json" ] && getent passwd "$unit" >/dev/null || fail "apt remove took $unit's settings or user (only purge may)"
 done
-[ -f /etc/appliance/secrets.json ] && [ -d /var/lib/appliance ] || fail "apt remove took secrets.json or the state"
-log "both: removed and stopped (result success); settings, secrets, state and users kept"
+[ -d /var/lib/relay ] || fail "apt remove took the relay's state"
+log "relay: removed and stopped (result success); settings, state and user kept"
 
-# 9. apt purge: nothing left: settings, secrets, state, users and groups, units, systemd's enablement records.
-log "both: apt purge"
-DEBIAN_FRONTEND=noninteractive apt-get purge -y -q appliance relay > /root/purge.out 2>&1 || { cat /root/purge.out; fail "apt purge failed"; }
+# 6. apt purge of the relay: nothing left: settings, state, user and group, unit, systemd's enablement records.
+log "relay: apt purge"
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -q relay > /root/purge.out 2>&1 || { cat /root/purge.out; fail "apt purge failed"; }
 systemctl daemon-reload
-for name in appliance relay; do
+for name in relay; do
   [ -z "$(version_of "$name")" ] || dpkg-query -W -f '${db:Status-Status}' "$name" | grep -qx not-installed || fail "dpkg still knows $name: $(dpkg -l "$name" | tail -n1)"
   for path in "/etc/$name" "/var/lib/$name" "/var/lib/private/$name" "/usr/lib/$name" "/usr/bin/$name" \
               "/usr/share/doc/$name" "/usr/lib/systemd/system/$name.service"; do
@@ -272,5 +209,5 @@ for name in appliance relay; do
   [ -z "$left" ] || fail "systemd records left after apt purge: $left"
   [ "$(prop "$name" LoadState)" = not-found ] || fail "$name.service is still $(prop "$name" LoadState)"
 done
-log "both: purged; no settings, state, users, groups or units left"
+log "relay: purged; no settings, state, user, group or unit left"
 log "PASS"

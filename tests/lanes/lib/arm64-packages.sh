@@ -1,4 +1,4 @@
-# Sourced by the arm64 lanes (tests/lanes/arm64-*.sh, tests/arm64/system-lane.sh; each defines fail() and root first):
+# Sourced by the arm64 lanes (tests/lanes/arm64-*.sh; each defines fail() and root first):
 # the arm64 packages of this run (tests/lanes/lib/packages.sh: published once per run; PUBLISH_DIR_linux_arm64=DIR
 # reuses a publish), unpacked.
 source "$root/tests/lanes/lib/packages.sh"
