@@ -10,7 +10,7 @@ public sealed record EventEntry(long Id, string Kind, DateTimeOffset Start, Date
 /// the analyser's writes, and a power cut loses at most the last transaction, never the index). One connection under
 /// a lock: writes are a few per event, not per frame.
 /// </summary>
-public sealed class EventStore : IDisposable
+public sealed partial class EventStore : IDisposable
 {
     /// <summary>The kinds of event the timeline knows.</summary>
     public static readonly IReadOnlyList<string> Kinds = ["motion", "press", "switch", "camera", "tunnel", "wecom"];
@@ -36,6 +36,7 @@ public sealed class EventStore : IDisposable
               by TEXT);
             CREATE INDEX IF NOT EXISTS events_by_kind ON events(kind, id);
             """);
+        CreateClipsTable();
     }
 
     /// <summary>Adds an event and returns its id.</summary>
@@ -106,9 +107,9 @@ public sealed class EventStore : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "DELETE FROM events WHERE id = $id;";
+            command.CommandText = "DELETE FROM clips WHERE event_id = $id; DELETE FROM events WHERE id = $id; SELECT changes();";
             command.Parameters.AddWithValue("$id", id);
-            return command.ExecuteNonQuery() == 1;
+            return (long)command.ExecuteScalar()! == 1;
         }
     }
 
