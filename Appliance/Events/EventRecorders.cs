@@ -1,21 +1,30 @@
+using Appliance.Events.Recording;
 using Appliance.Hardware.Gpio;
 using Camera.Motion;
 
 namespace Appliance.Events;
 
-/// <summary>Motion events into the index: a row when motion starts (end empty while under way), its end when it ends.</summary>
-internal sealed partial class MotionEventRecorder(EventStore store, ILogger<MotionEventRecorder> logger) : IMotionListener
+/// <summary>
+/// Motion events into the index: a row when motion starts (end empty while under way), its end when it ends; and
+/// their clips, when recording runs.
+/// </summary>
+internal sealed partial class MotionEventRecorder(EventStore store, ILogger<MotionEventRecorder> logger, ClipRecorder? clips = null) : IMotionListener
 {
     private long? _open;
 
-    public void MotionStarted(DateTimeOffset start) =>
-        Guard(() => _open = store.Add("motion", start, null, "camera", null));
+    public void MotionStarted(DateTimeOffset start) => Guard(() =>
+    {
+        var id = store.Add("motion", start, null, "camera", null);
+        _open = id;
+        clips?.BeginMotion(id, start);
+    });
 
     public void MotionEnded(MotionEvent motion) => Guard(() =>
     {
         if (_open is { } id)
         {
             store.SetEnd(id, motion.End);
+            clips?.End(id, motion.End, motion.PeakAt);
         }
         else
         {
@@ -44,16 +53,18 @@ internal sealed partial class MotionEventRecorder(EventStore store, ILogger<Moti
 
 /// <summary>
 /// PIR and button presses (pins with <c>OnPress</c>) into the same index, kind <c>press</c>, then on to the alert sink
-/// they were meant for: the hardware feature's sink is wrapped, not changed.
+/// they were meant for: the hardware feature's sink is wrapped, not changed. Each press records a clip when recording runs.
 /// </summary>
-internal sealed partial class PressEventRecorder(IMotionAlertSink inner, EventStore store, ILogger<PressEventRecorder> logger) : IMotionAlertSink
+internal sealed partial class PressEventRecorder(
+    IMotionAlertSink inner, EventStore store, ILogger<PressEventRecorder> logger, ClipRecorder? clips = null) : IMotionAlertSink
 {
     public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(alert);
         try
         {
-            store.Add("press", alert.At, alert.At, alert.Pin, null);
+            var id = store.Add("press", alert.At, alert.At, alert.Pin, null);
+            clips?.Press(id, alert.At);
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException)
         {

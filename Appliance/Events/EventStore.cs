@@ -10,7 +10,7 @@ public sealed record EventEntry(long Id, string Kind, DateTimeOffset Start, Date
 /// the analyser's writes, and a power cut loses at most the last transaction, never the index). One connection under
 /// a lock: writes are a few per event, not per frame.
 /// </summary>
-public sealed class EventStore : IDisposable
+public sealed partial class EventStore : IDisposable
 {
     /// <summary>The kinds of event the timeline knows.</summary>
     public static readonly IReadOnlyList<string> Kinds = ["motion", "press", "switch", "camera", "tunnel", "wecom"];
@@ -25,7 +25,10 @@ public sealed class EventStore : IDisposable
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
         _connection.Open();
         Execute("PRAGMA journal_mode=WAL;");
-        Execute("PRAGMA synchronous=NORMAL;");
+        // FULL, not NORMAL: in WAL mode NORMAL leaves every commit since the last checkpoint unsynced, and the power-cut
+        // lane lost a press and its clip's row that way (the clip file, synced, was then an orphan). Writes are a few
+        // per event, so a sync each is cheap.
+        Execute("PRAGMA synchronous=FULL;");
         Execute("""
             CREATE TABLE IF NOT EXISTS events(
               id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +39,7 @@ public sealed class EventStore : IDisposable
               by TEXT);
             CREATE INDEX IF NOT EXISTS events_by_kind ON events(kind, id);
             """);
+        CreateClipsTable();
     }
 
     /// <summary>Adds an event and returns its id.</summary>
@@ -106,9 +110,9 @@ public sealed class EventStore : IDisposable
         lock (_gate)
         {
             using var command = _connection.CreateCommand();
-            command.CommandText = "DELETE FROM events WHERE id = $id;";
+            command.CommandText = "DELETE FROM clips WHERE event_id = $id; DELETE FROM events WHERE id = $id; SELECT changes();";
             command.Parameters.AddWithValue("$id", id);
-            return command.ExecuteNonQuery() == 1;
+            return (long)command.ExecuteScalar()! == 1;
         }
     }
 

@@ -1,3 +1,5 @@
+using Appliance.Doctor;
+using Appliance.Events.Recording;
 using Appliance.Hardware.Gpio;
 using Appliance.Status;
 using Camera.Motion;
@@ -31,6 +33,18 @@ public static class EventsExtensions
         builder.Services.AddSingleton<IEventRecorder, IndexEventRecorder>();
         builder.Services.AddSingleton<CameraEventWatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CameraEventWatcher>());
+
+        var recording = builder.BindOptions<RecordingOptions>(RecordingOptions.SectionName, static (s, o) => s.Bind(o), o => o.Validate());
+        builder.Services.AddSingleton<ClipFiles>();
+        builder.Services.AddSingleton<IDoctorCheck>(_ => new RecordingDoctorCheck(builder.Configuration, recording));
+        if (motion.Enabled || PressesConfigured(builder.Configuration.GetSection("Gpio:Pins")))
+        {
+            // Recording runs only with an event source: the pre-roll ring, the clip writer, retention.
+            builder.Services.AddSingleton<ClipRecorder>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<ClipRecorder>());
+            builder.Services.AddSingleton<IStatusContributor>(sp => sp.GetRequiredService<ClipRecorder>());
+        }
+
         if (motion.Enabled)
         {
             // Off costs nothing: no analyser, no decoder, capture keeps Camera:IdleFps.
@@ -48,7 +62,8 @@ public static class EventsExtensions
         {
             builder.Services.Remove(pressSink);
             builder.Services.AddSingleton<IMotionAlertSink>(sp => new PressEventRecorder(
-                Create<IMotionAlertSink>(pressSink, sp), sp.GetRequiredService<EventStore>(), sp.GetRequiredService<ILogger<PressEventRecorder>>()));
+                Create<IMotionAlertSink>(pressSink, sp), sp.GetRequiredService<EventStore>(), sp.GetRequiredService<ILogger<PressEventRecorder>>(),
+                sp.GetService<ClipRecorder>()));
         }
 
         return builder;
@@ -64,8 +79,13 @@ public static class EventsExtensions
             context.Response.Headers.CacheControl = "no-cache";
             return Results.Bytes(EventsPage.Value, "text/html; charset=utf-8");
         }).RequireAuthorization(Appliance.Auth.WebPolicies.Viewer);
-        return app.MapEventsApi();
+        return app.MapEventsApi().MapClipsApi();
     }
+
+    /// <summary>A pin with <c>OnPress</c> (PIR, doorbell): its presses are events with clips.</summary>
+    private static bool PressesConfigured(IConfigurationSection pins) =>
+        pins.GetChildren().Any(pin =>
+            pin["OnPress"] is { Length: > 0 } action && !action.Equals(nameof(GpioPressAction.None), StringComparison.OrdinalIgnoreCase));
 
     private static T Create<T>(ServiceDescriptor descriptor, IServiceProvider services)
         where T : class =>

@@ -8,7 +8,8 @@ namespace Hardware.Tests;
 /// What the appliance writes to its state directory before it acts must still be there after a power cut. Run only by
 /// tests/lanes/power-cut.sh, in two boots of the qemu guest with an ext4 disk: in the first
 /// (<c>POWERCUT_PHASE=cut</c>) the test writes and then resets the machine at once (sysrq b: no sync, no unmount, as
-/// when the plug is pulled); in the second (<c>POWERCUT_PHASE=check</c>) it looks at what the disk kept.
+/// when the plug is pulled); in the second (<c>POWERCUT_PHASE=check</c>) it looks at what the disk kept. The cut
+/// also comes while an event's clip is being written (<see cref="PowerCutClip"/>).
 /// </summary>
 [Trait("Category", "PowerCut")]
 public sealed class PowerCutTests
@@ -28,6 +29,9 @@ public sealed class PowerCutTests
 
         if (phase == "cut")
         {
+            // First: the clip writer's syncs commit the file system's journal, which must not carry the run journal's.
+            PowerCutClip.RecordAndLeaveOpen(state, share);
+
             using var journal = new RunJournal(state, TimeProvider.System, NullLogger<RunJournal>.Instance);
             journal.Record(DedupeKey, DateTimeOffset.UtcNow.AddHours(1));
 
@@ -51,5 +55,8 @@ public sealed class PowerCutTests
 
         // The secret the first boot made (and signed links with) is the one the disk kept; synced in the same way.
         Assert.Equal(File.ReadAllText(Path.Combine(share, "link-key.expected")), Convert.ToHexString(state.GetOrCreateSecret("link-key")));
+
+        // A clip being written when the power went: the index intact, the clip plays to its last complete frame, partial.
+        PowerCutClip.Check(state, share);
     }
 }

@@ -2,7 +2,9 @@
 # A power cut on a real kernel: the Category=PowerCut test boots the qemu guest with an ext4 disk (the state
 # directory on it), notes a WeCom message as started in the run journal, creates the link secret, and resets the
 # machine at once with sysrq b (no sync, no unmount, like a pulled plug); a second boot checks that both are on the disk
-# and that a file written without a sync is not (else the cut proved nothing). Prints the seconds each boot took.
+# and that a file written without a sync is not (else the cut proved nothing). The cut also comes while an event's clip
+# is being written: after it the events index is intact and ffprobe plays the clip to its last complete frame, which
+# start-up marks partial. Prints the seconds each boot took.
 # lane-seconds: 148 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -24,6 +26,9 @@ mkdir -p "$work/disk-root/state"
 truncate -s 64M "$work/disk.img"
 mkfs.ext4 -q -F -d "$work/disk-root" "$work/disk.img"
 mkdir -p "$work/share"
+# The frame the clip part records (made here: ffmpeg under TCG would cost seconds).
+ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=size=160x120:rate=1 -frames:v 1 "$work/share/frame.jpg" \
+  || fail "ffmpeg could not make a test frame (tests/lanes/power-cut.apt)"
 
 # commit=60: ext4 commits on its own only every 60 s, so nothing reaches the disk in time without a sync.
 mount_disk="mkdir -p /tmp/disk && mount -t ext4 -o commit=60 /dev/vda /tmp/disk"
