@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Hosting;
 
 namespace Relay.Hosting;
 
@@ -12,17 +13,17 @@ internal static class RelayDoctor
         WebApplicationBuilder builder;
         try
         {
-            builder = Program.CreateBuilder(args);
-            output.WriteLine($"✓ Configuration: loaded ({string.Join(", ", Program.SettingsFiles.Where(File.Exists).DefaultIfEmpty("built-in defaults"))})");
+            builder = RelayConfiguration.CreateBuilder(args);
+            output.WriteLine($"✓ Configuration: loaded ({string.Join(", ", RelayConfiguration.SettingsFiles.Where(File.Exists).DefaultIfEmpty("built-in defaults"))})");
         }
-        catch (InvalidDataException ex)
+        catch (ConfigurationException ex) when (ex.InnerException is InvalidDataException)
         {
-            output.WriteLine($"✗ Configuration: {ex.Message} {ex.InnerException?.Message}");
+            output.WriteLine($"✗ Configuration: {ex.Message}");
             output.WriteLine("    → fix the JSON syntax; LineNumber counts from 0");
             output.WriteLine("0 passed, 1 failed");
             return 1;
         }
-        catch (InvalidOperationException ex) when (ex.Data.Contains("RelayConfiguration"))
+        catch (ConfigurationException ex)
         {
             output.WriteLine($"✗ Configuration: {ex.Message.Trim()}");
             output.WriteLine("0 passed, 1 failed");

@@ -5,22 +5,27 @@ namespace Relay.Hosting;
 /// <summary>Checks on the relay's settings before it starts, shared by start-up and <c>Relay doctor</c>.</summary>
 internal static class RelaySettings
 {
+    /// <summary>What <see cref="Check"/> found: the options, where state goes, the certificate, and every problem.</summary>
+    public sealed record Checked(RelayOptions Options, string StateDirectory, RelayCertificate? Certificate, List<string> Errors);
+
     /// <summary>Stops the relay (exit 78) when a settings file is there but unreadable, rather than run without its appliances.</summary>
     public static void RequireReadableIfPresent(string file)
     {
         if (SettingsFile.UnreadableReason(file, "root:relay, 640 and 750") is { } unreadable)
         {
-            var exception = new InvalidOperationException($"The relay cannot start:\n  - {unreadable}\n");
-            exception.Data["RelayConfiguration"] = true;
-            throw exception;
+            throw new ConfigurationException(Describe([unreadable]));
         }
     }
+
+    /// <summary>The message a <see cref="ConfigurationException"/> carries: one line per problem, each naming its key.</summary>
+    public static string Describe(IEnumerable<string> errors) =>
+        "The relay cannot start:\n" + string.Concat(errors.Select(e => $"  - {e}\n"));
 
     /// <summary>
     /// Reads <c>Relay:*</c> and checks what the relay needs before it starts (shared with <c>Relay doctor</c>): valid
     /// options, a state directory it can create, and for any https:// address PEM files that load.
     /// </summary>
-    public static (RelayOptions Options, string StateDirectory, RelayCertificate? Certificate, List<string> Errors) Check(IConfiguration configuration)
+    public static Checked Check(IConfiguration configuration)
     {
         var options = new RelayOptions();
         List<string> errors = [];
@@ -70,7 +75,7 @@ internal static class RelaySettings
             }
         }
 
-        return (options, stateDirectory, certificate, errors);
+        return new Checked(options, stateDirectory, certificate, errors);
     }
 
     private static string ResolveStateDirectory(RelayOptions options)

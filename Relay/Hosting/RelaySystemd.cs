@@ -4,7 +4,7 @@ namespace Relay.Hosting;
 
 /// <summary>
 /// Under systemd: journald-format logs, READY=1 once Kestrel listens, WATCHDOG=1 at half of WATCHDOG_USEC while
-/// the host's timers run, STOPPING=1 on shutdown. The protocol code is the appliance's (linked source file).
+/// the host's timers run, STOPPING=1 on shutdown. The protocol code is the appliance's (Appliance.Shared).
 /// </summary>
 internal static class RelaySystemd
 {

@@ -64,6 +64,13 @@ internal sealed class FrontDoor(
         return new ApplianceRoute(first, end < 0 ? "" : path[end..], "/" + first, target);
     }
 
+    /// <summary>Forwards to the appliance the request is for; the "not reachable" page when it is for none.</summary>
+    public Task HandleAnyAsync(HttpContext context) =>
+        Resolve(context.Request) is { } route
+            ? HandleAsync(context, route)
+            // The same answer as for an appliance that is configured but offline: names cannot be told apart.
+            : Pages.WriteNotReachableAsync(context);
+
     public async Task HandleAsync(HttpContext context, ApplianceRoute route)
     {
         if (route.Target is null)

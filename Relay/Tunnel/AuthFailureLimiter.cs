@@ -5,7 +5,7 @@ namespace Relay.Tunnel;
 
 /// <summary>
 /// Limits wrong tunnel logins per (address, claimed name) and /status passwords per address, with the appliance's
-/// design (<see cref="GuessLimiter"/>, linked from the Appliance): a fixed window per key; an attempt takes its place
+/// design (<see cref="GuessLimiter"/>, in Appliance.Shared): a fixed window per key; an attempt takes its place
 /// before the secret is checked, so parallel attempts cannot pass the limit; a success forgets the count; the table
 /// never forgets a key inside its window to make room (new keys are refused while it is full); keys that already
 /// failed get further checks only within <see cref="RelayOptions.MaxAuthChecksPerSecond"/> for all of them together.

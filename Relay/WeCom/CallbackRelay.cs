@@ -64,59 +64,80 @@ internal sealed partial class CallbackRelay : BackgroundService
         // The front door takes any case and repeated or trailing slashes; the appliance's routing does not take them
         // all (//), and a stored callback replayed to a path it does not serve would be dropped as refused.
         route = route with { Path = CallbackPath, Target = CallbackPath };
-        var token = _options.Appliances[route.Name].WeComToken;
-        var query = context.Request.Query;
-        var request = context.Request;
-        if (HttpMethods.IsGet(request.Method))
+        if (HttpMethods.IsGet(context.Request.Method))
         {
-            // URL verification: signature over echostr; only the appliance can decrypt it, so it must be online.
-            if (!CallbackSignature.Verify(token, query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"]))
-            {
-                await RefuseAsync(context, route.Name, StatusCodes.Status403Forbidden, "signature mismatch");
-                return;
-            }
-
-            if (_registry.Get(route.Name) is not { } online)
-            {
-                await Pages.WriteUnavailableAsync(context, route.Name, "is not connected to the relay right now");
-                return;
-            }
-
-            await _forwarder.ForwardAsync(context, online, route);
-            return;
+            await VerifyUrlAsync(context, route);
         }
-
-        if (!HttpMethods.IsPost(request.Method))
+        else if (!HttpMethods.IsPost(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-            return;
         }
-
-        var body = await ReadBodyAsync(context);
-        if (body is null)
+        else if (await ReadSignedBodyAsync(context, route.Name) is { } body)
         {
-            await RefuseAsync(context, route.Name, StatusCodes.Status413PayloadTooLarge, "body too large");
-            return;
+            await StoreAndForwardAsync(context, route, body);
         }
+    }
 
-        if (!CallbackSignature.Verify(token, query["msg_signature"], query["timestamp"], query["nonce"], CallbackSignature.ReadEncrypt(body)))
+    /// <summary>URL verification: signature over echostr; only the appliance can decrypt it, so it must be online.</summary>
+    private async Task VerifyUrlAsync(HttpContext context, ApplianceRoute route)
+    {
+        var query = context.Request.Query;
+        if (!CallbackSignature.Verify(_options.Appliances[route.Name].WeComToken, query["msg_signature"], query["timestamp"], query["nonce"], query["echostr"]))
         {
             await RefuseAsync(context, route.Name, StatusCodes.Status403Forbidden, "signature mismatch");
             return;
         }
 
-        if (!SignedRecently(query["timestamp"], out var skew))
+        if (_registry.Get(route.Name) is not { } online)
         {
-            // Signed long ago (a captured callback posted again) or by a wrong clock: stored, it would run on replay.
-            await RefuseAsync(context, route.Name, StatusCodes.Status403Forbidden, $"timestamp {skew} (Relay:MaxClockSkew {_options.MaxClockSkew})");
+            await Pages.WriteUnavailableAsync(context, route.Name, "is not connected to the relay right now");
             return;
         }
 
-        var pathAndQuery = route.Path + request.QueryString.Value;
+        await _forwarder.ForwardAsync(context, online, route);
+    }
+
+    /// <summary>
+    /// The callback's body when it is within <c>Relay:MaxCallbackBytes</c>, signed with the appliance's token and signed
+    /// recently; null when it was refused (and answered).
+    /// </summary>
+    private async Task<byte[]?> ReadSignedBodyAsync(HttpContext context, string name)
+    {
+        var query = context.Request.Query;
+        var body = await ReadBodyAsync(context);
+        if (body is null)
+        {
+            await RefuseAsync(context, name, StatusCodes.Status413PayloadTooLarge, "body too large");
+            return null;
+        }
+
+        if (!CallbackSignature.Verify(_options.Appliances[name].WeComToken, query["msg_signature"], query["timestamp"], query["nonce"], CallbackSignature.ReadEncrypt(body)))
+        {
+            await RefuseAsync(context, name, StatusCodes.Status403Forbidden, "signature mismatch");
+            return null;
+        }
+
+        if (!SignedRecently(query["timestamp"], out var skew))
+        {
+            // Signed long ago (a captured callback posted again) or by a wrong clock: stored, it would run on replay.
+            await RefuseAsync(context, name, StatusCodes.Status403Forbidden, $"timestamp {skew} (Relay:MaxClockSkew {_options.MaxClockSkew})");
+            return null;
+        }
+
+        return body;
+    }
+
+    /// <summary>
+    /// Stores a checked callback first, then forwards it live when the appliance is online and nothing waits before it;
+    /// otherwise (or when the answer does not come in time) WeCom gets 200 with an empty body and the replay delivers it.
+    /// </summary>
+    private async Task StoreAndForwardAsync(HttpContext context, ApplianceRoute route, byte[] body)
+    {
+        var request = context.Request;
         var receivedAt = _time.GetUtcNow().ToUnixTimeSeconds();
         var session = _registry.Get(route.Name);
-        var signature = query["msg_signature"].ToString().ToLowerInvariant(); // verified above: the same callback, however spelled
-        if (_store.Add(route.Name, receivedAt, pathAndQuery, request.ContentType, body, signature, live: session is not null, _options.MaxStoredCallbacks)
+        var signature = request.Query["msg_signature"].ToString().ToLowerInvariant(); // verified: the same callback, however spelled
+        if (_store.Add(route.Name, receivedAt, route.Path + request.QueryString.Value, request.ContentType, body, signature, live: session is not null, _options.MaxStoredCallbacks)
             is not (var id, var live, var duplicate))
         {
             // Full (a long outage): WeCom is told, so it retries, rather than getting a 200 for something the relay did
@@ -143,13 +164,33 @@ internal sealed partial class CallbackRelay : BackgroundService
             return; // 200, empty body
         }
 
+        if (await ForwardLiveAsync(context, route, session, id, body, receivedAt) is not { } answer)
+        {
+            return; // stored for replay, or settled later; 200 with an empty body
+        }
+
+        context.Response.StatusCode = answer.Status;
+        if (answer.ContentType is { } contentType)
+        {
+            context.Response.ContentType = contentType;
+        }
+
+        await context.Response.Body.WriteAsync(answer.Body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Sends the stored callback <paramref name="id"/> to the appliance and waits up to <c>Relay:CallbackTimeout</c>
+    /// for its answer; null when WeCom gets an empty 200 instead (the delivery settles the row in the background).
+    /// </summary>
+    private async Task<LiveAnswer?> ForwardLiveAsync(HttpContext context, ApplianceRoute route, TunnelSession session, long id, byte[] body, long receivedAt)
+    {
         var handover = new Handover();
         Task<LiveAnswer?> delivery;
         try
         {
             var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
             forward.Method = HttpMethod.Post;
-            forward.Content = Content(body, request.ContentType);
+            forward.Content = Content(body, context.Request.ContentType);
             // Checked above against the relay's clock; the appliance's may be wrong (a Pi without RTC before NTP syncs).
             forward.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, receivedAt.ToString(CultureInfo.InvariantCulture));
             delivery = DeliverLiveAsync(route.Name, id, session, forward, handover);
@@ -161,10 +202,9 @@ internal sealed partial class CallbackRelay : BackgroundService
             throw;
         }
 
-        LiveAnswer? answer;
         try
         {
-            answer = await delivery.WaitAsync(_options.CallbackTimeout, _time, context.RequestAborted);
+            return await delivery.WaitAsync(_options.CallbackTimeout, _time, context.RequestAborted);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
@@ -173,24 +213,11 @@ internal sealed partial class CallbackRelay : BackgroundService
                 // 200 with an empty body: WeCom will not retry. The appliance's answer is still awaited (DeliverLiveAsync):
                 // replayed only if it does not come or is a failure, so something the appliance ran is not sent again.
                 LogStored(_logger, route.Name, "no answer in time");
-                return;
+                return null;
             }
 
-            answer = await delivery; // it came just now
+            return await delivery; // it came just now
         }
-
-        if (answer is null)
-        {
-            return; // stored for replay; 200 with an empty body
-        }
-
-        context.Response.StatusCode = answer.Status;
-        if (answer.ContentType is { } contentType)
-        {
-            context.Response.ContentType = contentType;
-        }
-
-        await context.Response.Body.WriteAsync(answer.Body, context.RequestAborted);
     }
 
     /// <summary>

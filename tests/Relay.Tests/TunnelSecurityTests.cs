@@ -15,6 +15,7 @@ using Relay.Tunnel;
 using TunnelProtocol;
 using TunnelEgress = ApplianceApp::Appliance.Tunnel.TunnelEgress;
 using TunnelState = ApplianceApp::Appliance.Tunnel.TunnelState;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Relay.Tests;
 
@@ -117,7 +118,7 @@ public sealed class TunnelSecurityTests
     [Fact]
     public async Task Handshake_ChallengeNeverAnswered_DisconnectedAtTheHandshakeTimeout_LearnsNothing()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var relay = await RelayServer.StartAsync(time);
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri(relay.TunnelUrl, TunnelHandshake.ConnectPath), CancellationToken.None);

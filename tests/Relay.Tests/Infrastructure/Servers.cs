@@ -37,7 +37,7 @@ public sealed class RelayServer : IAsyncDisposable
 
     public string[] Settings { get; }
 
-    /// <summary>The relay's clock when a test gave it one (a <see cref="ManualTimeProvider"/>); null: the system's.</summary>
+    /// <summary>The relay's clock when a test gave it one (a FakeTimeProvider); null: the system's.</summary>
     public TimeProvider? Time { get; }
 
     public Uri BaseAddress { get; private set; } = null!;

@@ -15,9 +15,9 @@ public sealed class SharedOriginTests
     [Fact]
     public async Task TwoAppliancesOnPaths_WithoutTheExplicitSetting_RelayRefusesToStartNamingTheKeys()
     {
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => RelayServer.StartAsync($"--Relay:Appliances:door:Secret={DoorSecret}"));
+        var error = await Assert.ThrowsAsync<Appliance.Hosting.ConfigurationException>(() => RelayServer.StartAsync($"--Relay:Appliances:door:Secret={DoorSecret}"));
 
-        Assert.True(error.Data.Contains("RelayConfiguration")); // Program.Main's exit 78, as for every settings error
+        // ConfigurationException: Program.Main's exit 78, as for every settings error.
         Assert.Contains("Relay:Appliances:cam:Hosts is not set", error.Message, StringComparison.Ordinal);
         Assert.Contains("(without host: cam, door)", error.Message, StringComparison.Ordinal);
         Assert.Contains("Relay:AllowSharedOriginPaths=true", error.Message, StringComparison.Ordinal);

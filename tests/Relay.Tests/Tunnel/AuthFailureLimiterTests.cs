@@ -1,12 +1,13 @@
 using Relay.Hosting;
 using Relay.Tunnel;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Relay.Tests.Tunnel;
 
 /// <summary>The login-attempt limit per (address, name) and its window, on a manual clock.</summary>
 public sealed class AuthFailureLimiterTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly AuthFailureLimiter _limiter;
 
     public AuthFailureLimiterTests() =>

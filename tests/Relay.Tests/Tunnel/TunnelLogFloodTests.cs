@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Relay.Tests.Infrastructure;
 using Relay.Tunnel;
 using TunnelProtocol;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Relay.Tests.Tunnel;
 
@@ -24,7 +25,7 @@ public sealed class TunnelLogFloodTests
     [Fact]
     public async Task Handshakes_200AbandonedAnd200WrongAnswers_LogOneLineEachKindAMinute_WithTheCountHeldBack()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var log = new LogLines();
         var state = Directory.CreateTempSubdirectory("relay-logflood-").FullName;
         await using var app = await StartAsync(time, log, state);
@@ -130,7 +131,7 @@ public sealed class TunnelLogFloodTests
     [Fact]
     public async Task StatusLogins_WrongFrom200Addresses_LogOneLineEachKindAMinute_WithTheCountHeldBack()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var log = new LogLines();
         var state = Directory.CreateTempSubdirectory("relay-logflood-").FullName;
         await using var app = await StartAsync(time, log, state, "--Relay:AdminPassword=admin-pass", "--Relay:MaxAuthFailures=3", "--Relay:MaxAuthChecksPerSecond=1000");
@@ -178,7 +179,7 @@ public sealed class TunnelLogFloodTests
     /// Moves the relay's clock in 100 ms steps until <paramref name="requests"/> are answered, at most 15 s of it (the
     /// flood's three rounds stay inside one minute of the log throttle).
     /// </summary>
-    private static async Task<T[]> DriveAsync<T>(ManualTimeProvider time, List<Task<T>> requests)
+    private static async Task<T[]> DriveAsync<T>(FakeTimeProvider time, List<Task<T>> requests)
     {
         var all = Task.WhenAll(requests);
         for (var i = 0; i < 150 && !all.IsCompleted; i++)

@@ -6,7 +6,7 @@ namespace Appliance.Auth;
 /// <summary>
 /// Limits password (or secret) guesses: per key (a client address, for the relay an address and a name) in a fixed
 /// window that starts at the key's first attempt, and globally by a ceiling on repeated guesses per second. The
-/// appliance's login limiter and the relay's limiter both use it (the Relay links this file).
+/// appliance's login limiter and the relay's limiter both use it (both reference Appliance.Shared).
 /// <list type="bullet">
 /// <item>An attempt takes its place before the secret is checked, so parallel guesses cannot overrun the limit; a
 /// success forgets the key.</item>

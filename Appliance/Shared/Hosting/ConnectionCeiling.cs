@@ -9,7 +9,7 @@ namespace Appliance.Hosting;
 /// <remarks>
 /// Kestrel's own <c>Limits.MaxConcurrentConnections</c> does the same but logs a warning per refused connection, which
 /// a flood turns into a flood of log lines; this is a connection middleware with a counter instead. Shared by the
-/// appliance and the relay (linked file).
+/// appliance and the relay (Appliance.Shared).
 /// </remarks>
 internal sealed partial class ConnectionCeiling(int max, ILogger logger, TimeProvider time)
 {

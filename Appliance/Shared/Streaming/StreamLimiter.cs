@@ -22,7 +22,7 @@ internal enum StreamRefusal
 /// Counts the streams open per client address, per signed view link and in all, and refuses one past a limit, so one
 /// leaked link or one client cannot open thousands of streams (each costs a connection and socket buffers, even with
 /// no per-viewer frame copies). Only open streams are counted: the tables hold at most <c>maxTotal</c> keys.
-/// Shared by the appliance and the relay (linked file). Refusals are logged one line a minute with a count of those held back.
+/// Shared by the appliance and the relay (Appliance.Shared). Refusals are logged one line a minute with a count of those held back.
 /// </summary>
 /// <remarks>
 /// ASP.NET Core's rate limiter counts requests in windows or a global concurrency, not streams open per key with a
