@@ -7,7 +7,7 @@
 # V4L2 snapshot, doorbell -> fake WeCom text and photo, POST /api/gpio on the gpio-sim line, doctor, exit 78, upgrade,
 # hung process restarted, apt remove and purge. The appliance's install path is checked here only (the x86
 # systemd-boot lane keeps the relay and the tunnel).
-# lane-seconds: 600 (an estimate for the 2-core machine alone: 960 s measured beside another qemu guest at load 25-50; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 430 (alone on the 2-core machine, clean clone 2026-12-07; 960 s beside another qemu guest at load 25-50; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-arm64 (the arm64 packages, which tests/run-all.sh publishes second; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -6,7 +6,7 @@
 # guest's V4L2 device under its unit's hardening), the relay's own HTTPS on 443, apt remove and apt purge of the relay.
 # The appliance's own install path (groups, modes, exit 78, upgrade, watchdog, remove, purge) is checked on arm64, what
 # the Pi runs: tests/lanes/arm64-system.sh. Uses the amd64 packages of this run (tests/lanes/lib/packages.sh).
-# lane-seconds: 450 (an estimate for the 2-core machine alone: 1 135 s measured at load 30-37 beside the arm64 guest, where the lane before this split took 791 s quiet; tests/run-all.sh reads it to start the longest chains first)
+# lane-seconds: 426 (alone on the 2-core machine, clean clone 2026-12-07; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-x64 (the amd64 packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
