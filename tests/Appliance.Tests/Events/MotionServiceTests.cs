@@ -14,15 +14,20 @@ public sealed class MotionServiceTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>320x240 at 5 fps, 8 s: a dark box still until 2 s, moving until 5 s, still again.</summary>
-    internal static async Task<string> MovingBoxSceneAsync(string directory)
+    /// <summary>
+    /// 320x240 at 5 fps, <paramref name="seconds"/> long: a dark box still until <paramref name="stillSeconds"/>, moving
+    /// for 3 s, then still again.
+    /// </summary>
+    internal static async Task<string> MovingBoxSceneAsync(string directory, int stillSeconds = 2, int seconds = 8)
     {
-        var path = Path.Combine(directory, "moving-box.mjpeg");
+        var path = Path.Combine(directory, $"moving-box-from-{stillSeconds}.mjpeg");
+        var (from, to) = (stillSeconds, stillSeconds + 3);
         var made = await ExternalProcess.RunAsync(ExternalProcess.Require("ffmpeg"),
             ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=5",
              "-f", "lavfi", "-i", "color=c=0x202020:size=40x40:rate=5",
-             "-filter_complex", "[0][1]overlay=x='if(lt(t,2),25,if(lt(t,5),25+(t-2)*75,250))':y=70",
-             "-t", "8", "-r", "5", "-pix_fmt", "yuvj420p", "-q:v", "4", "-f", "mjpeg", path], TimeSpan.FromMinutes(1));
+             "-filter_complex", $"[0][1]overlay=x='if(lt(t,{from}),25,if(lt(t,{to}),25+(t-{from})*75,250))':y=70",
+             "-t", $"{seconds}", "-r", "5", "-pix_fmt", "yuvj420p", "-q:v", "4", "-f", "mjpeg", path],
+            TimeSpan.FromMinutes(1));
         Assert.True(made.ExitCode == 0, made.Stderr);
         return path;
     }

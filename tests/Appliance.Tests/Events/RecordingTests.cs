@@ -30,20 +30,10 @@ public sealed class RecordingTests : IDisposable
     }
 
     /// <summary>
-    /// 320x240 at 5 fps, 16 s: a dark box still until 8 s, moving until 11 s, still again. The long still start lets
+    /// The moving-box scene with 8 s of still picture first (moving 8–11 s, 16 s in all): the long still start lets
     /// capture settle at Events:Fps first (with 4 s, under load, the pre-roll held only 9 and 5 frames of the 15).
     /// </summary>
-    private static async Task<string> SceneAsync(string directory)
-    {
-        var path = Path.Combine(directory, "box-8-to-11.mjpeg");
-        var made = await ExternalProcess.RunAsync(ExternalProcess.Require("ffmpeg"),
-            ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=5",
-             "-f", "lavfi", "-i", "color=c=0x202020:size=40x40:rate=5",
-             "-filter_complex", "[0][1]overlay=x='if(lt(t,8),25,if(lt(t,11),25+(t-8)*75,250))':y=70",
-             "-t", "16", "-r", "5", "-pix_fmt", "yuvj420p", "-q:v", "4", "-f", "mjpeg", path], TimeSpan.FromMinutes(1));
-        Assert.True(made.ExitCode == 0, made.Stderr);
-        return path;
-    }
+    private static Task<string> SceneAsync(string directory) => MotionServiceTests.MovingBoxSceneAsync(directory, stillSeconds: 8, seconds: 16);
 
     private static async Task<int> FfprobeFramesAsync(string path, string? format = "mpjpeg")
     {
