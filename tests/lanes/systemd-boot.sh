@@ -32,6 +32,11 @@ cp "$root/tests/systemd-boot/in-guest.sh" "$work/"
 # dpkg's database for the guest: the host's, with each files list cut to the directories these packages share
 # (tests/systemd-boot/dpkg-database.py), so that dpkg in the guest does not read 150 000 paths on every run.
 python3 "$root/tests/systemd-boot/dpkg-database.py" /var/lib/dpkg "$work/dpkg" "$work"/*.deb || fail "could not copy dpkg's database"
+# The guest's /etc (the host's) and that database in one tarball (tests/systemd-boot/guest-init.sh unpacks it): one
+# file over 9p instead of thousands. Only root may read it (it holds /etc/shadow), as the directory it is made in.
+(umask 077 && tar -C / -cf "$work/root.tar" etc \
+  && tar -C "$work" -rf "$work/root.tar" --transform 's,^dpkg,var/lib/dpkg,' dpkg) || fail "could not pack the guest's /etc"
+rm -rf "$work/dpkg"
 # A test CA and a certificate for the relay's own HTTPS (the guest plays certbot with them).
 mkdir -p "$work/tls" && make_test_ca "$work/tls" "DNS:relay.test"
 

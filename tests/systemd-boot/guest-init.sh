@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the systemd-boot lane's initramfs. Loads the lane's modules (vivid, gpio-sim, i2c-stub …), builds a
-# writable root on tmpfs from the host's (read-only 9p: /usr under a writable overlay, dpkg's database (the lane's trimmed copy) and /etc copied), makes
+# writable root on tmpfs from the host's (read-only 9p: /usr under a writable overlay; /etc and dpkg's database (the
+# lane's trimmed copy) unpacked from one tarball the lane made on the host), makes
 # lane.target the default and hands over to the host's own systemd as PID 1. lane.service then runs
 # /lane/in-guest.sh, which writes /lane/exit-status and powers the guest off.
 /bin/busybox --install -s /bin
@@ -27,12 +28,12 @@ mkdir -p .rw/usr/upper .rw/usr/work
 mount -t overlay overlay -o lowerdir=/host/usr,upperdir=/newroot/.rw/usr/upper,workdir=/newroot/.rw/usr/work usr \
   || die "cannot mount a writable /usr (overlay)"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 work lane || die "cannot mount the work share"
-# The lane's copy of the host's database when it made one (files lists cut to shared directories: dpkg-database.py).
-if [ -d lane/dpkg/info ]; then cp -a lane/dpkg/. var/lib/dpkg/; else cp -a /host/var/lib/dpkg/. var/lib/dpkg/; fi
+# The host's /etc and the lane's copy of dpkg's database (files lists cut to shared directories: dpkg-database.py), as
+# one tarball: copied file by file over 9p, /etc's 1 500 files alone took 53 s under TCG, unpacked from one file 6 s.
+tar -xf lane/root.tar -C /newroot || die "cannot unpack the lane's /etc and dpkg database (lane/root.tar)"
 mkdir -p var/lib/apt/lists/partial var/cache/apt/archives/partial var/log/apt
 # A container host forbids maintainer scripts to start services (policy-rc.d exits 101); a real machine has none.
 rm -f usr/sbin/policy-rc.d
-cp -a /host/etc/. etc/
 
 # Only what the lane needs starts: the host's enabled services (nginx, ssh, timers …) are left out.
 rm -rf etc/systemd/system/*.wants etc/systemd/system/default.target
