@@ -100,9 +100,11 @@ EOF
   python3 "$helper" watch "$url/stream" "$work/$name.mjpeg" "$fps" "$seconds" "$dir/start" >"$dir/watch.out" 2>&1 &
   watcher=$!; pids+=("$watcher")
 
-  # CPU from a second into the scene (both started, JIT done) to its end.
+  # CPU from 2 s after motion reads the stream (both started, the appliance's stream paths compiled) to the scene's end.
   local a0 m0 f0 c0 t0 a1 m1 f1 c1 t1 status
-  for _ in $(seq 300); do [ -s "$dir/start" ] && break; kill -0 "$watcher" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "connected" "$dir/motion.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "connected" "$dir/motion.log" 2>/dev/null || fail "$name: motion did not connect to $url/stream in 30 s"
+  sleep 2
   status="$(curl -s --max-time 10 "$url/api/status")" || fail "$name: /api/status"
   t0=$(date +%s.%N); a0=$(cpu_seconds "$appliance"); m0=$(cpu_seconds "$motion")
   read -r f0 c0 < <(python3 -c 'import json,sys; m=json.loads(sys.argv[1])["motion"]; print(m["framesAnalysed"], m["analysisCpuSeconds"])' "$status")
