@@ -6,7 +6,12 @@
 # events found by each against the scripted truth, and CPU time per analysed frame.
 # Asserts the correctness targets: the appliance finds every event motion finds (start and end within 0.5 s of the
 # script), and reports nothing on the light-only and noise scenes. The CPU figures are printed (a table for
-# docs/events.md), not asserted: the machine is shared.
+# docs/events.md) and asserted only loosely (the appliance's analysis at most 1.0x motion's CPU per analysed frame over
+# all scenes; the target is 0.5x): the machine is shared.
+# CPU per analysed frame: motion's whole process (its stream reader decodes each JPEG in full, its loop compares) over
+# the frames its loop analyses (framerate 5 x seconds); the appliance's analysis alone (the thread CPU clock around its
+# scaled decode and compare, /api/status motion.analysisCpuSeconds) over motion.framesAnalysed. The appliance's whole
+# process (capture from the file, the stream to two readers, the pre-roll ring) is printed beside it.
 # Needs the Release build (tests/run-all.sh builds it first). Exit 0 = pass.
 # lane-seconds: 110 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 set -euo pipefail
@@ -174,6 +179,7 @@ ok=1
 for name in $scenes; do
   python3 "$helper" report "$name" "$work/$name/result.json" || ok=0
 done
+python3 "$helper" summary $(for name in $scenes; do echo "$work/$name/result.json"; done) || ok=0
 echo "motion-peer: load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$ok" = 1 ] || fail "targets missed (above)"
 echo "motion-peer: ok"
