@@ -18,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 appliance_dll="$root/Appliance/bin/Release/net10.0/Appliance.dll"
 helper="$root/tests/lanes/lib/motion-peer.py"
-work="$(mktemp -d /tmp/motion-peer.XXXXXX)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/motion-peer.XXXXXX")"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
