@@ -54,9 +54,11 @@ internal sealed partial class MotionEventRecorder(EventStore store, ILogger<Moti
 /// <summary>
 /// PIR and button presses (pins with <c>OnPress</c>) into the same index, kind <c>press</c>, then on to the alert sink
 /// they were meant for: the hardware feature's sink is wrapped, not changed. Each press records a clip when recording runs.
+/// A motion sensor's press (<c>OnPress: Alert</c>, a PIR) alerts only while armed, as the camera's own motion does; a
+/// doorbell's (<c>OnPress: Snapshot</c>) always: someone ringing wants an answer whether the house is armed or not.
 /// </summary>
 internal sealed partial class PressEventRecorder(
-    IMotionAlertSink inner, EventStore store, ILogger<PressEventRecorder> logger, ClipRecorder? clips = null) : IMotionAlertSink
+    IMotionAlertSink inner, EventStore store, ArmingState arming, ILogger<PressEventRecorder> logger, ClipRecorder? clips = null) : IMotionAlertSink
 {
     public Task SendAsync(GpioAlert alert, CancellationToken cancellationToken)
     {
@@ -71,8 +73,18 @@ internal sealed partial class PressEventRecorder(
             LogWriteFailed(logger, ex, alert.Pin);
         }
 
+        if (alert.Action == GpioPressAction.Alert && !arming.IsActive)
+        {
+            // Recorded (and its clip), not sent. The snapshot stays the GPIO service's to release, as after a send.
+            LogNotArmed(logger, alert.Pin);
+            return Task.CompletedTask;
+        }
+
         return inner.SendAsync(alert, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Events: {Pin} saw motion while disarmed (or outside Events:ArmedHours): recorded, no alert")]
+    private static partial void LogNotArmed(ILogger logger, string pin);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Events: the press of {Pin} could not be written to the index")]
     private static partial void LogWriteFailed(ILogger logger, Exception exception, string pin);

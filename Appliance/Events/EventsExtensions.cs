@@ -62,7 +62,8 @@ public static class EventsExtensions
         {
             builder.Services.Remove(pressSink);
             builder.Services.AddSingleton<IMotionAlertSink>(sp => new PressEventRecorder(
-                Create<IMotionAlertSink>(pressSink, sp), sp.GetRequiredService<EventStore>(), sp.GetRequiredService<ILogger<PressEventRecorder>>(),
+                Create<IMotionAlertSink>(pressSink, sp), sp.GetRequiredService<EventStore>(), sp.GetRequiredService<ArmingState>(),
+                sp.GetRequiredService<ILogger<PressEventRecorder>>(),
                 sp.GetService<ClipRecorder>()));
         }
 

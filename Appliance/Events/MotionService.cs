@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Appliance.Status;
 using Camera;
+using Camera.Interop;
 using Camera.Motion;
 
 namespace Appliance.Events;
@@ -25,6 +26,7 @@ internal sealed partial class MotionService(
     private long _framesFailed;
     private long _events;
     private long _analysisTicks;
+    private long _analysisCpuNanoseconds;
     private double _lastShare;
 
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -63,6 +65,9 @@ internal sealed partial class MotionService(
 
                     lastAnalysed = at;
                     var started = Stopwatch.GetTimestamp();
+                    // The decode and the comparison run on this one thread without awaiting, so its CPU clock before
+                    // and after is the analysis's own CPU time (the peer comparison with Debian's motion needs it).
+                    var cpuStarted = Libc.ThreadCpuNanoseconds();
                     try
                     {
                         decoder.Decode(frame.Jpeg.Span);
@@ -76,6 +81,12 @@ internal sealed partial class MotionService(
 
                     analysis = detector.Analyse(decoder.Pixels, decoder.Width, decoder.Height, at);
                     Interlocked.Add(ref _analysisTicks, Stopwatch.GetTimestamp() - started);
+                    var cpuEnded = Libc.ThreadCpuNanoseconds();
+                    if (cpuStarted >= 0 && cpuEnded >= cpuStarted)
+                    {
+                        Interlocked.Add(ref _analysisCpuNanoseconds, cpuEnded - cpuStarted);
+                    }
+
                     Interlocked.Increment(ref _framesAnalysed);
                 }
                 finally
@@ -161,6 +172,9 @@ internal sealed partial class MotionService(
             ["framesUndecodable"] = Interlocked.Read(ref _framesFailed),
             ["analysisMillisecondsPerFrame"] = analysed == 0 ? null
                 : Math.Round(Interlocked.Read(ref _analysisTicks) * 1000.0 / Stopwatch.Frequency / analysed, 3),
+            ["analysisCpuMillisecondsPerFrame"] = analysed == 0 ? null
+                : Math.Round(Interlocked.Read(ref _analysisCpuNanoseconds) / 1e6 / analysed, 3),
+            ["analysisCpuSeconds"] = Math.Round(Interlocked.Read(ref _analysisCpuNanoseconds) / 1e9, 3),
             ["changedShare"] = Math.Round(Volatile.Read(ref _lastShare), 4),
         };
         lock (_gate)

@@ -98,3 +98,72 @@ public sealed record MarkdownMessage(string Content) : WeComMessage
         writer.WriteEndObject();
     }
 }
+
+/// <summary>One article of a news message: a card with a title, a line of text, a picture and a link.</summary>
+/// <param name="PictureUrl">A JPG or PNG WeCom fetches for the card (its servers, so a public address), or null for none.</param>
+public sealed record NewsArticle(string Title, string Description, string Url, string? PictureUrl);
+
+/// <summary>
+/// news (图文消息): 1 to 8 articles, each a card the member taps to open its link. WeCom cuts a title beyond 128 bytes
+/// and a description beyond 512; we cut them cleanly ourselves. Accepted as a passive reply and through message/send.
+/// </summary>
+public sealed record NewsMessage : WeComMessage
+{
+    public const int MaxArticles = 8;
+    public const int MaxTitleBytes = 128;
+    public const int MaxDescriptionBytes = 512;
+
+    public NewsMessage(IReadOnlyList<NewsArticle> articles)
+    {
+        ArgumentNullException.ThrowIfNull(articles);
+        if (articles.Count is 0 or > MaxArticles)
+        {
+            throw new ArgumentOutOfRangeException(nameof(articles), articles.Count, $"a news message has 1 to {MaxArticles} articles");
+        }
+
+        Articles = articles;
+    }
+
+    public IReadOnlyList<NewsArticle> Articles { get; }
+
+    public override string MsgType => "news";
+
+    public override bool CanReplyPassively => true;
+
+    internal override void WriteSendBody(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject("news");
+        writer.WriteStartArray("articles");
+        foreach (var article in Articles)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("title", Callback.CallbackXml.TruncateUtf8(article.Title, MaxTitleBytes));
+            writer.WriteString("description", Callback.CallbackXml.TruncateUtf8(article.Description, MaxDescriptionBytes));
+            writer.WriteString("url", article.Url);
+            if (article.PictureUrl is { } picture)
+            {
+                writer.WriteString("picurl", picture);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    internal override string PassiveBody()
+    {
+        var body = new System.Text.StringBuilder();
+        body.Append(System.Globalization.CultureInfo.InvariantCulture, $"<ArticleCount>{Articles.Count}</ArticleCount><Articles>");
+        foreach (var article in Articles)
+        {
+            body.Append("<item><Title>").Append(Callback.CallbackXml.CData(Callback.CallbackXml.TruncateUtf8(article.Title, MaxTitleBytes)))
+                .Append("</Title><Description>").Append(Callback.CallbackXml.CData(Callback.CallbackXml.TruncateUtf8(article.Description, MaxDescriptionBytes)))
+                .Append("</Description><PicUrl>").Append(Callback.CallbackXml.CData(article.PictureUrl ?? ""))
+                .Append("</PicUrl><Url>").Append(Callback.CallbackXml.CData(article.Url)).Append("</Url></item>");
+        }
+
+        return body.Append("</Articles>").ToString();
+    }
+}

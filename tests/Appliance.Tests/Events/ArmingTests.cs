@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Appliance.Events;
+using Appliance.Hardware.Gpio;
 using Appliance.Hosting;
 using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
@@ -136,4 +137,47 @@ public sealed class ArmingTests : IDisposable
         await Task.Delay(300);
         Assert.Equal(before, api.Calls.Count);
     }
+
+    [Fact]
+    public async Task Press_OfAPir_AlertsOnlyWhileArmed_ADoorbellAlways()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:00",
+            "--Gpio:Pins:pir:Line=22", "--Gpio:Pins:pir:Mode=Input", "--Gpio:Pins:pir:OnPress=Alert", "--Gpio:Pins:pir:CooldownSeconds=0",
+            "--Gpio:Pins:bell:Line=23", "--Gpio:Pins:bell:Mode=Input", "--Gpio:Pins:bell:OnPress=Snapshot", "--Gpio:Pins:bell:CooldownSeconds=0"));
+        var chip = (SimulatedGpioDriver)server.GetRequiredService<GpioService>().Lines.Driver;
+        var arming = server.GetRequiredService<ArmingState>();
+        using var client = server.CreateClient();
+        await Task.Delay(500); // a frame in the hub for the photo
+        List<string> Texts() => [.. api.CallsTo("message/send").Select(FakeWeComServer.Json)
+            .Where(s => s.GetProperty("msgtype").GetString() == "text").Select(s => s.GetProperty("text").GetProperty("content").GetString()!)];
+        async Task PressAsync(int line, int pressesBefore)
+        {
+            chip.SetInput(line, physical: true);
+            chip.SetInput(line, physical: false);
+            for (var i = 0; i < 100 && Events(await client.GetStringAsync("/api/events?kind=press")).Count == pressesBefore; i++)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.Equal(pressesBefore + 1, Events(await client.GetStringAsync("/api/events?kind=press")).Count);
+        }
+
+        // Disarmed: the PIR's press is on the timeline but alerts nobody; the doorbell still rings through.
+        arming.Set(false, "test");
+        await PressAsync(22, 0);
+        await PressAsync(23, 1);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => Texts().Count(t => t.Contains("bell", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(10)),
+            "the doorbell's alert did not reach alice and dad while disarmed");
+        await Task.Delay(300);
+        Assert.DoesNotContain(Texts(), t => t.Contains("pir", StringComparison.Ordinal));
+
+        // Armed: the PIR alerts again.
+        arming.Set(true, "test");
+        await PressAsync(22, 2);
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => Texts().Count(t => t.Contains("pir", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(10)),
+            "the PIR's alert did not reach alice and dad while armed");
+    }
+
+    private static JsonArray Events(string json) => JsonNode.Parse(json)!["events"]!.AsArray();
 }

@@ -60,6 +60,10 @@ public sealed class MotionServiceTests : IDisposable
         Assert.NotNull(motion);
         Assert.True(motion["events"]!.GetValue<long>() >= 1, motion.ToJsonString());
         Assert.True(motion["framesAnalysed"]!.GetValue<long>() >= 10, motion.ToJsonString());
+        // The analysis's own CPU (the analyser thread's clock): some, and never more than the wall time around it.
+        var cpu = motion["analysisCpuMillisecondsPerFrame"]!.GetValue<double>();
+        Assert.True(cpu > 0 && motion["analysisCpuSeconds"]!.GetValue<double>() > 0, motion.ToJsonString());
+        Assert.True(cpu <= motion["analysisMillisecondsPerFrame"]!.GetValue<double>() + 0.05, motion.ToJsonString());
         var last = motion["lastEvent"]!;
         var start = DateTimeOffset.Parse(last["start"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
         var end = DateTimeOffset.Parse(last["end"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
