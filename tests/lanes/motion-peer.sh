@@ -14,6 +14,8 @@
 # process (capture from the file, the stream to two readers, the pre-roll ring) is printed beside it.
 # Needs the Release build (tests/run-all.sh builds it first). Exit 0 = pass.
 # lane-seconds: 110 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
+# lane-kind: light (its figures are CPU times and times read from the stream itself, not wall-clock waits: four runs at
+# load 15-35 passed; it runs beside the qemu lanes instead of adding its 110 s to their chain)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 appliance_dll="$root/Appliance/bin/Release/net10.0/Appliance.dll"
