@@ -17,6 +17,9 @@ internal readonly record struct ApplianceRoute(string Name, string Path, string 
 /// both ways as the bytes come (MJPEG, long downloads and uploads flow), drops hop-by-hop headers and cancels the
 /// appliance's side when the visitor leaves. What is the relay's own is in <see cref="ApplianceTransformer"/>: the
 /// target path as the visitor sent it, and X-Forwarded-* set by the relay, never taken from the visitor.
+/// The MJPEG fan-out (Streaming/) and the callbacks' store-and-forward (WeCom/) stay our own: YARP forwards one
+/// request to one answer, while those serve many viewers from one upstream and keep a callback the appliance
+/// cannot take now.
 /// </summary>
 internal sealed partial class Forwarder(IHttpForwarder http, ClientAddress addresses, ILogger<Forwarder> logger)
 {
@@ -49,7 +52,9 @@ internal sealed partial class Forwarder(IHttpForwarder http, ClientAddress addre
 
     /// <summary>
     /// A request of the relay's own for the appliance (asking whether a visitor may view, delivering a stored
-    /// callback) that carries the visitor's headers and the relay's X-Forwarded-*, as a forwarded one would.
+    /// callback) that carries the visitor's headers and the relay's X-Forwarded-*, as a forwarded one would. Sent with
+    /// <see cref="TunnelSession.SendAsync"/>, not <see cref="IHttpForwarder"/>, which always passes the answer to the
+    /// visitor: the relay reads these answers itself.
     /// </summary>
     public async Task<HttpRequestMessage> CreateRequestAsync(HttpContext context, ApplianceRoute route, HttpMethod method, string path)
     {
