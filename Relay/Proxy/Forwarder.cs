@@ -1,9 +1,7 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Net;
-using Microsoft.AspNetCore.Http.Features;
 using Relay.Tunnel;
 using TunnelProtocol;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace Relay.Proxy;
 
@@ -15,95 +13,68 @@ namespace Relay.Proxy;
 internal readonly record struct ApplianceRoute(string Name, string Path, string Prefix, string? Target);
 
 /// <summary>
-/// Forwards one public request over the appliance's tunnel and streams the answer back as it comes (nothing is
-/// buffered, so MJPEG, long downloads and uploads flow). X-Forwarded-* are set by the relay, never taken from the
-/// visitor, and the relay's own headers are stripped.
+/// Forwards one public request over the appliance's tunnel with YARP's <see cref="IHttpForwarder"/>, which streams
+/// both ways as the bytes come (MJPEG, long downloads and uploads flow), drops hop-by-hop headers and cancels the
+/// appliance's side when the visitor leaves. What is the relay's own is in <see cref="ApplianceTransformer"/>: the
+/// target path as the visitor sent it, and X-Forwarded-* set by the relay, never taken from the visitor.
+/// The MJPEG fan-out (Streaming/) and the callbacks' store-and-forward (WeCom/) stay our own: YARP forwards one
+/// request to one answer, while those serve many viewers from one upstream and keep a callback the appliance
+/// cannot take now.
 /// </summary>
-internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forwarder> logger)
+internal sealed partial class Forwarder(IHttpForwarder http, ClientAddress addresses, ILogger<Forwarder> logger)
 {
-    private const int CopyBufferBytes = 64 * 1024;
+    /// <summary>The authority the tunnel's requests carry (the tunnel's handler connects to nothing else).</summary>
+    private const string Destination = "http://appliance/";
 
-    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
+    private static readonly ForwarderRequestConfig TunnelRequests = new()
     {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
-        "Transfer-Encoding", "Upgrade", "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host",
-        "X-Forwarded-Prefix", "X-Real-IP", TunnelHandshake.RelayKeyHeader, TunnelHandshake.ReplayHeader,
-        TunnelHandshake.TimeCheckedHeader,
+        Version = HttpVersion.Version20,
+        VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+
+        // No idle limit: the tunnel's HTTP/2 PINGs find a dead link, and an event stream or a paused download may
+        // be silent for longer than YARP's default 100 s.
+        ActivityTimeout = Timeout.InfiniteTimeSpan,
     };
-
-    /// <summary>A request for the appliance carrying the visitor's headers and the relay's X-Forwarded-*.</summary>
-    public HttpRequestMessage CreateRequest(HttpContext context, ApplianceRoute route, string path, bool withBody)
-    {
-        var incoming = context.Request;
-        var request = TunnelSession.NewRequest(new HttpMethod(incoming.Method), path + incoming.QueryString.Value);
-        if (withBody && HasBody(context))
-        {
-            request.Content = new StreamContent(incoming.Body, 64 * 1024);
-        }
-
-        foreach (var (name, values) in incoming.Headers)
-        {
-            if (HopByHop.Contains(name) || name.StartsWith(':'))
-            {
-                continue;
-            }
-
-            if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values) && request.Content is not null)
-            {
-                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-            }
-        }
-
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", addresses.Of(context));
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", addresses.SchemeOf(context));
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", incoming.Host.Value);
-        if (route.Prefix.Length > 0)
-        {
-            request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", route.Prefix);
-        }
-
-        return request;
-    }
 
     public async Task ForwardAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
-        using var request = CreateRequest(context, route, route.Target ?? route.Path, withBody: true);
-        HttpResponseMessage response;
-        try
+        var error = await http.SendAsync(context, Destination, session.Invoker, TunnelRequests, new ApplianceTransformer(addresses, route));
+        if (error is ForwarderError.Request or ForwarderError.RequestTimedOut
+            && !context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
         {
-            response = await session.SendAsync(request, context.RequestAborted);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or IOException && !context.RequestAborted.IsCancellationRequested)
-        {
-            LogForwardFailed(logger, route.Name, ex.Message);
+            // The tunnel dropped, or was replaced, before the appliance answered: YARP's bare 502 becomes the page
+            // that says so and retries.
+            LogForwardFailed(logger, route.Name, context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString());
+            context.Response.Clear();
             await Pages.WriteUnavailableAsync(context, route.Name, "did not answer");
-            return;
-        }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
-        {
-            return;
-        }
-
-        using (response)
-        {
-            await CopyResponseAsync(context, response);
         }
     }
 
-    /// <summary>Status, headers and the body, flushed as it arrives.</summary>
+    /// <summary>
+    /// A request of the relay's own for the appliance (asking whether a visitor may view, delivering a stored
+    /// callback) that carries the visitor's headers and the relay's X-Forwarded-*, as a forwarded one would. Sent with
+    /// <see cref="TunnelSession.SendAsync"/>, not <see cref="IHttpForwarder"/>, which always passes the answer to the
+    /// visitor: the relay reads these answers itself.
+    /// </summary>
+    public async Task<HttpRequestMessage> CreateRequestAsync(HttpContext context, ApplianceRoute route, HttpMethod method, string path)
+    {
+        var request = TunnelSession.NewRequest(method, path + context.Request.QueryString.Value);
+        await new ApplianceTransformer(addresses, route).TransformRequestAsync(context, request, Destination, context.RequestAborted);
+
+        // The visitor's body is not sent: neither are the headers that describe it.
+        request.Content = null;
+        return request;
+    }
+
+    /// <summary>The appliance's answer to a request of the relay's own, passed on to the visitor as it is.</summary>
     public static async Task CopyResponseAsync(HttpContext context, HttpResponseMessage response)
     {
-        var outgoing = context.Response;
-        outgoing.StatusCode = (int)response.StatusCode;
-        CopyHeaders(response.Headers, outgoing.Headers);
-        CopyHeaders(response.Content.Headers, outgoing.Headers);
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var token = context.RequestAborted;
+        context.Response.StatusCode = (int)response.StatusCode;
+        await HttpTransformer.Empty.TransformResponseAsync(context, response, context.RequestAborted);
+        ApplianceTransformer.RemoveRelayOwned(context.Response.Headers);
         try
         {
-            await outgoing.StartAsync(token);
-            await using var body = await response.Content.ReadAsStreamAsync(token);
-            await CopyBodyAsync(body, outgoing.BodyWriter, token);
+            await response.Content.CopyToAsync(context.Response.Body, context.RequestAborted);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or HttpRequestException)
         {
@@ -112,94 +83,64 @@ internal sealed partial class Forwarder(ClientAddress addresses, ILogger<Forward
         }
     }
 
-    /// <summary>
-    /// Copies the body as it arrives, sending whenever the tunnel has nothing more at hand (or a buffer is full):
-    /// a stream's frames go out at once, while a bulk answer goes out in large writes, not one per HTTP/2 frame.
-    /// </summary>
-    internal static async Task CopyBodyAsync(Stream body, PipeWriter writer, CancellationToken token)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
-        var reading = false; // a read into the buffer may still be under way: then it must not go back to the pool
-        try
-        {
-            int start = 0, end = 0; // arrived and not yet handed to the writer: buffer[start..end)
-            while (true)
-            {
-                if (start == end)
-                {
-                    start = end = 0;
-                }
-                else if (end == buffer.Length)
-                {
-                    if ((await writer.WriteAsync(buffer.AsMemory(start, end - start), token)).IsCompleted)
-                    {
-                        return; // the visitor's side is closed
-                    }
-
-                    start = end = 0;
-                }
-
-                reading = true;
-                var read = body.ReadAsync(buffer.AsMemory(end), token);
-                if (!read.IsCompleted && end > start)
-                {
-                    // Nothing more at hand: send what arrived while the read (into buffer[end..]) waits.
-                    writer.Write(buffer.AsSpan(start, end - start));
-                    start = end;
-                    if ((await writer.FlushAsync(token)).IsCompleted)
-                    {
-                        return;
-                    }
-                }
-
-                int count;
-                try
-                {
-                    count = await read;
-                }
-                finally
-                {
-                    reading = false;
-                }
-
-                if (count == 0)
-                {
-                    break;
-                }
-
-                end += count;
-            }
-
-            if (end > start)
-            {
-                await writer.WriteAsync(buffer.AsMemory(start, end - start), token);
-            }
-        }
-        finally
-        {
-            if (!reading)
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-    }
-
-    public static void CopyHeaders(System.Net.Http.Headers.HttpHeaders from, IHeaderDictionary to)
-    {
-        foreach (var (name, values) in from)
-        {
-            if (!HopByHop.Contains(name))
-            {
-                to[name] = values.ToArray();
-            }
-        }
-    }
-
-    private static bool HasBody(HttpContext context) =>
-        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? (context.Request.ContentLength > 0);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Forwarding to {Name} failed: {Reason}")]
     private static partial void LogForwardFailed(ILogger logger, string name, string reason);
+}
+
+/// <summary>
+/// What the relay changes in a forwarded request and its answer, on top of YARP's copying of everything else
+/// (<see cref="HttpTransformer.Empty"/>'s, not <see cref="HttpTransformer.Default"/>'s, which would append to a
+/// visitor's forged X-Forwarded-For instead of replacing it and knows nothing of the relay's own headers).
+/// </summary>
+internal sealed class ApplianceTransformer(ClientAddress addresses, ApplianceRoute route) : HttpTransformer
+{
+    /// <summary>
+    /// Never taken from the visitor nor passed back to them: who the visitor is and where they came from is the
+    /// relay's to say, and the relay's key and callback headers prove to the appliance what the relay did.
+    /// </summary>
+    private static readonly string[] RelayOwned =
+    [
+        "Host", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix", "X-Real-IP",
+        "Trailer", TunnelHandshake.RelayKeyHeader, TunnelHandshake.ReplayHeader, TunnelHandshake.TimeCheckedHeader,
+    ];
+
+    public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken);
+        foreach (var name in RelayOwned)
+        {
+            proxyRequest.Headers.Remove(name);
+        }
+
+        var incoming = httpContext.Request;
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", addresses.Of(httpContext));
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", addresses.SchemeOf(httpContext));
+        proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", incoming.Host.Value);
+        if (route.Prefix.Length > 0)
+        {
+            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", route.Prefix);
+        }
+
+        // The path exactly as the visitor sent it (see ApplianceRoute.Target), not YARP's re-encoding of the decoded
+        // one; a request of the relay's own keeps the target it was made with.
+        proxyRequest.RequestUri ??= TunnelSession.TargetUri((route.Target ?? route.Path) + incoming.QueryString.Value);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken);
+        RemoveRelayOwned(httpContext.Response.Headers);
+        return copy;
+    }
+
+    /// <summary>The answer's headers without those the relay owns.</summary>
+    public static void RemoveRelayOwned(IHeaderDictionary headers)
+    {
+        foreach (var name in RelayOwned)
+        {
+            headers.Remove(name);
+        }
+    }
 }
 
 /// <summary>Pages the relay itself shows.</summary>

@@ -235,10 +235,9 @@ internal sealed class FrontDoor(
     /// <summary>Asks the appliance whether this visitor may view; copies any cookie it sets (a view link's).</summary>
     private async Task<(Verdict Verdict, DateTimeOffset? Until)> AuthorizeAsync(HttpContext context, TunnelSession session, ApplianceRoute route)
     {
-        using var request = forwarder.CreateRequest(context, route, TunnelHandshake.AuthorizePath, withBody: false);
-        request.Method = HttpMethod.Get;
         try
         {
+            using var request = await forwarder.CreateRequestAsync(context, route, HttpMethod.Get, TunnelHandshake.AuthorizePath);
             using var response = await session.SendAsync(request, context.RequestAborted);
             if (response.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
             {

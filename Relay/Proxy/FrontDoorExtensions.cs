@@ -10,6 +10,7 @@ internal static class FrontDoorExtensions
 {
     public static WebApplicationBuilder AddFrontDoor(this WebApplicationBuilder builder)
     {
+        builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(sp =>
         {

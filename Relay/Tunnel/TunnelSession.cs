@@ -25,7 +25,7 @@ internal sealed class TunnelSession : IAsyncDisposable
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly NotifyingStream _stream;
-    private readonly HttpMessageInvoker _client;
+    private readonly SocketsHttpHandler _http2;
     private int _claimed;
 
     public TunnelSession(string name, string remote, Stream stream, byte[] nonce, string secret, RelayOptions options, TimeProvider time)
@@ -36,7 +36,7 @@ internal sealed class TunnelSession : IAsyncDisposable
         RelayKey = TunnelHandshake.RelayKey(secret, nonce);
         Counter = new CountingStream(stream);
         _stream = new NotifyingStream(Counter, () => _ended.TrySetResult());
-        _client = new HttpMessageInvoker(new SocketsHttpHandler
+        _http2 = new SocketsHttpHandler
         {
             ConnectCallback = async (_, cancellationToken) =>
             {
@@ -58,7 +58,10 @@ internal sealed class TunnelSession : IAsyncDisposable
             UseProxy = false,
             AutomaticDecompression = DecompressionMethods.None,
             ConnectTimeout = TimeSpan.FromSeconds(10),
-        });
+        };
+
+        // Never disposed itself (a disposed invoker throws ObjectDisposedException): DisposeAsync closes the handler under it.
+        Invoker = new HttpMessageInvoker(new OpenSessionHandler(this, _http2));
     }
 
     public long Id { get; } = Interlocked.Increment(ref _nextId);
@@ -74,6 +77,14 @@ internal sealed class TunnelSession : IAsyncDisposable
 
     /// <summary>Bytes read = from the appliance (its uplink); written = to the appliance.</summary>
     public CountingStream Counter { get; }
+
+    /// <summary>
+    /// The HTTP/2 client over the tunnel, for YARP's forwarder and <see cref="SendAsync"/>. A session that has closed
+    /// (replaced by a reconnect, or its tunnel dropped) fails like a dropped tunnel, with <see cref="HttpRequestException"/>,
+    /// never <see cref="ObjectDisposedException"/>: callers take a session from the registry and may send on it just
+    /// after it was closed.
+    /// </summary>
+    public HttpMessageInvoker Invoker { get; }
 
     /// <summary>Round trip of the last health probe over the tunnel, in milliseconds.</summary>
     public double? RoundTripMilliseconds { get; set; }
@@ -94,33 +105,19 @@ internal sealed class TunnelSession : IAsyncDisposable
     /// be visible ASCII without '#'.
     /// </summary>
     public static HttpRequestMessage NewRequest(HttpMethod method, string pathAndQuery) =>
-        new(method, new Uri("http://appliance" + pathAndQuery, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true }))
+        new(method, TargetUri(pathAndQuery))
         {
             Version = HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
 
-    /// <summary>
-    /// Sends a request over the tunnel. A session that has closed (replaced by a reconnect, or its tunnel dropped)
-    /// fails like a dropped tunnel, with <see cref="HttpRequestException"/>, never <see cref="ObjectDisposedException"/>:
-    /// callers take a session from the registry and may send on it just after it was closed.
-    /// </summary>
-    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
-    {
-        if (!IsOpen)
-        {
-            throw Closed(null);
-        }
+    /// <summary>The address of <paramref name="pathAndQuery"/> on the appliance, kept as given (see <see cref="NewRequest"/>).</summary>
+    public static Uri TargetUri(string pathAndQuery) =>
+        new("http://appliance" + pathAndQuery, new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
 
-        try
-        {
-            return await _client.SendAsync(request, cancellationToken);
-        }
-        catch (ObjectDisposedException ex)
-        {
-            throw Closed(ex);
-        }
-    }
+    /// <summary>Sends a request over the tunnel (see <see cref="Invoker"/>).</summary>
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Invoker.SendAsync(request, cancellationToken);
 
     /// <summary>Sends a small GET over the tunnel (opens the HTTP/2 connection on first use) and records its round trip.</summary>
     public async Task ProbeAsync(CancellationToken cancellationToken)
@@ -136,12 +133,33 @@ internal sealed class TunnelSession : IAsyncDisposable
     {
         _opened.TrySetException(new IOException($"The tunnel to {Name} has closed."));
         _ended.TrySetResult();
-        _client.Dispose();
+        _http2.Dispose();
         await _stream.DisposeAsync();
     }
 
     private HttpRequestException Closed(Exception? inner) =>
         new(HttpRequestError.ConnectionError, $"The tunnel to {Name} has closed.", inner);
+
+    /// <summary>Fails requests on a closed session as a dropped tunnel does (see <see cref="Invoker"/>).</summary>
+    private sealed class OpenSessionHandler(TunnelSession session, HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!session.IsOpen)
+            {
+                throw session.Closed(null);
+            }
+
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            catch (ObjectDisposedException ex)
+            {
+                throw session.Closed(ex);
+            }
+        }
+    }
 
     /// <summary>Tells the session when the HTTP client drops its connection (ping timeout, the appliance closed).</summary>
     private sealed class NotifyingStream(Stream inner, Action disposed) : Stream

@@ -188,8 +188,7 @@ internal sealed partial class CallbackRelay : BackgroundService
         Task<LiveAnswer?> delivery;
         try
         {
-            var forward = _forwarder.CreateRequest(context, route, route.Path, withBody: false);
-            forward.Method = HttpMethod.Post;
+            var forward = await _forwarder.CreateRequestAsync(context, route, HttpMethod.Post, route.Path);
             forward.Content = Content(body, context.Request.ContentType);
             // Checked above against the relay's clock; the appliance's may be wrong (a Pi without RTC before NTP syncs).
             forward.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, receivedAt.ToString(CultureInfo.InvariantCulture));

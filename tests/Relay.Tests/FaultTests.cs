@@ -15,9 +15,8 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task RelayRestart_ApplianceServedAgainWithinFiveSeconds()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
         await relay.RestartAsync();
         var stopwatch = Stopwatch.StartNew();
         using var client = relay.CreateClient();

@@ -43,9 +43,8 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
     {
         Assert.True(SshReverseTunnel.IsAvailable, "needs root, /usr/sbin/sshd and /usr/bin/ssh (apt-get install openssh-server)");
         // 50 viewers from 127.0.0.1 (directly, through ssh and nginx): the per-address stream limits let them all in.
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxStreamsPerClient=100");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, settings: ["--Web:MaxStreamsPerClient=200", "--Web:MaxStreams=200"]);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:MaxStreamsPerClient=100"], ["--Web:MaxStreamsPerClient=200", "--Web:MaxStreams=200"]);
+        var (relay, appliance) = tunnelled;
         var direct = new Uri(appliance.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First(a => a.StartsWith("http://127", StringComparison.Ordinal)));
         await using var ssh = await SshReverseTunnel.StartAsync(direct.Port);

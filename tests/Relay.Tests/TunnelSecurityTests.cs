@@ -251,9 +251,8 @@ public sealed class TunnelSecurityTests
 
         // Allowed too, but nothing listens there.
         var deadPort = FreeLoopbackPort();
-        await using var relay = await RelayServer.StartAsync($"--Relay:EgressAllowList:0=localhost:{apiPort}", $"--Relay:EgressAllowList:1=localhost:{deadPort}");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync([$"--Relay:EgressAllowList:0=localhost:{apiPort}", $"--Relay:EgressAllowList:1=localhost:{deadPort}"]);
+        var (relay, appliance) = tunnelled;
         var egress = appliance.Services.GetRequiredService<TunnelEgress>();
         var handler = egress.CreateHandler();
         handler.SslOptions = new SslClientAuthenticationOptions

@@ -26,9 +26,8 @@ public sealed class FrontDoorRoutingTests
     [InlineData("/%63am/test/raw/%41~%7E", "/test/raw/%41~%7E", "/test/raw/A~~", "")]
     public async Task Forward_PercentEncodedPath_ReachesApplianceExactlyAsSent(string sent, string raw, string path, string query)
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
 
         var (status, _, body) = await RawHttp.SendAsync(relay.Port, sent);
 
@@ -44,9 +43,8 @@ public sealed class FrontDoorRoutingTests
     [InlineData("/cam/x/%252e%252e/test/echo")]
     public async Task Forward_EncodedTarget_NotDecodedTwice(string sent)
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
 
         var (status, _, body) = await RawHttp.SendAsync(relay.Port, sent);
 
@@ -61,9 +59,8 @@ public sealed class FrontDoorRoutingTests
     [InlineData("/cam/../cam/test/echo")]
     public async Task Forward_DotSegments_Refused400(string sent)
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
 
         var (status, _, body) = await RawHttp.SendAsync(relay.Port, sent);
 
@@ -74,9 +71,8 @@ public sealed class FrontDoorRoutingTests
     [Fact]
     public async Task Stream_CaseAndTrailingSlashVariants_ShareTheOneUpstream()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var (relay, appliance) = tunnelled;
         var applianceViewers = appliance.Services.GetRequiredService<ViewerTracker>();
         var hub = relay.Services.GetRequiredService<StreamFanOuts>().For("cam");
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -125,9 +121,8 @@ public sealed class FrontDoorRoutingTests
     [InlineData("/cam//_relay/authorize")]
     public async Task RelayPaths_AnySpelling_NotReachableFromOutside(string path)
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
         var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password));
 
         var (status, _, _) = await RawHttp.SendAsync(relay.Port, path, extraHeaders: $"Authorization: Basic {basic}\r\n");
@@ -141,9 +136,8 @@ public sealed class FrontDoorRoutingTests
     [InlineData("cam.example.test.", "CAM.example.test.")]
     public async Task HostRoute_TrailingDot_SameHost(string configured, string requested)
     {
-        await using var relay = await RelayServer.StartAsync($"--Relay:Appliances:{RelayServer.Name}:Hosts:0={configured}");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync([$"--Relay:Appliances:{RelayServer.Name}:Hosts:0={configured}"]);
+        var relay = tunnelled.Relay;
 
         var (status, _, body) = await RawHttp.SendAsync(relay.Port, "/test/echo", host: requested);
 
@@ -153,24 +147,15 @@ public sealed class FrontDoorRoutingTests
     }
 
     [Fact]
-    public async Task ForwardedHeaders_ForgedByVisitor_AppliancesReceivesOnlyTheRelays()
+    public async Task ForwardedHeaders_ForgedByVisitor_AppliancesReceivesOnlyTheRelaysAndAppliesThem()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/test/headers");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
-        request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", "/evil");
-        request.Headers.TryAddWithoutValidation("Forwarded", "for=6.6.6.6;proto=https");
-        request.Headers.TryAddWithoutValidation("X-Real-IP", "6.6.6.6");
-        request.Headers.TryAddWithoutValidation("X-Relay-Replayed-At", "1700000000");
-        request.Headers.TryAddWithoutValidation("X-Relay-Time-Checked", "1700000000");
-        request.Headers.TryAddWithoutValidation("X-Relay-Key", "guess");
 
-        using var response = await client.SendAsync(request);
+        // What the appliance receives.
+        using var forgedHeaders = Forged("/cam/test/headers");
+        using var response = await client.SendAsync(forgedHeaders);
         var headers = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -180,6 +165,34 @@ public sealed class FrontDoorRoutingTests
         Assert.DoesNotContain(headers, h => h.StartsWith("forwarded:", StringComparison.Ordinal) || h.StartsWith("x-real-ip:", StringComparison.Ordinal)
             || h.StartsWith("x-relay-", StringComparison.Ordinal));
         Assert.DoesNotContain(headers, h => h.Contains("6.6.6.6", StringComparison.Ordinal) || h.Contains("evil", StringComparison.Ordinal));
+
+        // What the appliance makes of it: the visitor's address, the prefix and host the relay gave, a tunnelled request.
+        using var forgedEcho = Forged("/cam/test/echo");
+        using var echoed = await client.SendAsync(forgedEcho);
+        var echo = await echoed.Content.ReadAsStringAsync();
+
+        Assert.Contains("remote=127.0.0.1", echo, StringComparison.Ordinal);
+        Assert.DoesNotContain("6.6.6.6", echo, StringComparison.Ordinal);
+        Assert.Contains("pathbase=/cam\n", echo, StringComparison.Ordinal);
+        Assert.Contains("path=/test/echo", echo, StringComparison.Ordinal);
+        Assert.Contains($"host=127.0.0.1:{relay.Port}", echo, StringComparison.Ordinal);
+        Assert.Contains("tunnel=True", echo, StringComparison.Ordinal);
+        Assert.Contains("local=False", echo, StringComparison.Ordinal);
+
+        static HttpRequestMessage Forged(string path)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.example");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", "/evil");
+            request.Headers.TryAddWithoutValidation("Forwarded", "for=6.6.6.6;proto=https");
+            request.Headers.TryAddWithoutValidation("X-Real-IP", "6.6.6.6");
+            request.Headers.TryAddWithoutValidation("X-Relay-Replayed-At", "1700000000");
+            request.Headers.TryAddWithoutValidation("X-Relay-Time-Checked", "1700000000");
+            request.Headers.TryAddWithoutValidation("X-Relay-Key", "guess");
+            return request;
+        }
     }
 
     [Fact]

@@ -29,9 +29,8 @@ public sealed class RelayStreamLimitTests
     [Fact]
     public async Task Stream_MoreThanMaxStreamsPerClient_Gets429_PerVisitorAddressBehindAProxy()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxStreamsPerClient=2", "--Relay:TrustProxyHeaders=true");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:MaxStreamsPerClient=2", "--Relay:TrustProxyHeaders=true"]);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
 
         using var first = await OpenAsync(client, "/cam/stream", "203.0.113.7");
@@ -52,9 +51,8 @@ public sealed class RelayStreamLimitTests
     [Fact]
     public async Task Stream_MoreThanMaxStreamsPerLink_Gets429FromAnyAddress_ALoginStillWatches()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxStreamsPerLink=2", "--Relay:TrustProxyHeaders=true");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:MaxStreamsPerLink=2", "--Relay:TrustProxyHeaders=true"]);
+        var (relay, appliance) = tunnelled;
         var link = appliance.Services.GetRequiredService<ApplianceApp::Appliance.Auth.LinkSigner>().Sign("/stream", TimeSpan.FromMinutes(30));
         using var handler = new HttpClientHandler { UseCookies = false, AllowAutoRedirect = false };
         using var client = new HttpClient(handler) { BaseAddress = relay.BaseAddress };
@@ -79,9 +77,8 @@ public sealed class RelayStreamLimitTests
     [Fact]
     public async Task Stream_MoreThanMaxStreams_Gets503()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxStreams=2");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:MaxStreams=2"]);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
 
         using var first = await OpenAsync(client, "/cam/stream");
