@@ -22,8 +22,10 @@ public sealed record FakeUpload(string FieldName, string FileName, string Conten
 
 /// <summary>
 /// WeCom's server APIs as a real Kestrel app on 127.0.0.1:0: gettoken, media/upload, media/get, message/send. It
-/// records every call and injects the documented failures: expired or invalidated tokens, busy (-1), 60020, delays,
-/// oversized media.
+/// records every call and injects the documented failures: a wrong secret (40001), an unknown corp (40013), expired or
+/// invalidated tokens, busy (-1), 60020, delays, oversized media; and what is not WeCom at all (<see cref="AnswerNext"/>:
+/// a captive portal's HTML page, an HTTP 500 from a proxy). The one WeCom fake of the appliance's and the relay's tests
+/// (Relay.Tests compiles this file).
 /// </summary>
 public sealed class FakeWeComServer : IAsyncDisposable
 {
@@ -33,6 +35,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, byte> _validTokens = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _nextErrors = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<IResult>> _nextAnswers = new();
     private readonly ConcurrentDictionary<string, byte[]> _media = new();
     private readonly ConcurrentDictionary<string, string> _mediaTypes = new();
     private int _tokenCounter;
@@ -66,6 +69,14 @@ public sealed class FakeWeComServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The next call of <paramref name="api"/> gets this answer instead of WeCom's (a captive portal's page, a proxy's
+    /// HTTP 500); answers queued here come before <see cref="FailNext"/>'s.
+    /// </summary>
+    public void AnswerNext(string api, int statusCode, string body, string contentType) =>
+        _nextAnswers.GetOrAdd(api, _ => new ConcurrentQueue<IResult>())
+            .Enqueue(Results.Text(body, contentType, System.Text.Encoding.UTF8, statusCode));
+
     /// <summary>WeCom forgets every issued token (as when another client fetched a new one): the next API call gets 40014.</summary>
     public void InvalidateAllTokens() => _validTokens.Clear();
 
@@ -98,6 +109,12 @@ public sealed class FakeWeComServer : IAsyncDisposable
 
     private bool TryInjected(string api, out IResult result)
     {
+        if (_nextAnswers.TryGetValue(api, out var answers) && answers.TryDequeue(out var answer))
+        {
+            result = answer;
+            return true;
+        }
+
         if (_nextErrors.TryGetValue(api, out var queue) && queue.TryDequeue(out var code))
         {
             result = Error(code, code switch
@@ -147,7 +164,12 @@ public sealed class FakeWeComServer : IAsyncDisposable
             return injected;
         }
 
-        if (query.GetValueOrDefault("corpid") != CorpId || query.GetValueOrDefault("corpsecret") != Secret)
+        if (query.GetValueOrDefault("corpid") != CorpId)
+        {
+            return Error(40013, "invalid corpid");
+        }
+
+        if (query.GetValueOrDefault("corpsecret") != Secret)
         {
             return Error(40001, "invalid credential");
         }
