@@ -81,14 +81,30 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal("browser-settings.json", Assert.Single(_directory.GetFiles()).Name);
     }
 
-    [Fact]
-    public void Write_RenameFails_ThrowsAndNoTemporaryLeft()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WriteOrCommit_RenameFails_ThrowsAndNoTemporaryLeft(bool commit)
     {
         // A directory where the file should be: the rename over it fails after the temporary file was written.
         var path = PathOf("armed.json");
         Directory.CreateDirectory(path);
+        if (commit)
+        {
+            File.WriteAllText(path + ".tmp", "written by ffmpeg");
+        }
 
-        Assert.ThrowsAny<IOException>(() => AtomicFile.WriteAllText(path, "{}", AtomicFile.Default));
+        Assert.ThrowsAny<IOException>(() =>
+        {
+            if (commit)
+            {
+                AtomicFile.Commit(path + ".tmp", path);
+            }
+            else
+            {
+                AtomicFile.WriteAllText(path, "{}", AtomicFile.Default);
+            }
+        });
 
         Assert.True(Directory.Exists(path));
         Assert.Empty(_directory.GetFiles());
@@ -113,18 +129,5 @@ public sealed class AtomicFileTests : IDisposable
 
         Assert.Equal("new mp4", File.ReadAllText(path));
         Assert.Equal("clip.mp4", Assert.Single(_directory.GetFiles()).Name);
-    }
-
-    [Fact]
-    public void Commit_RenameFails_TemporaryDeletedAndTargetUntouched()
-    {
-        var path = PathOf("clip.mp4");
-        Directory.CreateDirectory(path);
-        File.WriteAllText(path + ".tmp", "new mp4");
-
-        Assert.ThrowsAny<IOException>(() => AtomicFile.Commit(path + ".tmp", path));
-
-        Assert.True(Directory.Exists(path));
-        Assert.Empty(_directory.GetFiles());
     }
 }
