@@ -181,14 +181,7 @@ internal sealed class SessionStore
         }
 
         var document = new JsonObject { ["password"] = _passwordFingerprint, ["sessions"] = list };
-        var temporary = _path + ".tmp";
-        File.WriteAllText(temporary, document.ToJsonString());
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(temporary, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-
-        File.Move(temporary, _path, overwrite: true);
+        AtomicFile.WriteAllText(_path, document.ToJsonString(), AtomicFile.OwnerOnly);
     }
 
     private void DropExpired(DateTimeOffset now)

@@ -55,18 +55,7 @@ internal sealed partial class SetupCode(StateDirectory state, WebAuthOptions opt
                     span[i] = Alphabet[RandomNumberGenerator.GetInt32(Alphabet.Length)];
                 }
             });
-            var temporary = Path + ".tmp";
-            using (var stream = new FileStream(temporary, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
-            {
-                stream.Write(System.Text.Encoding.ASCII.GetBytes(Format(code) + "\n"));
-            }
-
-            File.Move(temporary, Path, overwrite: true);
+            AtomicFile.WriteAllBytes(Path, System.Text.Encoding.ASCII.GetBytes(Format(code) + "\n"), AtomicFile.OwnerOnly);
             return _code = code;
         }
     }

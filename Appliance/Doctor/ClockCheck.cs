@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Camera.Interop;
+using Appliance.Interop;
 
 namespace Appliance.Doctor;
 

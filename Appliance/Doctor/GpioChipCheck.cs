@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Appliance.Hardware.Interop;
-using Camera.Interop;
+using Appliance.Interop;
 using Tmds.Linux;
 
 namespace Appliance.Doctor;

@@ -131,14 +131,12 @@ public sealed partial class ArmingState : IStatusContributor
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-            var temporary = _path + ".tmp";
-            File.WriteAllText(temporary, new JsonObject
+            AtomicFile.WriteAllText(_path, new JsonObject
             {
                 ["armed"] = armed,
                 ["by"] = by,
                 ["at"] = at.ToString("O", CultureInfo.InvariantCulture),
-            }.ToJsonString());
-            File.Move(temporary, _path, overwrite: true);
+            }.ToJsonString(), AtomicFile.Default);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Appliance.Interop;
 using Appliance.Status;
 using Camera;
-using Camera.Interop;
 using Camera.Motion;
 
 namespace Appliance.Events;

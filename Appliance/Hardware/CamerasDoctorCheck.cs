@@ -77,7 +77,7 @@ internal sealed class CamerasDoctorCheck(IConfiguration configuration, Func<IRea
             ? "plug in a USB camera, or remove Camera:Device; 'Appliance cameras' lists the capture devices"
             : $"set Camera:Device to one of {string.Join(", ", candidates.Select(d => d.Path))}, or remove it to take the first; 'Appliance cameras' lists them";
 
-    private static string PreferredList() => string.Join(", ", V4l2Devices.PreferredFormats.Select(Camera.V4l2.Interop.V4l2Native.FourCc));
+    private static string PreferredList() => V4l2Devices.PreferredFormatNames;
 
     /// <summary>/dev/v4l/by-id/… and other links name the /dev/videoN node the enumeration lists.</summary>
     private static string Resolve(string path)

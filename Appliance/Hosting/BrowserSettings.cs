@@ -50,21 +50,8 @@ public sealed class BrowserSettings(StateDirectory state)
                 }
             }
 
-            var temporary = Path + ".tmp";
-            using (var stream = new FileStream(temporary, new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
-            {
-                stream.Write(System.Text.Encoding.UTF8.GetBytes(document.ToJsonString(new JsonSerializerOptions { WriteIndented = true })));
-                stream.Flush(flushToDisk: true);
-            }
-
             // A power cut right after the household chose its password must not lose it.
-            File.Move(temporary, Path, overwrite: true);
-            state.Sync();
+            AtomicFile.WriteAllText(Path, document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), AtomicFile.OwnerOnly);
         }
     }
 

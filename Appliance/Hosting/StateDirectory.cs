@@ -34,21 +34,8 @@ public sealed class StateDirectory
         }
 
         var secret = System.Security.Cryptography.RandomNumberGenerator.GetBytes(length);
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
-        {
-            stream.Write(secret);
-            stream.Flush(flushToDisk: true);
-        }
-
         // A power cut soon after the first start must not take the secret (and every link signed with it) away.
-        System.IO.File.Move(temporary, path, overwrite: true);
-        Sync();
+        AtomicFile.WriteAllBytes(path, secret, AtomicFile.OwnerOnly);
         return secret;
     }
 

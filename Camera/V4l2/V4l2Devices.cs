@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Camera.Interop;
+using Appliance.Interop;
 using Camera.V4l2.Interop;
 using Tmds.Linux;
 
@@ -209,7 +209,11 @@ public static unsafe class V4l2Devices
     internal static readonly uint[] PreferredFormats =
         [V4l2Native.PixMjpeg, V4l2Native.PixJpeg, V4l2Native.PixYuyv, V4l2Native.PixNv12, V4l2Native.PixYu12];
 
-    internal static bool Supported(uint pixelFormat) => Array.IndexOf(PreferredFormats, pixelFormat) >= 0;
+    /// <summary>Whether the source can deliver <paramref name="pixelFormat"/> (one of <see cref="PreferredFormats"/>).</summary>
+    public static bool Supported(uint pixelFormat) => Array.IndexOf(PreferredFormats, pixelFormat) >= 0;
+
+    /// <summary>The preferred formats by name, best first ("MJPG, JPEG, …"), for messages a person reads.</summary>
+    public static string PreferredFormatNames => string.Join(", ", PreferredFormats.Select(V4l2Native.FourCc));
 
     internal static string LastError() => Libc.Describe(Marshal.GetLastPInvokeError());
 }

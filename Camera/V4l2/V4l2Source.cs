@@ -1,4 +1,4 @@
-using Camera.Interop;
+using Appliance.Interop;
 using Camera.Jpeg;
 using Camera.V4l2.Interop;
 using Microsoft.Extensions.Logging;

@@ -4,29 +4,13 @@ namespace Relay.Hosting;
 
 /// <summary>
 /// Under systemd: journald-format logs, READY=1 once Kestrel listens, WATCHDOG=1 at half of WATCHDOG_USEC while
-/// the host's timers run, STOPPING=1 on shutdown. The protocol code is the appliance's (Appliance.Shared).
+/// the host's timers run, STOPPING=1 on shutdown. The protocol and the set-up are the appliance's (Appliance.Shared).
 /// </summary>
 internal static class RelaySystemd
 {
     public static WebApplicationBuilder AddSystemd(this WebApplicationBuilder builder)
     {
-        var environment = SystemdEnvironment.FromProcess();
-        if (environment.UnderJournal)
-        {
-            builder.Logging.AddSystemdConsole(o =>
-            {
-                o.IncludeScopes = false;
-                o.TimestampFormat = null;
-            });
-        }
-
-        if (environment.NotifySocket is { } socket)
-        {
-            builder.Services.AddSingleton(new SystemdNotifier(socket));
-            builder.Services.AddSingleton(environment);
-            builder.Services.AddHostedService<RelayNotifyService>();
-        }
-
+        builder.AddSystemd<RelayNotifyService>();
         return builder;
     }
 }

@@ -7,6 +7,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Appliance.Tests.Scoring;
+using Appliance.Tests.WeCom;
 
 // Load harness for POST /api/ratings (not part of the default test run):
 //   dotnet run -c Release --project tests/ScoringLoad -- [workers=16] [seconds=15]
@@ -18,8 +19,8 @@ const int MaxRatings = 20_000;
 
 await using var scorer = await TestScorer.StartAsync();
 scorer.Record = false;
-await using var wechat = await FakeWeChatServer.StartAsync();
-var clip = FakeWeChatServer.SpeexClip(350); // 7 s of jssdk Speex, 21,000 bytes
+await using var wechat = await FakeWeComServer.StartAsync();
+var clip = FakeWeComServer.SpeexClip(350); // 7 s of jssdk Speex, 21,000 bytes
 wechat.Voices["clip"] = new FakeVoice(clip);
 wechat.ExtraTokens["direct"] = 0;
 var meta = Convert.ToBase64String(Encoding.UTF8.GetBytes("""{"item":{"audioChannel":1,"audioFormat":"speex","audioSamplerate":16000,"quality":7,"reftext":"hello hello hello hello","type":"readaloud"}}"""));
@@ -31,7 +32,7 @@ var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, Redi
 foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "Appliance.dll"), $"--urls=http://127.0.0.1:{port}", $"--State:Directory={state}",
              "--Camera:Source=synthetic", "--Camera:Width=320", "--Camera:Height=240", "--Camera:Fps=5", "--Logging:LogLevel:Default=Warning",
              $"--Scoring:ScorerUrl={scorer.Url}", $"--Scoring:WeChatApiBaseUrl={wechat.BaseAddress}",
-             $"--Scoring:OfficialAppId={FakeWeChatServer.AppId}", $"--Scoring:OfficialAppSecret={FakeWeChatServer.AppSecret}",
+             $"--Scoring:OfficialAppId={FakeWeComServer.AppId}", $"--Scoring:OfficialAppSecret={FakeWeComServer.AppSecret}",
              $"--Scoring:AppId={TestScorer.AppId}", $"--Scoring:Secret={TestScorer.Secret}", "--Scoring:MaxConcurrent=64"])
 {
     start.ArgumentList.Add(a);

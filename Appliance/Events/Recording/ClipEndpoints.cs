@@ -212,7 +212,7 @@ internal static partial class ClipEndpoints
             }
         }
 
-        File.Move(temporary, mp4, overwrite: true);
+        AtomicFile.Commit(temporary, mp4);
         return null;
     }
 

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using Appliance.Hardware.Interop;
-using Camera.Interop;
+using Appliance.Interop;
 using ChipInfo = Appliance.Hardware.Interop.GpioChipInfo;
 using Tmds.Linux;
 

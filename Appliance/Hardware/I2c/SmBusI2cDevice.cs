@@ -1,7 +1,7 @@
 using System.Device.I2c;
 using System.Runtime.InteropServices;
 using Appliance.Hardware.Interop;
-using Camera.Interop;
+using Appliance.Interop;
 using Tmds.Linux;
 
 namespace Appliance.Hardware.I2c;

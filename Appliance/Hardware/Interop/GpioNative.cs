@@ -1,4 +1,4 @@
-using Camera.Interop;
+using Appliance.Interop;
 
 namespace Appliance.Hardware.Interop;
 

@@ -230,23 +230,15 @@ public sealed partial class AccessTokenCache
 
         try
         {
-            var temporary = _cachePath + ".tmp";
-            using (var stream = new FileStream(temporary, new FileStreamOptions
+            AtomicFile.Write(_cachePath, AtomicFile.OwnerOnly, stream =>
             {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
-            using (var writer = new Utf8JsonWriter(stream))
-            {
+                using var writer = new Utf8JsonWriter(stream);
                 writer.WriteStartObject();
                 writer.WriteString("identity", IdentityHash());
                 writer.WriteString("token", token.Value);
                 writer.WriteNumber("expiresAt", token.ExpiresAt.ToUnixTimeSeconds());
                 writer.WriteEndObject();
-            }
-
-            File.Move(temporary, _cachePath, overwrite: true);
+            });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

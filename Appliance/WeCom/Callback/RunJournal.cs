@@ -25,7 +25,6 @@ public sealed partial class RunJournal : IDisposable
     private readonly Lock _lock = new();
     private readonly Queue<Entry> _entries = new();
     private readonly Dictionary<string, long> _earlier = new(StringComparer.Ordinal);
-    private readonly StateDirectory? _state;
     private readonly string? _path;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -45,7 +44,6 @@ public sealed partial class RunJournal : IDisposable
             return;
         }
 
-        _state = state;
         _path = state.File(FileName);
         try
         {
@@ -188,25 +186,14 @@ public sealed partial class RunJournal : IDisposable
     {
         _file?.Dispose();
         _file = null;
-        var temporary = _path + ".tmp";
-        using (var stream = new FileStream(temporary, new FileStreamOptions
-        {
-            Mode = FileMode.Create,
-            Access = FileAccess.Write,
-            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-        }))
+        // After a power cut the file is the old one or the whole new one, never empty.
+        AtomicFile.Write(_path!, AtomicFile.OwnerOnly, stream =>
         {
             foreach (var entry in _entries)
             {
                 Write(stream, entry);
             }
-
-            // On the disk before the rename: after a power cut the file is the old one or the whole new one, never empty.
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, _path!, overwrite: true);
-        _state!.Sync();
+        });
         _linesInFile = _entries.Count;
         _file = new FileStream(_path!, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 256);
     }

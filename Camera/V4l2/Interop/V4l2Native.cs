@@ -1,4 +1,4 @@
-using Camera.Interop;
+using Appliance.Interop;
 
 namespace Camera.V4l2.Interop;
 

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Auth;
 
@@ -26,7 +27,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Form_WrongPasswordsUpToTheLimit_ThenRefused429WithRetryAfterEvenForTheRightOne()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 3; i++)
@@ -44,7 +45,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Basic_WrongPasswordsUpToTheLimit_ThenRefused429WithoutCheckingTheRightOne()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 3; i++)
@@ -62,7 +63,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task FormAndBasic_Failures_CountTogether()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Form(Visitor, "wrong"))).StatusCode);
@@ -76,7 +77,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task OtherAddress_WhileOneIsRefused_StillLogsIn()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
         for (var i = 0; i < 3; i++)
         {
@@ -91,7 +92,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Window_Passes_RefusedAddressMayLogInAgain()
     {
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         await using var server = await StartAsync(clock);
         using var client = server.CreateClient();
         for (var i = 0; i < 3; i++)
@@ -111,7 +112,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task RightPassword_BeforeTheLimit_ClearsTheCount()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Form(Visitor, "wrong"))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SendAsync(Basic(Visitor, "wrong"))).StatusCode);
@@ -129,7 +130,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task ParallelWrongLogins_OnlyTheLimitAreChecked()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start), "--Web:MaxLoginFailures=10");
+        await using var server = await StartAsync(new FakeTimeProvider(Start), "--Web:MaxLoginFailures=10");
         using var client = server.CreateClient();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 30).Select(i =>
@@ -142,7 +143,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task ForwardedFor_OutsideTheTunnel_DoesNotMakeAFreshAddress()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start), "--Web:TrustLoopback=false");
+        await using var server = await StartAsync(new FakeTimeProvider(Start), "--Web:TrustLoopback=false");
         using var client = server.CreateClient();
 
         for (var i = 1; i <= 3; i++)
@@ -160,7 +161,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task TrustedLoopback_IsNotLimited()
     {
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
 
         for (var i = 0; i < 5; i++)
@@ -175,7 +176,7 @@ public sealed class LoginFailureLimitTests
     public void Limiter_TableFull_RefusesNewAddressesAndNeverForgetsABlockedOne()
     {
         // Before: 4,100 single guesses from distinct addresses evicted a blocked one, which got fresh attempts.
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         var limiter = NewLimiter(clock, max: 2);
         var blocked = IPAddress.Parse(Visitor);
         Assert.True(limiter.TryBeginAttempt(blocked, out _));
@@ -209,7 +210,7 @@ public sealed class LoginFailureLimitTests
     {
         // Before: 400 guesses from 40 addresses were all checked. Now after each address's first try, repeated
         // guesses share the global ceiling (5 a second here, on a clock that does not move).
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         var limiter = new LoginFailureLimiter(
             new WebAuthOptions { MaxLoginFailures = 10, MaxPasswordChecksPerSecond = 5 }, clock, NullLogger<LoginFailureLimiter>.Instance);
         var checkedGuesses = 0;
@@ -235,7 +236,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public async Task Ceiling_Reached_AddressWithFailuresGets429_CleanAddressLogsIn()
     {
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         await using var server = await StartAsync(clock, "--Web:MaxPasswordChecksPerSecond=2", "--Web:MaxLoginFailures=10");
         using var client = server.CreateClient();
         for (var i = 0; i < 3; i++)
@@ -255,7 +256,7 @@ public sealed class LoginFailureLimitTests
     {
         // Before: while a camera was logged in with Basic, a blocked address got 200 for the right password (the
         // cache of the accepted header was looked at before the limiter) and 429 for wrong ones.
-        await using var server = await StartAsync(new ManualTimeProvider(Start));
+        await using var server = await StartAsync(new FakeTimeProvider(Start));
         using var client = server.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(Basic(OtherVisitor, Password))).StatusCode);
         for (var i = 0; i < 3; i++)
@@ -271,7 +272,7 @@ public sealed class LoginFailureLimitTests
     [Fact]
     public void Limiter_IPv6_CountsPerSlash64AndMappedIPv4AsIPv4()
     {
-        var limiter = NewLimiter(new ManualTimeProvider(Start), max: 2);
+        var limiter = NewLimiter(new FakeTimeProvider(Start), max: 2);
 
         Assert.True(limiter.TryBeginAttempt(IPAddress.Parse("2001:db8:1:2::1"), out _));
         Assert.True(limiter.TryBeginAttempt(IPAddress.Parse("2001:db8:1:2:ffff::9"), out _));
@@ -288,7 +289,7 @@ public sealed class LoginFailureLimitTests
         new(new WebAuthOptions { MaxLoginFailures = max }, clock, NullLogger<LoginFailureLimiter>.Instance);
 
     /// <summary>The appliance with a password, a limit of 3 and the limiter on <paramref name="clock"/>.</summary>
-    private static Task<ApplianceServer> StartAsync(ManualTimeProvider clock, params string[] settings) =>
+    private static Task<ApplianceServer> StartAsync(FakeTimeProvider clock, params string[] settings) =>
         ApplianceServer.StartAsync(
             builder =>
             {

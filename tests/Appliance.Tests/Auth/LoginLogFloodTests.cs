@@ -6,6 +6,7 @@ using Appliance.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Auth;
 
@@ -24,7 +25,7 @@ public sealed class LoginLogFloodTests
     [Fact]
     public async Task WrongPasswords_200FromOneAddressAnd200FromManyAddresses_LogOneLineEachKindAMinute_WithTheCountHeldBack()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var log = new LogLines();
         await using var server = await ApplianceServer.StartAsync(
             builder =>

@@ -7,6 +7,7 @@ using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
 using Microsoft.Extensions.DependencyInjection;
 using SetCookie = Microsoft.Net.Http.Headers.SetCookieHeaderValue;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Auth;
 
@@ -342,7 +343,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task Remote_TamperedOrExpiredLink_IsRefused()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var tokens = new SignedTokens(new byte[32], time);
         var token = tokens.Create(SignedTokens.LinkKind, "view", TimeSpan.FromMinutes(30));
 
@@ -361,7 +362,7 @@ public sealed class WebAuthTests
     }
 
     /// <summary>The appliance with a password, its tokens on <paramref name="clock"/>, reached through a simulated tunnel under /home.</summary>
-    private static Task<ApplianceServer> StartWithTokenClockAsync(ManualTimeProvider clock) =>
+    private static Task<ApplianceServer> StartWithTokenClockAsync(FakeTimeProvider clock) =>
         ApplianceServer.StartAsync(
             builder =>
             {
@@ -409,7 +410,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_ExpiredOnTheInjectedClock_BrowserGetsPageSayingSendLive()
     {
-        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var link = server.GetRequiredService<LinkSigner>().Sign("/?fps=5", TimeSpan.FromMinutes(30));
         using var client = server.CreateClient();
@@ -434,7 +435,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_ExpiredOnTheInjectedClock_SnapshotGets401SayingLinkExpired()
     {
-        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var link = server.GetRequiredService<LinkSigner>().Sign("/snapshot", TimeSpan.FromMinutes(30));
         using var client = server.CreateClient();
@@ -455,7 +456,7 @@ public sealed class WebAuthTests
     [Fact]
     public async Task SignedLink_Tampered_PageAndSnapshotSayLinkNotValid()
     {
-        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero));
         await using var server = await StartWithTokenClockAsync(clock);
         var signer = server.GetRequiredService<LinkSigner>();
         var pageToken = Uri.EscapeDataString(Tampered(signer.Sign("/", TimeSpan.FromMinutes(30))));

@@ -1,6 +1,7 @@
 using Appliance.Capture;
 using Appliance.Tests.Hardware;
 using Camera;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Capture;
 
@@ -10,9 +11,9 @@ public sealed class SnapshotServiceTests
     private static readonly DateTimeOffset Start = new(2026, 12, 2, 8, 0, 0, TimeSpan.Zero);
     private static readonly byte[] Jpeg = [0xFF, 0xD8, 0xFF, 0xD9];
 
-    private static (SnapshotService Service, FrameHub Hub, ManualTimeProvider Clock) Create()
+    private static (SnapshotService Service, FrameHub Hub, FakeTimeProvider Clock) Create()
     {
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         var hub = new FrameHub(clock);
         return (new SnapshotService(hub, new CameraOptions { Fps = 10 }, clock), hub, clock); // one interval: 100 ms
     }

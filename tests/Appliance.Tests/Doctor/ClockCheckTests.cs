@@ -1,12 +1,13 @@
 using Appliance.Doctor;
 using Tests.Shared;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Doctor;
 
 /// <summary>The doctor's clock line: synchronization from the kernel (adjtimex) and the zone replies are shown in.</summary>
 public sealed class ClockCheckTests
 {
-    private static readonly ManualTimeProvider Clock = new(new DateTimeOffset(2026, 12, 3, 4, 0, 0, TimeSpan.Zero));
+    private static readonly FakeTimeProvider Clock = new(new DateTimeOffset(2026, 12, 3, 4, 0, 0, TimeSpan.Zero));
     private static readonly TimeZoneInfo Shanghai = TimeZoneInfo.CreateCustomTimeZone("Asia/Shanghai", TimeSpan.FromHours(8), "China", "China");
 
     private static Task<DoctorResult> RunAsync(int kernelState, TimeZoneInfo zone) =>

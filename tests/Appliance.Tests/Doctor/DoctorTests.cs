@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using Appliance.Doctor;
 using Appliance.Tests.Infrastructure;
+using Appliance.Tests.WeCom;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -58,20 +60,40 @@ public sealed class DoctorTests : IDisposable
     public async Task WeCom_GoodCredentials_Passes()
     {
         await using var wecom = await FakeWeComServer.StartAsync();
-        var result = await WeCom(wecom, "ww-good", "s3cret");
+        var result = await WeCom(wecom, FakeWeComServer.CorpId, FakeWeComServer.Secret);
         Assert.Equal(DoctorOutcome.Pass, result.Outcome);
-        Assert.Equal(1, wecom.Requests);
+        Assert.Single(wecom.Calls);
     }
 
     [Theory]
-    [InlineData("ww-good", "wrong", "errcode 40001", "Secret is wrong")]
-    [InlineData("ww-unknown", "s3cret", "errcode 40013", "CorpId is wrong")]
-    [InlineData("ww-untrusted", "s3cret", "errcode 60020", "trusted IPs")]
-    [InlineData("ww-garbage", "s3cret", "did not answer with JSON", "WeCom:ApiBaseUrl")]
-    [InlineData("ww-500", "s3cret", "HTTP 500", "try again")]
-    public async Task WeCom_Refused_FailsWithHint(string corp, string secret, string detail, string hint)
+    [InlineData("wrong secret", "errcode 40001", "Secret is wrong")]
+    [InlineData("unknown corp", "errcode 40013", "CorpId is wrong")]
+    [InlineData("untrusted ip", "errcode 60020", "trusted IPs")]
+    [InlineData("captive portal", "did not answer with JSON", "WeCom:ApiBaseUrl")]
+    [InlineData("http 500", "HTTP 500", "try again")]
+    public async Task WeCom_Refused_FailsWithHint(string scenario, string detail, string hint)
     {
         await using var wecom = await FakeWeComServer.StartAsync();
+        var (corp, secret) = (FakeWeComServer.CorpId, FakeWeComServer.Secret);
+        switch (scenario)
+        {
+            case "wrong secret":
+                secret = "wrong";
+                break;
+            case "unknown corp":
+                corp = "ww-unknown";
+                break;
+            case "untrusted ip":
+                wecom.FailNext("gettoken", 60020);
+                break;
+            case "captive portal":
+                wecom.AnswerNext("gettoken", StatusCodes.Status200OK, "<html>captive portal</html>", "text/html");
+                break;
+            case "http 500":
+                wecom.AnswerNext("gettoken", StatusCodes.Status500InternalServerError, "", "text/plain");
+                break;
+        }
+
         var result = await WeCom(wecom, corp, secret);
         Assert.Equal(DoctorOutcome.Fail, result.Outcome);
         Assert.Contains(detail, result.Detail, StringComparison.Ordinal);
@@ -83,7 +105,8 @@ public sealed class DoctorTests : IDisposable
     {
         // With a tunnel the appliance's calls leave from the relay's address; only the doctor's own call is refused.
         await using var wecom = await FakeWeComServer.StartAsync();
-        var result = await new WeComCredentialsCheck(Settings(("WeCom:CorpId", "ww-untrusted"), ("WeCom:Secret", "s3cret"),
+        wecom.FailNext("gettoken", 60020);
+        var result = await new WeComCredentialsCheck(Settings(("WeCom:CorpId", FakeWeComServer.CorpId), ("WeCom:Secret", FakeWeComServer.Secret),
             ("WeCom:ApiBaseUrl", wecom.BaseAddress.ToString()), ("Tunnel:RelayUrl", "wss://relay.example.com/"))).RunAsync(CancellationToken.None);
 
         Assert.Equal(DoctorOutcome.Warn, result.Outcome);

@@ -5,6 +5,7 @@ using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
 using Camera;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Events;
 
@@ -66,7 +67,7 @@ public sealed class TimelineKindsTests : IDisposable
         options.Pins["fan"] = new GpioPinOptions { Line = 7, Mode = GpioMode.Output, PulseMs = 200 };
         using var lines = GpioLines.Open(options, _ => new SimulatedGpioDriver(), out var errors);
         Assert.Empty(errors);
-        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 12, 7, 21, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 7, 21, 0, 0, TimeSpan.Zero));
         using var hub = new FrameHub(clock);
         using var gpio = new GpioService(lines, new Appliance.Capture.SnapshotService(hub, new CameraOptions(), clock), new NullSink(), clock, NullLogger<GpioService>.Instance, recorder);
 

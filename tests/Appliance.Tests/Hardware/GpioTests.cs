@@ -10,6 +10,7 @@ using Camera;
 using Camera.Jpeg;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Hardware;
 
@@ -209,9 +210,9 @@ public sealed class GpioServiceTests
         }
     }
 
-    private static (GpioService Service, SimulatedGpioDriver Chip, RecordingSink Sink, ManualTimeProvider Clock, FrameHub Hub) Create(GpioOptions options)
+    private static (GpioService Service, SimulatedGpioDriver Chip, RecordingSink Sink, FakeTimeProvider Clock, FrameHub Hub) Create(GpioOptions options)
     {
-        var clock = new ManualTimeProvider(Start);
+        var clock = new FakeTimeProvider(Start);
         var lines = GpioLines.Open(options, _ => new SimulatedGpioDriver(32), out var errors);
         Assert.Empty(errors);
         var hub = new FrameHub(clock);

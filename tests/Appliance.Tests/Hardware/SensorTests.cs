@@ -2,6 +2,7 @@ using System.Device.I2c;
 using Appliance.Hardware.Sensors;
 using Tests.Shared;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Hardware;
 
@@ -148,7 +149,7 @@ public sealed class SensorTests
     [Fact]
     public void Monitor_MissingChip_IsReportedAndRetriedUntilItAnswers()
     {
-        var clock = new ManualTimeProvider(new DateTimeOffset(2026, 1, 1, 8, 0, 0, TimeSpan.Zero));
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 8, 0, 0, TimeSpan.Zero));
         var chip = Bosch();
         chip.Missing = true;
         var options = new SensorsOptions { Sensors = { ["room"] = new SensorOptions { Type = "bme280", IntervalSeconds = 10 } } };

@@ -3,6 +3,7 @@ using Appliance.Mqtt;
 using Appliance.Mqtt.Adapters;
 using Camera;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Mqtt;
 
@@ -29,7 +30,7 @@ public sealed class MqttBridgeClockTests
         public IReadOnlyDictionary<string, string> Read() => new Dictionary<string, string>();
     }
 
-    private static (MqttBridge Bridge, FrameHub Hub) Create(MosquittoBroker broker, ManualTimeProvider time, string snapshotInterval)
+    private static (MqttBridge Bridge, FrameHub Hub) Create(MosquittoBroker broker, FakeTimeProvider time, string snapshotInterval)
     {
         var options = new MqttOptions
         {
@@ -47,7 +48,7 @@ public sealed class MqttBridgeClockTests
     {
         await using var broker = await MosquittoBroker.StartAsync();
         await using var probe = await MqttProbe.ConnectAsync(broker, "appliance/clock/camera/image");
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var (bridge, hub) = Create(broker, time, "00:01:00");
         await bridge.StartAsync(CancellationToken.None);
         try
@@ -76,7 +77,7 @@ public sealed class MqttBridgeClockTests
     {
         await using var broker = await MosquittoBroker.StartAsync();
         await broker.KillAsync();
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var (bridge, hub) = Create(broker, time, "00:00:00");
         await bridge.StartAsync(CancellationToken.None);
         try
@@ -102,7 +103,7 @@ public sealed class MqttBridgeClockTests
     [Fact]
     public void NextDelay_GrowsFromAQuarterSecondAndNeverExceedsTheMaximum()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var options = new MqttOptions { Host = "127.0.0.1", ReconnectMaxDelay = TimeSpan.FromSeconds(2) };
         options.ApplyDefaults("h", null);
         using var hub = new FrameHub(time);

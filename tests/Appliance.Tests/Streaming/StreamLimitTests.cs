@@ -7,6 +7,7 @@ using Appliance.Tests.Infrastructure;
 using Appliance.Tests.WeCom;
 using Microsoft.Extensions.Logging;
 using Tests.Shared;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.Streaming;
 
@@ -105,7 +106,7 @@ public sealed class StreamLimitTests
     {
         var logs = new CapturingLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         var limiter = new StreamLimiter(1, 1, 100, factory.CreateLogger("test"), time);
         using var held = limiter.TryAddClient("203.0.113.7", out _);
 

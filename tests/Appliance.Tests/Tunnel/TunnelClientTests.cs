@@ -20,7 +20,7 @@ public sealed class TunnelClientTests
     public async Task Reconnect_RelayRefusesConnections_KeepsTryingForeverAndStaysHealthy()
     {
         var port = ClosedLoopbackPort();
-        var time = new ManualTimeProvider();
+        var time = new TimerCountingTimeProvider();
         using var client = NewClient($"ws://127.0.0.1:{port}/", time, TimeSpan.FromSeconds(10));
         await client.StartAsync(CancellationToken.None);
         try
@@ -49,7 +49,7 @@ public sealed class TunnelClientTests
         // A relay that accepts TCP and never answers the upgrade; the attempt's own timeout is far away.
         using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start();
-        var time = new ManualTimeProvider();
+        var time = new TimerCountingTimeProvider();
         var connectTimeout = TimeSpan.FromMinutes(10);
         using var client = NewClient($"ws://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/", time, connectTimeout);
         await client.StartAsync(CancellationToken.None);
@@ -79,7 +79,7 @@ public sealed class TunnelClientTests
     public async Task Reconnect_StableMinuteResetsTheBackoff_AShorterSessionDoesNot()
     {
         await using var relay = await FakeRelay.StartAsync();
-        var time = new ManualTimeProvider();
+        var time = new TimerCountingTimeProvider();
         var transport = new TunnelConnectionListenerFactory();
         await using var kestrel = new TunnelConsumer(transport);
         using var client = NewClient(relay.Url.ToString(), time, TimeSpan.FromSeconds(10), transport, new FixedJitter(0.99));
@@ -126,7 +126,7 @@ public sealed class TunnelClientTests
     public async Task Timeline_RelayRefusesThenAcceptsThenDrops_TunnelDownUntilConnectedThenDownAgain()
     {
         await using var relay = await FakeRelay.StartAsync();
-        var time = new ManualTimeProvider();
+        var time = new TimerCountingTimeProvider();
         var dir = Directory.CreateTempSubdirectory("tunnel-timeline-").FullName;
         try
         {
@@ -177,10 +177,10 @@ public sealed class TunnelClientTests
     }
 
     /// <summary>Waiting out a backoff: the wait is the only timer on the clock, so moving the clock now moves it.</summary>
-    private static bool IsWaiting(TunnelClient client, ManualTimeProvider time) => client.State == TunnelState.Reconnecting && time.PendingTimers == 1;
+    private static bool IsWaiting(TunnelClient client, TimerCountingTimeProvider time) => client.State == TunnelState.Reconnecting && time.PendingTimers == 1;
 
     /// <summary>The client waits 99 % of <paramref name="ceiling"/> (the fixed jitter): no attempt at 98 %, one at 100 %.</summary>
-    private static async Task AssertNextAttemptAfterAsync(FakeRelay relay, ManualTimeProvider time, TimeSpan ceiling)
+    private static async Task AssertNextAttemptAfterAsync(FakeRelay relay, TimerCountingTimeProvider time, TimeSpan ceiling)
     {
         var attempts = relay.Attempts;
         time.Advance(ceiling * 0.98);

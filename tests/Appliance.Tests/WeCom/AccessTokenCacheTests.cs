@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Appliance.WeCom.Api;
 using Microsoft.Extensions.Logging.Abstractions;
+using Appliance.Tests.Infrastructure;
 
 namespace Appliance.Tests.WeCom;
 
@@ -8,12 +9,12 @@ namespace Appliance.Tests.WeCom;
 public sealed class AccessTokenCacheTests
 {
     private static readonly DateTimeOffset Start = new(2026, 12, 2, 8, 0, 0, TimeSpan.Zero);
-    private readonly ManualTimeProvider _clock;
+    private readonly TimerCountingTimeProvider _clock;
     private readonly ScriptedSource _source;
 
     public AccessTokenCacheTests()
     {
-        _clock = new ManualTimeProvider(Start);
+        _clock = new TimerCountingTimeProvider(Start);
         _source = new ScriptedSource { Clock = _clock };
     }
 
@@ -115,7 +116,7 @@ public sealed class AccessTokenCacheTests
 
         public int Fetches => Volatile.Read(ref _fetches);
 
-        public ManualTimeProvider? Clock { get; set; }
+        public TimerCountingTimeProvider? Clock { get; set; }
 
         public override string CacheFileName => "";
 

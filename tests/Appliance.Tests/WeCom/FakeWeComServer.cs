@@ -15,28 +15,42 @@ using Appliance.Tests.Infrastructure;
 namespace Appliance.Tests.WeCom;
 
 /// <summary>One recorded API call.</summary>
-public sealed record FakeCall(string Api, IReadOnlyDictionary<string, string> Query, string ContentType, byte[] Body, FakeUpload? Upload);
+public sealed record FakeCall(string Api, IReadOnlyDictionary<string, string> Query, string ContentType, byte[] Body, FakeUpload? Upload, string RawQuery = "");
 
 /// <summary>The "media" part of a media/upload call as the fake parsed it.</summary>
 public sealed record FakeUpload(string FieldName, string FileName, string ContentType, string ContentDisposition, byte[] Bytes);
 
+/// <summary>One voice the fake serves from WeChat's media/get/jssdk: bytes, content type, whether Content-Length is announced, and a delay before the body.</summary>
+public sealed record FakeVoice(byte[] Bytes, string ContentType = "voice/speex", bool Chunked = false, TimeSpan Delay = default, TimeSpan ChunkDelay = default);
+
 /// <summary>
-/// WeCom's server APIs as a real Kestrel app on 127.0.0.1:0: gettoken, media/upload, media/get, message/send. It
-/// records every call and injects the documented failures: expired or invalidated tokens, busy (-1), 60020, delays,
-/// oversized media.
+/// WeCom's server APIs as a real Kestrel app on 127.0.0.1:0: gettoken, media/upload, media/get, message/send; and the
+/// WeChat official-account APIs the scorer's voices come from (cgi-bin/stable_token, cgi-bin/token,
+/// cgi-bin/media/get/jssdk, with their own app id, secret and tokens). It records every call and injects the
+/// documented failures: a wrong secret (40001), an unknown corp (40013), a wrong app secret (40125), expired or
+/// invalidated tokens, busy (-1), 60020, an unknown media id (40007), delays, stalled or oversized media; and what is
+/// not Tencent's at all (<see cref="AnswerNext"/>: a captive portal's HTML page, an HTTP 500 from a proxy). The one
+/// fake of Tencent's servers for the appliance's and the relay's tests (Relay.Tests and ScoringLoad compile this file).
 /// </summary>
 public sealed class FakeWeComServer : IAsyncDisposable
 {
     public const string CorpId = "ww1436e0e65a779aee";
     public const string Secret = "fake-secret-9f8e7d";
 
+    /// <summary>The WeChat official account's app id and secret (Scoring:OfficialAppId, Scoring:OfficialAppSecret).</summary>
+    public const string AppId = "wx-official-test";
+    public const string AppSecret = "official-secret-123";
+
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, byte> _validTokens = new();
+    private readonly ConcurrentDictionary<string, byte> _weChatTokens = new();
     private readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _nextErrors = new();
+    private readonly ConcurrentDictionary<string, ConcurrentQueue<IResult>> _nextAnswers = new();
     private readonly ConcurrentDictionary<string, byte[]> _media = new();
     private readonly ConcurrentDictionary<string, string> _mediaTypes = new();
     private int _tokenCounter;
     private int _mediaCounter;
+    private int _weChatTokenCounter;
 
     private FakeWeComServer(WebApplication app) => _app = app;
 
@@ -50,6 +64,12 @@ public sealed class FakeWeComServer : IAsyncDisposable
     public TimeSpan UploadDelay { get; set; }
 
     public int ExpiresIn { get; set; } = 7200;
+
+    /// <summary>The voices WeChat's media/get/jssdk serves, by media id.</summary>
+    public ConcurrentDictionary<string, FakeVoice> Voices { get; } = new();
+
+    /// <summary>WeChat tokens accepted without being issued (a caller's own token).</summary>
+    public ConcurrentDictionary<string, byte> ExtraTokens { get; } = new();
 
     /// <summary>Error injection: media ids whose download sends half the file and then stalls until the caller leaves.</summary>
     public ConcurrentBag<string> StalledMedia { get; } = [];
@@ -66,8 +86,32 @@ public sealed class FakeWeComServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The next call of <paramref name="api"/> gets this answer instead of WeCom's (a captive portal's page, a proxy's
+    /// HTTP 500); answers queued here come before <see cref="FailNext"/>'s.
+    /// </summary>
+    public void AnswerNext(string api, int statusCode, string body, string contentType) =>
+        _nextAnswers.GetOrAdd(api, _ => new ConcurrentQueue<IResult>())
+            .Enqueue(Results.Text(body, contentType, System.Text.Encoding.UTF8, statusCode));
+
     /// <summary>WeCom forgets every issued token (as when another client fetched a new one): the next API call gets 40014.</summary>
-    public void InvalidateAllTokens() => _validTokens.Clear();
+    public void InvalidateAllTokens()
+    {
+        _validTokens.Clear();
+        _weChatTokens.Clear();
+    }
+
+    /// <summary>A synthetic jssdk voice: <paramref name="frames"/> 60-byte frames, each byte telling its frame and offset.</summary>
+    public static byte[] SpeexClip(int frames)
+    {
+        var bytes = new byte[frames * 60];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)((i / 60 * 7) + (i % 60));
+        }
+
+        return bytes;
+    }
 
     public void AddMedia(string mediaId, byte[] bytes) => _media[mediaId] = bytes;
 
@@ -86,6 +130,9 @@ public sealed class FakeWeComServer : IAsyncDisposable
         app.MapPost("/cgi-bin/media/upload", (Delegate)fake.UploadAsync);
         app.MapGet("/cgi-bin/media/get", (Delegate)fake.GetMediaAsync);
         app.MapPost("/cgi-bin/message/send", (Delegate)fake.SendAsync);
+        app.MapPost("/cgi-bin/stable_token", (Delegate)fake.StableTokenAsync);
+        app.MapGet("/cgi-bin/token", (Delegate)fake.WeChatToken);
+        app.MapGet("/cgi-bin/media/get/jssdk", (Delegate)fake.VoiceAsync);
         fake.BaseAddress = await LoopbackApp.StartAsync(app);
         return fake;
     }
@@ -98,6 +145,12 @@ public sealed class FakeWeComServer : IAsyncDisposable
 
     private bool TryInjected(string api, out IResult result)
     {
+        if (_nextAnswers.TryGetValue(api, out var answers) && answers.TryDequeue(out var answer))
+        {
+            result = answer;
+            return true;
+        }
+
         if (_nextErrors.TryGetValue(api, out var queue) && queue.TryDequeue(out var code))
         {
             result = Error(code, code switch
@@ -136,7 +189,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
     private async Task<IResult> GetTokenAsync(HttpContext context)
     {
         var query = Query(context);
-        Calls.Enqueue(new FakeCall("gettoken", query, "", [], null));
+        Calls.Enqueue(new FakeCall("gettoken", query, "", [], null, context.Request.QueryString.Value ?? ""));
         if (TokenDelay > TimeSpan.Zero)
         {
             await Task.Delay(TokenDelay);
@@ -147,7 +200,12 @@ public sealed class FakeWeComServer : IAsyncDisposable
             return injected;
         }
 
-        if (query.GetValueOrDefault("corpid") != CorpId || query.GetValueOrDefault("corpsecret") != Secret)
+        if (query.GetValueOrDefault("corpid") != CorpId)
+        {
+            return Error(40013, "invalid corpid");
+        }
+
+        if (query.GetValueOrDefault("corpsecret") != Secret)
         {
             return Error(40001, "invalid credential");
         }
@@ -174,7 +232,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
             }
         }
 
-        Calls.Enqueue(new FakeCall("media/upload", query, contentType, [], upload));
+        Calls.Enqueue(new FakeCall("media/upload", query, contentType, [], upload, context.Request.QueryString.Value ?? ""));
         if (UploadDelay > TimeSpan.Zero)
         {
             await Task.Delay(UploadDelay);
@@ -198,7 +256,7 @@ public sealed class FakeWeComServer : IAsyncDisposable
     private IResult GetMediaAsync(HttpContext context)
     {
         var query = Query(context);
-        Calls.Enqueue(new FakeCall("media/get", query, "", [], null));
+        Calls.Enqueue(new FakeCall("media/get", query, "", [], null, context.Request.QueryString.Value ?? ""));
         if (TryInjected("media/get", out var injected) || TokenInvalid(context, out injected))
         {
             return injected;
@@ -226,13 +284,93 @@ public sealed class FakeWeComServer : IAsyncDisposable
         var query = Query(context);
         using var memory = new MemoryStream();
         await context.Request.Body.CopyToAsync(memory);
-        Calls.Enqueue(new FakeCall("message/send", query, context.Request.ContentType ?? "", memory.ToArray(), null));
+        Calls.Enqueue(new FakeCall("message/send", query, context.Request.ContentType ?? "", memory.ToArray(), null, context.Request.QueryString.Value ?? ""));
         if (TryInjected("message/send", out var injected) || TokenInvalid(context, out injected))
         {
             return injected;
         }
 
         return Results.Text(new JsonObject { ["errcode"] = 0, ["errmsg"] = "ok", ["invaliduser"] = "" }.ToJsonString(), "application/json");
+    }
+
+    private IResult IssueWeChatToken()
+    {
+        var token = $"wx-token-{Interlocked.Increment(ref _weChatTokenCounter)}";
+        _weChatTokens[token] = 0;
+        return WeChatJson(new JsonObject { ["access_token"] = token, ["expires_in"] = 7200 });
+    }
+
+    private static IResult WeChatJson(JsonObject body) => Results.Text(body.ToJsonString(), "application/json; encoding=utf-8");
+
+    private static IResult WeChatError(int code, string message) =>
+        WeChatJson(new JsonObject { ["errcode"] = code, ["errmsg"] = message + " rid: fake" });
+
+    private async Task<IResult> StableTokenAsync(HttpContext context)
+    {
+        using var memory = new MemoryStream();
+        await context.Request.Body.CopyToAsync(memory);
+        Calls.Enqueue(new FakeCall("stable_token", Query(context), context.Request.ContentType ?? "", memory.ToArray(), null, context.Request.QueryString.Value ?? ""));
+        if (TryInjected("stable_token", out var injected))
+        {
+            return injected;
+        }
+
+        using var document = JsonDocument.Parse(memory.ToArray());
+        var root = document.RootElement;
+        return root.GetProperty("grant_type").GetString() != "client_credential" || root.GetProperty("appid").GetString() != AppId
+            || root.GetProperty("secret").GetString() != AppSecret
+            ? WeChatError(40125, "invalid appsecret")
+            : IssueWeChatToken();
+    }
+
+    private IResult WeChatToken(HttpContext context)
+    {
+        var query = Query(context);
+        Calls.Enqueue(new FakeCall("token", query, "", [], null, context.Request.QueryString.Value ?? ""));
+        return query.GetValueOrDefault("appid") == AppId && query.GetValueOrDefault("secret") == AppSecret
+            ? IssueWeChatToken()
+            : WeChatError(40125, "invalid appsecret");
+    }
+
+    private async Task VoiceAsync(HttpContext context)
+    {
+        var query = Query(context);
+        Calls.Enqueue(new FakeCall("media/get/jssdk", query, "", [], null, context.Request.QueryString.Value ?? ""));
+        var token = query.GetValueOrDefault("access_token") ?? "";
+        if (!_weChatTokens.ContainsKey(token) && !ExtraTokens.ContainsKey(token))
+        {
+            await WeChatError(40001, "invalid credential, access_token is invalid or not latest").ExecuteAsync(context);
+            return;
+        }
+
+        if (!Voices.TryGetValue(query.GetValueOrDefault("media_id") ?? "", out var voice))
+        {
+            await WeChatError(40007, "invalid media_id").ExecuteAsync(context);
+            return;
+        }
+
+        context.Response.ContentType = voice.ContentType;
+        if (!voice.Chunked)
+        {
+            context.Response.ContentLength = voice.Bytes.Length;
+        }
+
+        await context.Response.StartAsync(context.RequestAborted);
+        if (voice.Delay > TimeSpan.Zero)
+        {
+            await Task.Delay(voice.Delay, context.RequestAborted);
+        }
+
+        // Odd-sized writes: frames arrive split across reads, as from a real network.
+        for (var offset = 0; offset < voice.Bytes.Length; offset += 1000)
+        {
+            await context.Response.Body.WriteAsync(voice.Bytes.AsMemory(offset, Math.Min(1000, voice.Bytes.Length - offset)), context.RequestAborted);
+            if (voice.ChunkDelay > TimeSpan.Zero)
+            {
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await Task.Delay(voice.ChunkDelay, context.RequestAborted);
+            }
+        }
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds (bounded); false when it never did.</summary>

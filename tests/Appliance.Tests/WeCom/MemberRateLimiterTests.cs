@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Appliance.WeCom.Api;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.WeCom;
 
@@ -9,7 +10,7 @@ public sealed class MemberRateLimiterTests
     [Fact]
     public async Task Submit_OverLimit_QueuedThenMergedWhenWindowOpensNothingLost()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch);
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var delivered = new ConcurrentQueue<(string User, WeComMessage Message)>();
         using var limiter = new MemberRateLimiter(2, TimeSpan.FromMinutes(1), clock, (u, m) => { delivered.Enqueue((u, m)); return Task.CompletedTask; }, NullLogger.Instance);
 
@@ -43,7 +44,7 @@ public sealed class MemberRateLimiterTests
     [Fact]
     public async Task Submit_QueuedTextsOverWeComsTextLimit_SplitIntoMessagesOf2048BytesAndTheRestWaitsNothingLost()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch);
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var delivered = new ConcurrentQueue<WeComMessage>();
         using var limiter = new MemberRateLimiter(2, TimeSpan.FromMinutes(1), clock, (_, m) => { delivered.Enqueue(m); return Task.CompletedTask; }, NullLogger.Instance);
 
@@ -70,7 +71,7 @@ public sealed class MemberRateLimiterTests
     public async Task Submit_TwoWindows_TheFullerOneHoldsMessagesUntilItLetsGo()
     {
         // 2 a minute and 3 an hour (as WeCom's 30 a minute and 1000 an hour, scaled down).
-        var clock = new ManualTimeProvider(DateTimeOffset.UnixEpoch);
+        var clock = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
         var delivered = new ConcurrentQueue<WeComMessage>();
         using var limiter = new MemberRateLimiter(
             [(2, TimeSpan.FromMinutes(1)), (3, TimeSpan.FromHours(1))], clock, (_, m) => { delivered.Enqueue(m); return Task.CompletedTask; }, NullLogger.Instance);

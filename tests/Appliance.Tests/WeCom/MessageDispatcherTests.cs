@@ -16,7 +16,7 @@ public sealed class MessageDispatcherTests
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(
             WeComCallbackClient.Settings(api, "--WeCom:DedupeWindow=00:10:00", "--WeCom:ReplayMaxAge=00:30:00"));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         var dispatcher = NewDispatcher(server, clock, server.GetRequiredService<WeComCommandRegistry>());
         var sentAt = clock.GetUtcNow();
         var message = new InboundMessage(new Dictionary<string, string>
@@ -49,7 +49,7 @@ public sealed class MessageDispatcherTests
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
         var order = new RecordingCommand();
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         var dispatcher = NewDispatcher(server, clock, new WeComCommandRegistry([order]));
 
         await dispatcher.HandleReplayAsync(Text("alice", "record slow"), clock.GetUtcNow());
@@ -74,7 +74,7 @@ public sealed class MessageDispatcherTests
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
         var order = new RecordingCommand();
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         var dispatcher = NewDispatcher(server, clock, new WeComCommandRegistry([order]));
 
         await dispatcher.HandleReplayAsync(Text("alice", "record stuck"), clock.GetUtcNow());
@@ -109,7 +109,7 @@ public sealed class MessageDispatcherTests
         // Opening the app while the camera was offline: no help text minutes later. A menu click is a command: it runs.
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         var dispatcher = NewDispatcher(server, clock, server.GetRequiredService<WeComCommandRegistry>());
         InboundMessage Event(string name, string key = "") => new(new Dictionary<string, string>
         {
@@ -128,7 +128,7 @@ public sealed class MessageDispatcherTests
     }
 
     /// <summary>A dispatcher on <paramref name="clock"/> with <paramref name="commands"/> and the running appliance's messenger.</summary>
-    private static MessageDispatcher NewDispatcher(ApplianceServer server, ManualTimeProvider clock, WeComCommandRegistry commands) => new(
+    private static MessageDispatcher NewDispatcher(ApplianceServer server, TimerCountingTimeProvider clock, WeComCommandRegistry commands) => new(
         server.GetRequiredService<WeComOptions>(), commands, server.GetRequiredService<WeComMessenger>(), server.GetRequiredService<WeComMetrics>(),
         new RunJournal(null, clock, NullLogger<RunJournal>.Instance), clock, NullLogger<MessageDispatcher>.Instance, []);
 

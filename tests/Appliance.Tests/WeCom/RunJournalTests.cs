@@ -5,6 +5,7 @@ using Appliance.WeCom.Api;
 using Appliance.WeCom.Callback;
 using Appliance.WeCom.Commands;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.WeCom;
 
@@ -34,7 +35,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_ReopenedAfterRestart_KnowsWhatStartedUntilItExpires()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         var started = clock.GetUtcNow();
         using (var journal = Open(clock))
         {
@@ -61,7 +62,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_FileHoldsNoMemberNamesOrEventKeys()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using (var journal = Open(clock))
         {
             journal.Record("e:alice|1800000000|click|open door", clock.GetUtcNow() + TimeSpan.FromMinutes(30));
@@ -77,7 +78,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_DamagedLines_SkippedAndTheRestKept()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using (var journal = Open(clock))
         {
             journal.Record("m:1", clock.GetUtcNow() + TimeSpan.FromMinutes(30));
@@ -97,7 +98,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_ManyExpiredLines_FileCompactedToTheLiveOnes()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using var journal = Open(clock);
         for (var i = 0; i < 5000; i++)
         {
@@ -116,7 +117,7 @@ public sealed class RunJournalTests : IDisposable
     {
         // Each line is synced outside the lock while other threads write and compact (which closes the stream): the
         // sync must keep its handle open, never touch a closed one, and lose nothing.
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using (var journal = Open(clock))
         {
             var writers = Enumerable.Range(0, 4).Select(w => Task.Run(() =>
@@ -149,7 +150,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_FileCannotBeWritten_RecordGoesOnAndTriesAgainAMinuteLater()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         Directory.CreateDirectory(JournalFile); // in the file's place: every write fails, as on a read-only or full card
         using var journal = Open(clock);
 
@@ -166,7 +167,7 @@ public sealed class RunJournalTests : IDisposable
     [Fact]
     public void Journal_WithoutStateDirectory_RemembersNothingAcrossRestarts()
     {
-        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        var clock = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
         using var journal = new RunJournal(null, clock, NullLogger<RunJournal>.Instance);
         journal.Record("m:1", clock.GetUtcNow() + TimeSpan.FromMinutes(30));
         Assert.Null(journal.StartedBeforeRestart("m:1"));
@@ -207,7 +208,7 @@ public sealed class RunJournalTests : IDisposable
     {
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var message = new InboundMessage(new Dictionary<string, string>
         {
             ["FromUserName"] = "alice", ["MsgType"] = "event", ["Event"] = "click", ["EventKey"] = "help",

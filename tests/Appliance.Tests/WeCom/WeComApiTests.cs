@@ -3,6 +3,7 @@ using System.Text.Json;
 using Appliance.Tests.Infrastructure;
 using Appliance.WeCom.Api;
 using Camera.Jpeg;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Appliance.Tests.WeCom;
 
@@ -456,7 +457,7 @@ public sealed class WeComApiTests
         // again after WeComMessenger.ResendDelays[0] (30 s on the alerts' clock), as a refused send would be, not dropped.
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         using var alerts = AlertsOn(server, clock);
         var snapshot = await server.GetRequiredService<Appliance.Capture.SnapshotService>().GetFreshAsync(CancellationToken.None);
         api.FailNext("media/upload", WeComApiClient.Busy, times: 4); // the first upload's attempt and its three busy retries
@@ -485,7 +486,7 @@ public sealed class WeComApiTests
         // A PIR firing again and again while the relay is down must not keep a frame (and a retry loop) per alert.
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
         using var alerts = AlertsOn(server, clock);
         var snapshots = server.GetRequiredService<Appliance.Capture.SnapshotService>();
         api.FailNext("media/upload", WeComApiClient.Busy, times: 8); // both alerts' uploads, with their busy retries
@@ -512,7 +513,7 @@ public sealed class WeComApiTests
         Assert.Equal(2, ImagesSent(api)); // alice and dad, once each
     }
 
-    private static Appliance.WeCom.Alerts.WeComAlerts AlertsOn(ApplianceServer server, ManualTimeProvider clock) =>
+    private static Appliance.WeCom.Alerts.WeComAlerts AlertsOn(ApplianceServer server, FakeTimeProvider clock) =>
         new(server.GetRequiredService<Appliance.WeCom.WeComOptions>(), server.Services, clock,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<Appliance.WeCom.Alerts.WeComAlerts>.Instance);
 

@@ -13,7 +13,7 @@ public sealed class WeComMessengerTests
     {
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         using var messenger = new WeComMessenger(server.GetRequiredService<WeComApiClient>(), server.GetRequiredService<WeComOptions>(), clock, NullLogger<WeComMessenger>.Instance);
         api.FailNext("message/send", 45009, times: 2);
 
@@ -39,7 +39,7 @@ public sealed class WeComMessengerTests
     {
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var clock = new TimerCountingTimeProvider(DateTimeOffset.UtcNow);
         using var messenger = new WeComMessenger(server.GetRequiredService<WeComApiClient>(), server.GetRequiredService<WeComOptions>(), clock, NullLogger<WeComMessenger>.Instance);
         api.FailNext("message/send", 81013); // not a member of the app's visible range
 
@@ -51,7 +51,7 @@ public sealed class WeComMessengerTests
         Assert.Single(api.CallsTo("message/send"));
     }
 
-    private static async Task WaitingAsync(ManualTimeProvider clock)
+    private static async Task WaitingAsync(TimerCountingTimeProvider clock)
     {
         for (var i = 0; i < 200 && clock.PendingTimers == 0; i++)
         {

@@ -1,6 +1,7 @@
 using Camera.Jpeg;
 using Camera.Sources;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Camera.Tests.Sources;
 
@@ -13,7 +14,7 @@ public sealed class SourceTests : IDisposable
     [Fact]
     public void Synthetic_ReadFrame_ProducesConfiguredSizeAndChangesOverTime()
     {
-        var time = new ManualTimeProvider(DateTimeOffset.Parse("2026-01-01T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-01-01T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         using var source = new SyntheticSource(new CameraOptions { Width = 320, Height = 240, Quality = 70 }, time);
         source.Open(CancellationToken.None);
 

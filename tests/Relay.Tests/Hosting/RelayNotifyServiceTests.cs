@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 using Appliance.Hosting.Systemd;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Relay.Hosting;
 
@@ -32,6 +34,33 @@ public sealed class RelayNotifyServiceTests
         await service.StopAsync(CancellationToken.None);
 
         Assert.Contains("STOPPING=1", await ReceiveAsync(listener, "STOPPING=1"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddSystemd_NotifySocket_RegistersTheNotifierAndTheRelaysNotifyService()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        var environment = new SystemdEnvironment("/run/relay-test-notify.sock", TimeSpan.FromSeconds(30), UnderJournal: false);
+        builder.Services.AddSingleton(environment);
+
+        builder.AddSystemd();
+
+        Assert.Contains(builder.Services, d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(RelayNotifyService));
+        Assert.Equal("/run/relay-test-notify.sock", Assert.IsType<SystemdNotifier>(
+            Assert.Single(builder.Services, d => d.ServiceType == typeof(SystemdNotifier)).ImplementationInstance).SocketPath);
+        Assert.Same(environment, Assert.Single(builder.Services, d => d.ServiceType == typeof(SystemdEnvironment)).ImplementationInstance);
+    }
+
+    [Fact]
+    public void AddSystemd_NoNotifySocket_NeitherNotifierNorNotifyService()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddSingleton(new SystemdEnvironment(NotifySocket: null, WatchdogTimeout: null, UnderJournal: false));
+
+        builder.AddSystemd();
+
+        Assert.DoesNotContain(builder.Services, d => d.ImplementationType == typeof(RelayNotifyService));
+        Assert.DoesNotContain(builder.Services, d => d.ServiceType == typeof(SystemdNotifier));
     }
 
     private static async Task<string> ReceiveAsync(Socket socket, string wanted)

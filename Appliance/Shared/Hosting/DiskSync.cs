@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Camera.Interop;
+using Appliance.Interop;
 using Microsoft.Win32.SafeHandles;
 using Tmds.Linux;
 

@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace Appliance.Tests.Infrastructure;
+
+/// <summary>
+/// Microsoft.Extensions.TimeProvider.Testing's <see cref="FakeTimeProvider"/> that also says how many timers wait to
+/// fire, so a test moves the clock only once the code under test waits (FakeTimeProvider keeps that to itself; the
+/// timers themselves are FakeTimeProvider's). Starts at 2026-12-02 00:00 UTC unless told otherwise.
+/// </summary>
+internal sealed class TimerCountingTimeProvider(DateTimeOffset start) : FakeTimeProvider(start)
+{
+    private int _pending;
+
+    public TimerCountingTimeProvider()
+        : this(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero))
+    {
+    }
+
+    /// <summary>Timers created here that are set and have not fired (a periodic one stays counted until disposed).</summary>
+    public int PendingTimers => Volatile.Read(ref _pending);
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new CountedTimer(this, callback, state);
+        timer.Attach(base.CreateTimer(static s => ((CountedTimer)s!).Fire(), timer, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan));
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    private sealed class CountedTimer(TimerCountingTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        private readonly Lock _lock = new();
+        private ITimer? _inner;
+        private bool _pending;
+        private bool _periodic;
+
+        public void Attach(ITimer inner) => _inner = inner;
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (_lock)
+            {
+                SetPending(dueTime != Timeout.InfiniteTimeSpan);
+                _periodic = period != Timeout.InfiniteTimeSpan && period != TimeSpan.Zero;
+            }
+
+            // A zero due time fires inside this call, as FakeTimeProvider does; Fire then counts it off.
+            return _inner!.Change(dueTime, period);
+        }
+
+        public void Fire()
+        {
+            lock (_lock)
+            {
+                if (!_periodic)
+                {
+                    SetPending(false);
+                }
+            }
+
+            callback(state);
+        }
+
+        public void Dispose()
+        {
+            lock (_lock)
+            {
+                SetPending(false);
+            }
+
+            _inner?.Dispose();
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+
+        private void SetPending(bool pending)
+        {
+            if (pending != _pending)
+            {
+                _pending = pending;
+                Interlocked.Add(ref owner._pending, pending ? 1 : -1);
+            }
+        }
+    }
+}
