@@ -20,6 +20,10 @@ ip link set lo up
 mkdir -p /usr/lib/appliance /tmp/appliance-config /tmp/appliance-state
 cp "$lane/appliance/usr/lib/appliance/"* /usr/lib/appliance/ # from the disk, not paged in over 9p
 cp "$lane/appliance/etc/appliance/appliance.json" /tmp/appliance-config/ 2>/dev/null || true
+# Another publish to compare with in the same boot (the host's MEASURE_COMPARE_PUBLISH_DIR): server appliance:before.
+if [ -d "$lane/compare" ]; then
+  mkdir -p /usr/lib/appliance-before && cp "$lane/compare/usr/lib/appliance/"* /usr/lib/appliance-before/
+fi
 for node in /dev/video*; do chmod 666 "$node"; done
 log "$(uname -m), kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo); vivid: $(cat /sys/class/video4linux/video0/name)"
 log "ustreamer $(ustreamer --version) ($(dpkg-query -W -f '${Version} ${Architecture}' ustreamer)); appliance $(/usr/lib/appliance/Appliance --version 2>/dev/null | head -n1), binary $(stat -c %s /usr/lib/appliance/Appliance) bytes"
@@ -37,11 +41,12 @@ stop() { # stops the server started last; how long SIGTERM took
 }
 
 run() { # SERVER VIEWERS ROUND: one fresh start, first frame, warm-up, measured window
-  local server=$1 viewers=$2 round=$3 port start first result variant_env=""
+  local server=$1 viewers=$2 round=$3 port start first result variant_env="" binary=/usr/lib/appliance/Appliance
   # appliance:NAME is the appliance with the variant NAME's extra environment (/lane/variants: "NAME ENV=VALUE …").
   if [[ "$server" == appliance:* ]]; then
     variant_env="$(awk -v name="${server#appliance:}" '$1 == name { $1 = ""; print }' "$lane/variants")"
   fi
+  [ "$server" = appliance:before ] && binary=/usr/lib/appliance-before/Appliance
   port=$(( 19300 + RANDOM % 500 ))
   start=$(date +%s%N)
   case "$server" in
@@ -53,7 +58,7 @@ run() { # SERVER VIEWERS ROUND: one fresh start, first frame, warm-up, measured 
     appliance*)
       # Its log with timestamps and the appliance's own Information lines: where the start-up time goes.
       env $(cat "$lane/appliance.env") $variant_env APPLIANCE_CONFIG_DIR=/tmp/appliance-config \
-        Logging__Console__FormatterOptions__TimestampFormat=HH:mm:ss.fff Logging__LogLevel__Appliance=Information /usr/lib/appliance/Appliance \
+        Logging__Console__FormatterOptions__TimestampFormat=HH:mm:ss.fff Logging__LogLevel__Appliance=Information "$binary" \
         --urls="http://127.0.0.1:$port" --State:Directory=/tmp/appliance-state --Camera:Source=v4l2 \
         --Camera:Device=/dev/video0 --Camera:Width="$MEASURE_WIDTH" --Camera:Height="$MEASURE_HEIGHT" \
         --Camera:Fps="$MEASURE_FPS" --Camera:Quality="$MEASURE_QUALITY" --Logging:LogLevel:Default=Warning \
@@ -86,7 +91,7 @@ run() { # SERVER VIEWERS ROUND: one fresh start, first frame, warm-up, measured 
 }
 
 for round in $(seq 1 "$MEASURE_ROUNDS"); do
-  for server in ustreamer appliance $(awk '{ print "appliance:" $1 }' "$lane/variants"); do
+  for server in ustreamer appliance $([ -d "$lane/compare" ] && echo appliance:before) $(awk '{ print "appliance:" $1 }' "$lane/variants"); do
     for viewers in $MEASURE_VIEWERS; do run "$server" "$viewers" "$round"; done
   done
 done

@@ -13,6 +13,7 @@
 #   MEASURE_APPLIANCE_ENV="DOTNET_GCgen0size=0x100000 …"                # extra environment for the appliance (experiments)
 #   MEASURE_APPLIANCE_VARIANTS="tc0:DOTNET_TieredCompilation=0 hard:DOTNET_GCHeapHardLimit=0x2000000+DOTNET_GCgen0size=0x100000"
 #                                  # more appliance runs in the same boot, each with its extra environment (appliance:NAME)
+#   MEASURE_COMPARE_PUBLISH_DIR=DIR   # also that publish's appliance (appliance:before, its own binary, same environment)
 #   MEASURE_SECONDS (20) MEASURE_WARMUP (8) MEASURE_ROUNDS (1) MEASURE_VIEWERS ("1 20") ARM64_GUEST_MEMORY (1024 MB)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,6 +31,11 @@ deb="$(ls "$work"/packages/appliance_*_arm64.deb 2>/dev/null | head -n1)"
 [ -n "$deb" ] || fail "no appliance_VERSION_arm64.deb in the publish"
 dpkg-deb -x "$deb" "$work/appliance"
 rm -rf "$work/packages"
+if [ -n "${MEASURE_COMPARE_PUBLISH_DIR:-}" ]; then # another publish (e.g. before a change), measured in the same boot
+  compare_deb="$(ls "$MEASURE_COMPARE_PUBLISH_DIR"/appliance_*_arm64.deb 2>/dev/null | head -n1)"
+  [ -n "$compare_deb" ] || fail "no appliance_VERSION_arm64.deb in MEASURE_COMPARE_PUBLISH_DIR=$MEASURE_COMPARE_PUBLISH_DIR"
+  dpkg-deb -x "$compare_deb" "$work/compare"
+fi
 [ -x "$work/appliance/usr/lib/appliance/Appliance" ] || fail "$(basename "$deb") has no usr/lib/appliance/Appliance"
 # The environment the unit gives the service (e.g. DOTNET_GCgen0size), then the run's own.
 unit="$(find "$work/appliance" -name appliance.service | head -n1)"
