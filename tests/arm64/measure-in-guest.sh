@@ -56,9 +56,9 @@ run() { # SERVER VIEWERS ROUND: one fresh start, first frame, warm-up, measured 
         --log-level 0 > "$lane/ustreamer-$viewers-$round.log" 2>&1 &
       ;;
     appliance*)
-      # Its log with timestamps and the appliance's own Information lines: where the start-up time goes.
+      # Its log keeps the appliance's own Information lines (which features started); the rest at Warning.
       env $(cat "$lane/appliance.env") $variant_env APPLIANCE_CONFIG_DIR=/tmp/appliance-config \
-        Logging__Console__FormatterOptions__TimestampFormat=HH:mm:ss.fff Logging__LogLevel__Appliance=Information "$binary" \
+        Logging__LogLevel__Appliance=Information "$binary" \
         --urls="http://127.0.0.1:$port" --State:Directory=/tmp/appliance-state --Camera:Source=v4l2 \
         --Camera:Device=/dev/video0 --Camera:Width="$MEASURE_WIDTH" --Camera:Height="$MEASURE_HEIGHT" \
         --Camera:Fps="$MEASURE_FPS" --Camera:Quality="$MEASURE_QUALITY" --Logging:LogLevel:Default=Warning \
