@@ -45,6 +45,7 @@ public static class WebAuthExtensions
             .AddScheme<AuthenticationSchemeOptions, SessionAuthenticationHandler>(WebAuthSchemes.Session, null)
             .AddScheme<AuthenticationSchemeOptions, BasicAuthenticationHandler>(WebAuthSchemes.Basic, null)
             .AddScheme<AuthenticationSchemeOptions, LinkAuthenticationHandler>(WebAuthSchemes.Link, null);
+        DropKeyRingPreload(builder.Services);
         var admin = new AuthorizationPolicyBuilder(WebAuthSchemes.All).RequireRole(WebPolicies.AdminRole).Build();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(WebPolicies.Viewer, p => p.AddAuthenticationSchemes(WebAuthSchemes.All).RequireRole(WebPolicies.ViewerRole, WebPolicies.AdminRole))
@@ -65,6 +66,27 @@ public static class WebAuthExtensions
 
         return builder;
     }
+
+    /// <summary>
+    /// AddAuthentication brings ASP.NET Core's data protection, whose hosted service loads its XML key ring (and on the
+    /// first start creates and writes a key) before the server listens. Nothing here protects data with it: sessions,
+    /// signed links and the setup code have keys of their own. So the preload goes; data protection stays registered
+    /// and would load its keys on first use. Under emulation on arm64 this start-up work and the XML and crypto code it
+    /// keeps resident cost seconds of the first frame and megabytes of RSS (docs/measurements.md).
+    /// </summary>
+    internal static void DropKeyRingPreload(IServiceCollection services)
+    {
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            if (services[i].ServiceType == typeof(IHostedService) && services[i].ImplementationType?.FullName == KeyRingPreloadService)
+            {
+                services.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>The data protection hosted service that loads the key ring at start (internal to ASP.NET Core).</summary>
+    internal const string KeyRingPreloadService = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
 
     public static WebApplication UseWebAuth(this WebApplication app)
     {

@@ -361,7 +361,7 @@ public sealed unsafe partial class V4l2Source : FrameSource
                     return null;
                 }
 
-                return _encoder!.EncodeYuvPlanes(_y, Width, _u, _v, Width / 2, Width, Height, ChromaSubsampling.Yuv422, now);
+                return EncodeYuyvPlanes(_encoder!, _y, _u, _v, Width, Height, now);
             case V4l2Native.PixNv12:
                 if (!YuvConversion.TrySplitNv12(data, _bytesPerLine, Width, Height, _y, _u, _v))
                 {
@@ -385,6 +385,14 @@ public sealed unsafe partial class V4l2Source : FrameSource
                     Width, Height, ChromaSubsampling.Yuv420, now);
         }
     }
+
+    /// <summary>
+    /// Encodes deinterleaved YUYV (Y, and 4:2:2 U and V planes of width/2 x height) as 4:2:0, as µStreamer and most
+    /// cameras' own JPEGs are: libturbojpeg reads every other chroma row (a chroma stride of two rows), so a third less
+    /// to transform per frame than 4:2:2 and smaller frames for every viewer; the eye does not see the vertical chroma.
+    /// </summary>
+    internal static Frame EncodeYuyvPlanes(JpegEncoder encoder, byte[] y, byte[] u, byte[] v, int width, int height, DateTimeOffset capturedAt) =>
+        encoder.EncodeYuvPlanes(y, width, u, v, width, width, height, ChromaSubsampling.Yuv420, capturedAt);
 
     /// <summary>
     /// When the driver filled the buffer, as wall-clock time (now minus its age, however old), so X-Timestamp and

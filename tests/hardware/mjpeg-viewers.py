@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """Opens N MJPEG viewers on http://127.0.0.1:PORT/stream for D seconds (after W seconds of warm-up) and prints
 one JSON line: frames per viewer, fps per viewer, capture-to-header latency (from the part's X-Timestamp: Unix
-seconds for the appliance, CLOCK_MONOTONIC seconds for uStreamer, told apart by size)."""
-import json, socket, sys, threading, time
+seconds for the appliance, CLOCK_MONOTONIC seconds for uStreamer, told apart by size).
+An optional fifth argument, the server's PID, adds its CPU time (utime + stime from /proc/PID/stat) over exactly the
+measured window: serverCpuMs."""
+import json, os, socket, sys, threading, time
 
 port, viewers, duration, warmup = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+server_pid = int(sys.argv[5]) if len(sys.argv) > 5 else None
 start_at = time.monotonic() + warmup
 end_at = start_at + duration
 results = [None] * viewers
@@ -20,7 +23,10 @@ def viewer(index):
         now = time.monotonic()
         if now >= end_at:
             break
-        data = sock.recv(1 << 18)
+        try:
+            data = sock.recv(1 << 18)
+        except socket.timeout:  # a server that stalls for 10 s: this viewer's count ends there
+            break
         if not data:
             break
         buffer += data
@@ -47,9 +53,21 @@ def viewer(index):
     results[index] = (frames, latencies)
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+
+
 threads = [threading.Thread(target=viewer, args=(i,)) for i in range(viewers)]
 for t in threads:
     t.start()
+cpu_window = None
+if server_pid is not None:
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    before = cpu_ticks(server_pid)
+    time.sleep(max(0.0, end_at - time.monotonic()))
+    cpu_window = (cpu_ticks(server_pid) - before) * 1000 // os.sysconf("SC_CLK_TCK")
 for t in threads:
     t.join()
 frames = [r[0] for r in results]
@@ -63,4 +81,5 @@ print(json.dumps({
     "fpsPerViewerMean": round(sum(frames) / viewers / duration, 1),
     "latencyMsP50": pick(0.5),
     "latencyMsP95": pick(0.95),
+    **({"serverCpuMs": cpu_window} if cpu_window is not None else {}),
 }))
