@@ -486,7 +486,7 @@ public sealed class WeComApiTests
         // A PIR firing again and again while the relay is down must not keep a frame (and a retry loop) per alert.
         await using var api = await FakeWeComServer.StartAsync();
         await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api, "--WeCom:AlertInterval=00:00:01"));
-        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 12, 2, 0, 0, 0, TimeSpan.Zero));
+        var clock = new TimerCountingTimeProvider();
         using var alerts = AlertsOn(server, clock);
         var snapshots = server.GetRequiredService<Appliance.Capture.SnapshotService>();
         api.FailNext("media/upload", WeComApiClient.Busy, times: 8); // both alerts' uploads, with their busy retries
@@ -499,6 +499,11 @@ public sealed class WeComApiTests
         var newest = second!.Jpeg.ToArray();
         var merged = alerts.NotifyAsync("motion again", second); // waits for AlertInterval on the alerts' clock
         Assert.True(await FakeWeComServer.EventuallyAsync(() => api.CallsTo("media/upload").Count() == 8, TimeSpan.FromSeconds(20)));
+
+        // Only once all wait on the alerts' clock (the kept photo's resend, the merged alert's interval for alice and
+        // for dad): moved earlier, an interval's timer could be set after the move, one second past it, and never fire.
+        Assert.True(await FakeWeComServer.EventuallyAsync(() => clock.PendingTimers == 3, TimeSpan.FromSeconds(10)),
+            $"{clock.PendingTimers} timers wait on the alerts' clock, not 3");
         clock.Advance(TimeSpan.FromSeconds(1));
         await merged.WaitAsync(TimeSpan.FromSeconds(10));
         second.Release();
@@ -513,7 +518,7 @@ public sealed class WeComApiTests
         Assert.Equal(2, ImagesSent(api)); // alice and dad, once each
     }
 
-    private static Appliance.WeCom.Alerts.WeComAlerts AlertsOn(ApplianceServer server, FakeTimeProvider clock) =>
+    private static Appliance.WeCom.Alerts.WeComAlerts AlertsOn(ApplianceServer server, TimeProvider clock) =>
         new(server.GetRequiredService<Appliance.WeCom.WeComOptions>(), server.Services, clock,
             Microsoft.Extensions.Logging.Abstractions.NullLogger<Appliance.WeCom.Alerts.WeComAlerts>.Instance);
 
