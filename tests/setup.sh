@@ -31,6 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian's motion is a peer the motion-peer lane runs as a plain process, not a service; its package enables and
+  # starts motion.service, whose web control takes localhost:8080, the appliance's own default port (the README's
+  # first command would then fail to listen). Stopped and disabled only when installed here, only where systemd runs.
+  if [[ " ${missing[*]} " == *" motion "* ]] && [ -d /run/systemd/system ]; then
+    echo "setup: motion.service stopped and disabled (the tests run motion themselves; it would hold port 8080)"
+    $sudo systemctl disable --now motion.service || true
+  fi
 fi
 
 # npm packages live next to the scripts that use them (lock files pin the versions).
