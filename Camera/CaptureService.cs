@@ -24,6 +24,7 @@ public sealed partial class CaptureService : IDisposable
     private readonly List<SkippedSource> _skipped = [];
     private SkippedSource[] _skippedSnapshot = []; // what status reports; copied once per selection, not per frame
     private readonly ManualResetEventSlim _viewerArrived = new(false);
+    private readonly ManualResetEventSlim _tick = new(false); // set by a non-system clock's timer (see Wait)
     private long _noCameraPublishedAt = long.MinValue / 2;
     private TimeSpan _backoff = TimeSpan.FromSeconds(1);
     private Thread? _thread;
@@ -211,10 +212,7 @@ public sealed partial class CaptureService : IDisposable
 
     private TimeSpan ReadTimeout() => TimeSpan.FromSeconds(Math.Max(2.0, 3.0 / Math.Max(1, _options.Fps)));
 
-    /// <summary>
-    /// Sleeps on a kernel wait rather than a timer task: timer callbacks run on the thread pool, and a busy pool
-    /// would make the camera stutter. A first viewer ends an idle wait at once.
-    /// </summary>
+    /// <summary>A first viewer ends an idle wait at once.</summary>
     private void WaitForTickOrViewer(TimeSpan wait, bool idle, CancellationToken token)
     {
         _viewerArrived.Reset();
@@ -223,14 +221,34 @@ public sealed partial class CaptureService : IDisposable
             return;
         }
 
-        if (idle)
+        Wait(wait, idle ? _viewerArrived : null, token);
+    }
+
+    /// <summary>
+    /// Sleeps on a kernel wait rather than a timer task: timer callbacks run on the thread pool, and a busy pool
+    /// would make the camera stutter. Ends early when <paramref name="wake"/> is set or the service stops. With any
+    /// clock but the system's (a test's fake clock), that clock's timer ends the wait instead, so moving the clock
+    /// drives the loop.
+    /// </summary>
+    private void Wait(TimeSpan wait, ManualResetEventSlim? wake, CancellationToken token)
+    {
+        if (_time == TimeProvider.System)
         {
-            _viewerArrived.Wait(RoundUp(wait), token);
+            if (wake is null)
+            {
+                token.WaitHandle.WaitOne(RoundUp(wait));
+            }
+            else
+            {
+                wake.Wait(RoundUp(wait), token);
+            }
+
+            return;
         }
-        else
-        {
-            token.WaitHandle.WaitOne(RoundUp(wait));
-        }
+
+        _tick.Reset();
+        using var timer = _time.CreateTimer(static s => ((ManualResetEventSlim)s!).Set(), _tick, wait, Timeout.InfiniteTimeSpan);
+        WaitHandle.WaitAny(wake is null ? [_tick.WaitHandle, token.WaitHandle] : [_tick.WaitHandle, wake.WaitHandle, token.WaitHandle]);
     }
 
     private FrameSource? SelectSource(CancellationToken token)
@@ -345,7 +363,7 @@ public sealed partial class CaptureService : IDisposable
             Beat();
             PublishNoCameraFrame();
             var left = TimeSpan.FromSeconds((end - _time.GetTimestamp()) / (double)_time.TimestampFrequency);
-            token.WaitHandle.WaitOne(RoundUp(Min(left, TimeSpan.FromSeconds(1))));
+            Wait(Min(left, TimeSpan.FromSeconds(1)), null, token);
         }
     }
 
@@ -410,6 +428,7 @@ public sealed partial class CaptureService : IDisposable
         _hub.FirstViewerArrived -= _viewerArrived.Set;
         _stop.Dispose();
         _viewerArrived.Dispose();
+        _tick.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Camera opened: {Description}")]

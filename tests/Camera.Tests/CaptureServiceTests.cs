@@ -1,9 +1,19 @@
+using System.Diagnostics;
+using Appliance.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Camera.Tests;
 
+/// <summary>
+/// The capture loop runs on a fake clock: a test moves it only while the loop waits on it (for the next frame, the
+/// backoff, the idle heartbeat), so rates and backoff are counted in the clock's time, not the machine's.
+/// </summary>
 public sealed class CaptureServiceTests
 {
+    private static readonly TimeSpan FrameStep = TimeSpan.FromMilliseconds(20);
+
+    private readonly TimerCountingTimeProvider _clock = new();
+
     /// <summary>A scripted device: fails to open, delivers, or dies after some frames.</summary>
     private sealed class ScriptedSource(string name, string? openError = null, int dieAfter = int.MaxValue, bool selfPaced = false) : FrameSource
     {
@@ -30,14 +40,10 @@ public sealed class CaptureServiceTests
 
         public override Frame? ReadFrame(TimeSpan timeout, CancellationToken cancellationToken)
         {
+            // Self-paced is only used dying at once: no test reads frames from it, so it need not wait for them.
             if (_delivered++ >= dieAfter)
             {
                 throw new FrameSourceException($"{name} unplugged");
-            }
-
-            if (selfPaced)
-            {
-                Thread.Sleep(10);
             }
 
             return Frame.Create(TestJpegs.Make(32, 24), 32, 24, DateTimeOffset.UtcNow);
@@ -90,17 +96,49 @@ public sealed class CaptureServiceTests
         }
     }
 
-    private static CaptureService Create(CameraOptions options, FrameHub hub, params FrameSourceFactory[] factories) =>
-        new(options, hub, factories, NullLogger<CaptureService>.Instance);
+    private CaptureService Create(CameraOptions options, FrameHub hub, params FrameSourceFactory[] factories) =>
+        new(options, hub, factories, NullLogger<CaptureService>.Instance, _clock);
 
+    /// <summary>Waits (in real time, polling) for what the capture thread does without the clock moving.</summary>
     private static async Task WaitUntil(Func<bool> condition, int seconds = 10)
     {
-        var until = DateTime.UtcNow.AddSeconds(seconds);
+        var started = Stopwatch.GetTimestamp();
         while (!condition())
         {
-            Assert.True(DateTime.UtcNow < until, "condition not reached in time");
-            await Task.Delay(20);
+            Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(seconds), "condition not reached in time");
+            await Task.Delay(1);
         }
+    }
+
+    /// <summary>Moves the clock by <paramref name="span"/>, one <paramref name="step"/> each time the loop waits on it.</summary>
+    private async Task MoveClock(TimeSpan span, TimeSpan step)
+    {
+        for (var moved = TimeSpan.Zero; moved < span; moved += step)
+        {
+            await WaitUntil(() => _clock.PendingTimers > 0);
+            _clock.Advance(step);
+        }
+    }
+
+    /// <summary>Moves the clock a frame's step at a time while the loop waits, until <paramref name="condition"/> holds.</summary>
+    private async Task MoveClockUntil(Func<bool> condition, int clockSeconds = 60)
+    {
+        var limit = _clock.GetUtcNow().AddSeconds(clockSeconds);
+        await WaitUntil(() =>
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            Assert.True(_clock.GetUtcNow() < limit, $"condition not reached in {clockSeconds} s of the clock");
+            if (_clock.PendingTimers > 0)
+            {
+                _clock.Advance(FrameStep);
+            }
+
+            return false;
+        });
     }
 
     [Fact]
@@ -128,9 +166,9 @@ public sealed class CaptureServiceTests
         using var capture = Create(new CameraOptions { Source = "file", Fps = 50, IdleFps = 50 }, hub, new FrameSourceFactory("file", null, _ => source));
         capture.Start();
 
-        await WaitUntil(() => capture.Status.State == CaptureState.Unavailable);
+        await MoveClockUntil(() => capture.Status.State == CaptureState.Unavailable);
         Assert.Contains("unplugged", capture.Status.Problem, StringComparison.Ordinal);
-        await WaitUntil(() => source.Opens >= 2 && capture.Status.State is CaptureState.Live or CaptureState.Idle);
+        await MoveClockUntil(() => source.Opens >= 2 && capture.Status.State is CaptureState.Live or CaptureState.Idle);
     }
 
     [Fact]
@@ -143,14 +181,14 @@ public sealed class CaptureServiceTests
         await WaitUntil(() => hub.FramesPublished > 0);
 
         var before = hub.FramesPublished;
-        await Task.Delay(1000);
+        await MoveClock(TimeSpan.FromSeconds(1), FrameStep);
         var idleFrames = hub.FramesPublished - before;
         Assert.InRange(idleFrames, 1, 4);
 
         using (hub.RegisterViewer())
         {
             before = hub.FramesPublished;
-            await Task.Delay(1000);
+            await MoveClock(TimeSpan.FromSeconds(1), FrameStep);
             Assert.True(hub.FramesPublished - before >= 20, $"only {hub.FramesPublished - before} frames with a viewer");
         }
     }
@@ -162,13 +200,13 @@ public sealed class CaptureServiceTests
         using var capture = Create(new CameraOptions { Source = "synthetic", Fps = 30, IdleFps = 0 }, hub,
             new FrameSourceFactory("synthetic", 100, _ => new ScriptedSource("synthetic")));
         capture.Start();
-        await Task.Delay(700);
+        await MoveClock(TimeSpan.FromMilliseconds(700), FrameStep);
         var paused = hub.FramesPublished;
-        await Task.Delay(700);
+        await MoveClock(TimeSpan.FromMilliseconds(700), FrameStep);
         Assert.Equal(paused, hub.FramesPublished);
 
         using var viewer = hub.RegisterViewer();
-        await WaitUntil(() => hub.FramesPublished > paused + 5);
+        await MoveClockUntil(() => hub.FramesPublished > paused + 5);
         Assert.True(capture.SinceHeartbeat < TimeSpan.FromSeconds(2));
     }
 
@@ -179,7 +217,7 @@ public sealed class CaptureServiceTests
         var source = new ScriptedSource("rpicam", dieAfter: 0, selfPaced: true);
         using var capture = Create(new CameraOptions { Source = "rpicam", Width = 64, Height = 48 }, hub, new FrameSourceFactory("rpicam", null, _ => source));
         capture.Start();
-        await Task.Delay(4500);
+        await MoveClock(TimeSpan.FromSeconds(4.5), TimeSpan.FromMilliseconds(100));
 
         // Opens at about 0, 1, 3 s (backoff 1, 2, 4 s), not every second.
         Assert.InRange(source.Opens, 2, 3);
@@ -204,10 +242,10 @@ public sealed class CaptureServiceTests
         Assert.Contains(nameof(UnauthorizedAccessException), seen.Problem, StringComparison.Ordinal);
 
         // Retried with the backoff, and live again once the file can be read.
-        await WaitUntil(() => source.Opens >= 2, seconds: 20);
+        await MoveClockUntil(() => source.Opens >= 2);
         Assert.Equal(CaptureState.Unavailable, capture.Status.State);
         source.Failure = null;
-        await WaitUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null }, seconds: 20);
+        await MoveClockUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null });
     }
 
     [Fact]
@@ -219,13 +257,13 @@ public sealed class CaptureServiceTests
         capture.Start();
 
         var seen = capture.Status;
-        await WaitUntil(() => (seen = capture.Status).State == CaptureState.Unavailable);
+        await MoveClockUntil(() => (seen = capture.Status).State == CaptureState.Unavailable);
         Assert.Contains("JPEG encoding failed: bogus", seen.Problem, StringComparison.Ordinal);
 
-        await WaitUntil(() => source.Opens >= 2, seconds: 20);
+        await MoveClockUntil(() => source.Opens >= 2);
         source.Failure = null;
         var published = hub.FramesPublished;
-        await WaitUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null } && hub.FramesPublished > published + 10, seconds: 20);
+        await MoveClockUntil(() => capture.Status is { State: CaptureState.Live or CaptureState.Idle, Problem: null } && hub.FramesPublished > published + 10);
     }
 
     [Fact]
