@@ -170,10 +170,9 @@ public sealed class CallbackStoreAndForwardTests
     [Fact]
     public async Task Callback_ApplianceOnline_ForwardedWithItsAnswer()
     {
-        await using var relay = await RelayServer.StartAsync();
         var recorder = new CallbackRecorder { Answer = "<xml>reply</xml>" };
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(callbacks: recorder);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
         using var response = await PostCallbackAsync(client, "m1");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -186,10 +185,9 @@ public sealed class CallbackStoreAndForwardTests
     [Fact]
     public async Task Callback_ApplianceTooSlow_Answered200EmptyThenReplayed()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:CallbackTimeout=00:00:01");
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "late" };
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
         var stopwatch = Stopwatch.StartNew();
         using var response = await PostCallbackAsync(client, "slow");
@@ -321,10 +319,9 @@ public sealed class CallbackStoreAndForwardTests
     {
         // The appliance did take it (it ran the command and answers through message/send): a replay could run it
         // again if the appliance restarted in between, so the relay keeps waiting for the live answer.
-        await using var relay = await RelayServer.StartAsync("--Relay:CallbackTimeout=00:00:01");
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "" };
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
         var stopwatch = Stopwatch.StartNew();
 
@@ -341,11 +338,10 @@ public sealed class CallbackStoreAndForwardTests
     [Fact]
     public async Task Callback_ApplianceAnswers503AfterTheTimeout_Replayed()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:CallbackTimeout=00:00:01");
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2) };
         recorder.StatusFor = _ => recorder.Received.Count == 1 ? 503 : 200;
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
 
         using var response = await PostCallbackAsync(client, "slow");

@@ -319,9 +319,8 @@ public sealed class EndToEndTests
     public async Task Stream_ThroughRelayWithViewLink_EndsWhenTheLinkExpires_LoginViewerGoesOn(int applianceClockHours)
     {
         // The relay serves the shared stream; the appliance tells it, when it admits a link's holder, for how long.
-        await using var relay = await RelayServer.StartAsync();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, time: new ShiftedClock(TimeSpan.FromHours(applianceClockHours)));
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(applianceTime: new ShiftedClock(TimeSpan.FromHours(applianceClockHours)));
+        var (relay, appliance) = tunnelled;
         var link = appliance.Services.GetRequiredService<ApplianceApp::Appliance.Auth.LinkSigner>().Sign("/stream", TimeSpan.FromSeconds(3));
         using var client = relay.CreateClient();
         using var loginRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };

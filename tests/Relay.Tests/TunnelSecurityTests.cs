@@ -200,9 +200,8 @@ public sealed class TunnelSecurityTests
     [Fact]
     public async Task SecondApplianceClaimingName_WithoutSecret_DoesNotDisturbTheFirst()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var real = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await real.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync();
+        var (relay, real) = tunnelled;
         var session = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam");
 
         await using var impostor = await TunnelledAppliance.StartAsync(relay.TunnelUrl, secret: "impostor-secret-0123456789");

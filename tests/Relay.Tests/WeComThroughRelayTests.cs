@@ -238,9 +238,8 @@ public sealed class WeComThroughRelayTests
     public async Task Callback_ApplianceOnline_PassiveReplyComesBackThroughTheRelay()
     {
         await using var api = await FakeWeComServer.StartAsync();
-        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
-        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartWithWeComAsync([AllowEgressTo(api)], WeComSettings(api));
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
 
         using var response = await SendAsync(client, "alice", "help");
@@ -251,9 +250,8 @@ public sealed class WeComThroughRelayTests
     public async Task ApiCalls_WithTunnel_LeaveThroughTheRelay_AndStopAtItsAllowList()
     {
         await using var api = await FakeWeComServer.StartAsync();
-        await using var relay = await RelayServer.StartAsync(); // default allow-list: only WeChat's own hosts
-        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, WeComSettings(api));
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartWithWeComAsync([], WeComSettings(api)); // default allow-list: only WeChat's own hosts
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
 
         using var response = await SendAsync(client, "alice", "photo"); // needs gettoken and media/upload
@@ -269,9 +267,8 @@ public sealed class WeComThroughRelayTests
         // syncs. The relay checked the callback's signed time against its own clock; the appliance must not refuse it,
         // or the relay, told 403, drops what a family member sent.
         await using var api = await FakeWeComServer.StartAsync();
-        await using var relay = await RelayServer.StartAsync(AllowEgressTo(api));
-        await using var appliance = await TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, new ShiftedClock(TimeSpan.FromHours(-2)), WeComSettings(api));
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartWithWeComAsync([AllowEgressTo(api)], WeComSettings(api), new ShiftedClock(TimeSpan.FromHours(-2)));
+        var (relay, appliance) = tunnelled;
         using var client = relay.CreateClient();
 
         using var response = await SendAsync(client, "alice", "help");

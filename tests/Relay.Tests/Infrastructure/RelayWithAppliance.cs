@@ -16,14 +16,26 @@ public sealed class RelayWithAppliance : IAsyncDisposable
 
     public TunnelledAppliance Appliance { get; }
 
-    /// <summary>Starts both with the given command-line settings and waits until the tunnel is connected.</summary>
-    public static async Task<RelayWithAppliance> StartAsync(string[]? relaySettings = null, string[]? applianceSettings = null)
+    /// <summary>
+    /// Starts both with the given command-line settings and waits until the tunnel is connected. The appliance
+    /// answers /wecom/callback with <paramref name="callbacks"/> (a fresh recorder if null) and runs on
+    /// <paramref name="applianceTime"/> (null: the system's clock).
+    /// </summary>
+    public static Task<RelayWithAppliance> StartAsync(
+        string[]? relaySettings = null, string[]? applianceSettings = null, CallbackRecorder? callbacks = null, TimeProvider? applianceTime = null) =>
+        StartAsync(relaySettings, relay => TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: callbacks, time: applianceTime, settings: applianceSettings ?? []));
+
+    /// <summary>As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider)"/>, the appliance with its real WeCom feature.</summary>
+    public static Task<RelayWithAppliance> StartWithWeComAsync(string[] relaySettings, string[] applianceSettings, TimeProvider? applianceTime = null) =>
+        StartAsync(relaySettings, relay => TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, applianceTime, applianceSettings));
+
+    private static async Task<RelayWithAppliance> StartAsync(string[]? relaySettings, Func<RelayServer, Task<TunnelledAppliance>> startAppliance)
     {
         var relay = await RelayServer.StartAsync(relaySettings ?? []);
         TunnelledAppliance? appliance = null;
         try
         {
-            appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, settings: applianceSettings ?? []);
+            appliance = await startAppliance(relay);
             await appliance.WaitConnectedAsync();
             return new RelayWithAppliance(relay, appliance);
         }

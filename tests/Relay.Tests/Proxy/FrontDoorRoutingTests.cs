@@ -198,10 +198,9 @@ public sealed class FrontDoorRoutingTests
     [Fact]
     public async Task Callback_VisitorForgesRelayTimeHeaders_ReplacedOnLiveForward()
     {
-        await using var relay = await RelayServer.StartAsync();
         var recorder = new CallbackRecorder();
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartAsync(callbacks: recorder);
+        var relay = tunnelled.Relay;
         using var client = relay.CreateClient();
         client.DefaultRequestHeaders.TryAddWithoutValidation("X-Relay-Replayed-At", "1700000000");
         client.DefaultRequestHeaders.TryAddWithoutValidation("X-Relay-Time-Checked", "1700000000");

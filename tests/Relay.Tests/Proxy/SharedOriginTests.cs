@@ -58,11 +58,10 @@ public sealed class SharedOriginTests
     [Fact]
     public async Task TwoAppliancesWithHosts_EachOnItsOwnHost_NoPathRoute()
     {
-        await using var relay = await RelayServer.StartAsync(
+        await using var tunnelled = await RelayWithAppliance.StartAsync([
             $"--Relay:Appliances:{RelayServer.Name}:Hosts:0=cam.example.test",
-            $"--Relay:Appliances:door:Secret={DoorSecret}", "--Relay:Appliances:door:Hosts:0=door.example.test");
-        await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl);
-        await appliance.WaitConnectedAsync();
+            $"--Relay:Appliances:door:Secret={DoorSecret}", "--Relay:Appliances:door:Hosts:0=door.example.test"]);
+        var relay = tunnelled.Relay;
 
         var (byHost, _, hostBody) = await RawHttp.SendAsync(relay.Port, "/test/echo", host: "cam.example.test");
         var (byPath, _, pathBody) = await RawHttp.SendAsync(relay.Port, "/cam/test/echo");
