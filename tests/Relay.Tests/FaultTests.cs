@@ -60,14 +60,11 @@ public sealed class FaultTests(ITestOutputHelper output)
     [Fact]
     public async Task FrozenLink_DetectedByBothSidesWithin20Seconds()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var link = new FreezableLink(relay.Port);
-        await using var appliance = await TunnelledAppliance.StartAsync(new Uri($"ws://127.0.0.1:{link.Port}/"));
-        await appliance.WaitConnectedAsync();
+        await using var tunnelled = await RelayWithAppliance.StartThroughFreezableLinkAsync();
+        var (relay, appliance) = tunnelled;
         var registry = relay.Services.GetRequiredService<TunnelRegistry>();
-        await CallbackStoreAndForwardTests.WaitForAsync(() => registry.Get("cam") is not null, TimeSpan.FromSeconds(5));
 
-        link.Freeze();
+        tunnelled.Link!.Freeze();
         var stopwatch = Stopwatch.StartNew();
         TimeSpan? applianceNoticed = null;
         TimeSpan? relayNoticed = null;

@@ -1,20 +1,28 @@
+using Microsoft.Extensions.DependencyInjection;
+using Relay.Tunnel;
+
 namespace Relay.Tests.Infrastructure;
 
 /// <summary>
 /// The usual start of a relay test: the relay on real Kestrel and an appliance whose tunnel to it is up.
-/// <c>var (relay, appliance) = tunnelled;</c> names the two; disposing stops the appliance, then the relay.
+/// <c>var (relay, appliance) = tunnelled;</c> names the two; disposing stops the appliance, then the link between
+/// them if any, then the relay.
 /// </summary>
 public sealed class RelayWithAppliance : IAsyncDisposable
 {
-    private RelayWithAppliance(RelayServer relay, TunnelledAppliance appliance)
+    private RelayWithAppliance(RelayServer relay, TunnelledAppliance appliance, FreezableLink? link)
     {
         Relay = relay;
         Appliance = appliance;
+        Link = link;
     }
 
     public RelayServer Relay { get; }
 
     public TunnelledAppliance Appliance { get; }
+
+    /// <summary>The link the tunnel runs through, when started with <see cref="StartThroughFreezableLinkAsync"/>.</summary>
+    public FreezableLink? Link { get; }
 
     /// <summary>
     /// Starts both with the given command-line settings and waits until the tunnel is connected. The appliance
@@ -23,30 +31,40 @@ public sealed class RelayWithAppliance : IAsyncDisposable
     /// </summary>
     public static Task<RelayWithAppliance> StartAsync(
         string[]? relaySettings = null, string[]? applianceSettings = null, CallbackRecorder? callbacks = null, TimeProvider? applianceTime = null) =>
-        StartAsync(relaySettings, relay => TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: callbacks, time: applianceTime, settings: applianceSettings ?? []));
+        StartAsync(relaySettings, throughLink: false,
+            tunnel => TunnelledAppliance.StartAsync(tunnel, callbacks: callbacks, time: applianceTime, settings: applianceSettings ?? []));
 
     /// <summary>As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider)"/>, the appliance with its real WeCom feature.</summary>
     public static Task<RelayWithAppliance> StartWithWeComAsync(string[] relaySettings, string[] applianceSettings, TimeProvider? applianceTime = null) =>
-        StartAsync(relaySettings, relay => TunnelledAppliance.StartWithWeComAsync(relay.TunnelUrl, applianceTime, applianceSettings));
+        StartAsync(relaySettings, throughLink: false, tunnel => TunnelledAppliance.StartWithWeComAsync(tunnel, applianceTime, applianceSettings));
 
-    private static async Task<RelayWithAppliance> StartAsync(string[]? relaySettings, Func<RelayServer, Task<TunnelledAppliance>> startAppliance)
+    /// <summary>
+    /// As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider)"/>, the tunnel through a
+    /// <see cref="FreezableLink"/> (<see cref="Link"/>); returns once the relay, too, has the session.
+    /// </summary>
+    public static async Task<RelayWithAppliance> StartThroughFreezableLinkAsync()
+    {
+        var tunnelled = await StartAsync(null, throughLink: true, tunnel => TunnelledAppliance.StartAsync(tunnel));
+        var registry = tunnelled.Relay.Services.GetRequiredService<TunnelRegistry>();
+        await CallbackStoreAndForwardTests.WaitForAsync(() => registry.Get(RelayServer.Name) is not null, TimeSpan.FromSeconds(5));
+        return tunnelled;
+    }
+
+    private static async Task<RelayWithAppliance> StartAsync(string[]? relaySettings, bool throughLink, Func<Uri, Task<TunnelledAppliance>> startAppliance)
     {
         var relay = await RelayServer.StartAsync(relaySettings ?? []);
+        FreezableLink? link = null;
         TunnelledAppliance? appliance = null;
         try
         {
-            appliance = await startAppliance(relay);
+            link = throughLink ? new FreezableLink(relay.Port) : null;
+            appliance = await startAppliance(link is null ? relay.TunnelUrl : new Uri($"ws://127.0.0.1:{link.Port}/"));
             await appliance.WaitConnectedAsync();
-            return new RelayWithAppliance(relay, appliance);
+            return new RelayWithAppliance(relay, appliance, link);
         }
         catch
         {
-            if (appliance is not null)
-            {
-                await appliance.DisposeAsync();
-            }
-
-            await relay.DisposeAsync();
+            await DisposeAsync(relay, appliance, link);
             throw;
         }
     }
@@ -57,9 +75,20 @@ public sealed class RelayWithAppliance : IAsyncDisposable
         appliance = Appliance;
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync() => DisposeAsync(Relay, Appliance, Link);
+
+    private static async ValueTask DisposeAsync(RelayServer relay, TunnelledAppliance? appliance, FreezableLink? link)
     {
-        await Appliance.DisposeAsync();
-        await Relay.DisposeAsync();
+        if (appliance is not null)
+        {
+            await appliance.DisposeAsync();
+        }
+
+        if (link is not null)
+        {
+            await link.DisposeAsync();
+        }
+
+        await relay.DisposeAsync();
     }
 }

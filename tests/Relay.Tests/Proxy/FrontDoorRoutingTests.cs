@@ -222,14 +222,10 @@ public sealed class FrontDoorRoutingTests
     [Fact]
     public async Task Stream_SessionReplacedWhileAuthorizing_Gets503Page()
     {
-        await using var relay = await RelayServer.StartAsync();
-        await using var link = new FreezableLink(relay.Port);
-        await using var appliance = await TunnelledAppliance.StartAsync(new Uri($"ws://127.0.0.1:{link.Port}/"));
-        await appliance.WaitConnectedAsync();
-        var registry = relay.Services.GetRequiredService<TunnelRegistry>();
-        await CallbackStoreAndForwardTests.WaitForAsync(() => registry.Get("cam") is not null, TimeSpan.FromSeconds(5));
-        var frozen = registry.Get("cam");
-        link.Freeze();
+        await using var tunnelled = await RelayWithAppliance.StartThroughFreezableLinkAsync();
+        var relay = tunnelled.Relay;
+        var frozen = relay.Services.GetRequiredService<TunnelRegistry>().Get("cam");
+        tunnelled.Link!.Freeze();
 
         using var client = relay.CreateClient();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(15));
