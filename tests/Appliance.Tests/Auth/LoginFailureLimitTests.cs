@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using Appliance.Auth;
 using Appliance.Tests.Hardware;
 using Appliance.Tests.Infrastructure;
@@ -9,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using static Appliance.Tests.Auth.LoginRequests;
 
 namespace Appliance.Tests.Auth;
 
@@ -298,19 +297,4 @@ public sealed class LoginFailureLimitTests
                     sp.GetRequiredService<WebAuthOptions>(), clock, sp.GetRequiredService<ILogger<LoginFailureLimiter>>()));
             },
             [$"--Web:PasswordHash={Hash}", "--Web:MaxLoginFailures=3", "--Web:MaxPasswordChecksPerSecond=1000", .. settings]);
-
-    /// <summary>The login form from <paramref name="visitor"/> through the tunnel, or from loopback when null.</summary>
-    private static HttpRequestMessage Form(string? visitor, string password)
-    {
-        var request = visitor is null ? new HttpRequestMessage(HttpMethod.Post, "/login") : SimulatedTunnel.Request(HttpMethod.Post, "/login", visitor);
-        request.Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = password, ["return"] = "/" });
-        return request;
-    }
-
-    private static HttpRequestMessage Basic(string visitor, string password)
-    {
-        var request = SimulatedTunnel.Request(HttpMethod.Get, "/api/status", visitor);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"family:{password}")));
-        return request;
-    }
 }

@@ -1,12 +1,11 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using Appliance.Auth;
 using Appliance.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using static Appliance.Tests.Auth.LoginRequests;
 
 namespace Appliance.Tests.Auth;
 
@@ -72,19 +71,5 @@ public sealed class LoginLogFloodTests
         Assert.True(after.Count == 2, "lines written a minute later:\n" + string.Join('\n', after));
         Assert.Single(after, l => l.Contains("Wrong password (login form) from 198.51.100.9 (202 more wrong passwords since the last such line)", StringComparison.Ordinal));
         Assert.Single(after, l => l.Contains("Refusing a password attempt from " + Guesser, StringComparison.Ordinal) && l.Contains("(196 more refusals since the last such line)", StringComparison.Ordinal));
-    }
-
-    private static HttpRequestMessage Form(string visitor, string password)
-    {
-        var request = SimulatedTunnel.Request(HttpMethod.Post, "/login", visitor);
-        request.Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["password"] = password, ["return"] = "/" });
-        return request;
-    }
-
-    private static HttpRequestMessage Basic(string visitor, string password)
-    {
-        var request = SimulatedTunnel.Request(HttpMethod.Get, "/api/status", visitor);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"family:{password}")));
-        return request;
     }
 }
