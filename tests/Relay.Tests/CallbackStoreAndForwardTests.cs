@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Relay.Tests.Infrastructure;
 using Relay.WeCom;
 
@@ -12,6 +13,12 @@ namespace Relay.Tests;
 [Collection(TimingSensitive.Name)]
 public sealed class CallbackStoreAndForwardTests
 {
+    /// <summary>CallbackRelay's retry interval: stored callbacks are tried again at each of its ticks.</summary>
+    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The relay answers WeCom itself when the appliance has not within a second.</summary>
+    private static readonly string[] OneSecondCallbackTimeout = ["--Relay:CallbackTimeout=00:00:01"];
+
     [Fact]
     public void Signature_MatchesWeComDefinition()
     {
@@ -186,26 +193,19 @@ public sealed class CallbackStoreAndForwardTests
     public async Task Callback_ApplianceTooSlow_Answered200EmptyThenReplayed()
     {
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "late" };
-        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
-        var relay = tunnelled.Relay;
-        using var client = relay.CreateClient();
-        var stopwatch = Stopwatch.StartNew();
-        using var response = await PostCallbackAsync(client, "slow");
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("", await response.Content.ReadAsStringAsync());
-        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(2.5));
+        await using var tunnelled = await RelayWithAppliance.StartAsync(OneSecondCallbackTimeout, callbacks: recorder);
+
+        Assert.InRange(await PostSlowCallbackAsync(tunnelled.Relay), TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(2.5));
 
         // It is replayed, marked, so the appliance (whose MsgId dedupe absorbs the duplicate) answers via message/send.
-        recorder.Delay = TimeSpan.Zero;
-        await WaitForAsync(() => recorder.Received.Count >= 2, TimeSpan.FromSeconds(20));
-        Assert.NotEqual("", recorder.Received[1].ReplayedAt);
-        Assert.Equal(Body("slow"), recorder.Received[1].Body);
+        await AssertReplayedOnceAnsweredAtOnceAsync(recorder);
     }
 
     [Fact]
     public async Task Callbacks_WhileOffline_AnsweredFast_SurviveRelayRestart_ReplayedOnceInOrder()
     {
-        await using var relay = await RelayServer.StartAsync();
+        var clock = RelayClock();
+        await using var relay = await RelayServer.StartAsync(clock);
         using (var client = relay.CreateClient())
         {
             for (var i = 1; i <= 5; i++)
@@ -222,7 +222,7 @@ public sealed class CallbackStoreAndForwardTests
         var recorder = new CallbackRecorder();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
         await WaitForAsync(() => recorder.Received.Count >= 5, TimeSpan.FromSeconds(20));
-        await Task.Delay(6000); // one retry interval: nothing more may arrive
+        await PastOneRetryAsync(clock); // nothing more may arrive
         Assert.Equal(["msg1", "msg2", "msg3", "msg4", "msg5"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
         Assert.All(recorder.Received, r => Assert.NotEqual("", r.ReplayedAt));
         Assert.All(recorder.Received, r => Assert.Contains("msg_signature=", r.Query, StringComparison.Ordinal));
@@ -231,7 +231,8 @@ public sealed class CallbackStoreAndForwardTests
     [Fact]
     public async Task Replay_OneCallbackTheApplianceAlwaysFails_GivenUpAfterMaxAttempts_TheNextStillArrives()
     {
-        await using var relay = await RelayServer.StartAsync("--Relay:MaxReplayAttempts=2");
+        var clock = RelayClock();
+        await using var relay = await RelayServer.StartAsync(clock, "--Relay:MaxReplayAttempts=2");
         using (var client = relay.CreateClient())
         {
             foreach (var id in new[] { "poison", "after" })
@@ -243,11 +244,13 @@ public sealed class CallbackStoreAndForwardTests
 
         var recorder = new CallbackRecorder { StatusFor = body => MsgIdOf(body) == "poison" ? 500 : 200 };
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
+        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        clock.Advance(RetryInterval);
         await WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
 
         // Tried twice (on reconnect, then at the next retry), then dropped; the one behind it was held until then.
         Assert.Equal(["poison", "poison", "after"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
-        await Task.Delay(6000); // one retry interval: the dropped one is not tried again
+        await PastOneRetryAsync(clock); // the dropped one is not tried again
         Assert.Equal(3, recorder.Received.Count);
         Assert.Equal(0, relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name));
     }
@@ -320,16 +323,10 @@ public sealed class CallbackStoreAndForwardTests
         // The appliance did take it (it ran the command and answers through message/send): a replay could run it
         // again if the appliance restarted in between, so the relay keeps waiting for the live answer.
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "" };
-        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
+        await using var tunnelled = await RelayWithAppliance.StartAsync(OneSecondCallbackTimeout, callbacks: recorder);
         var relay = tunnelled.Relay;
-        using var client = relay.CreateClient();
-        var stopwatch = Stopwatch.StartNew();
 
-        using var response = await PostCallbackAsync(client, "slow");
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("", await response.Content.ReadAsStringAsync());
-        Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1.9));
+        Assert.InRange(await PostSlowCallbackAsync(relay), TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1.9));
         await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(10));
         await Task.Delay(6000); // one retry interval: no replay may come
         Assert.Single(recorder.Received);
@@ -340,14 +337,46 @@ public sealed class CallbackStoreAndForwardTests
     {
         var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2) };
         recorder.StatusFor = _ => recorder.Received.Count == 1 ? 503 : 200;
-        await using var tunnelled = await RelayWithAppliance.StartAsync(["--Relay:CallbackTimeout=00:00:01"], callbacks: recorder);
-        var relay = tunnelled.Relay;
+        await using var tunnelled = await RelayWithAppliance.StartAsync(OneSecondCallbackTimeout, callbacks: recorder);
+
+        await PostSlowCallbackAsync(tunnelled.Relay);
+
+        await AssertReplayedOnceAnsweredAtOnceAsync(recorder);
+    }
+
+    /// <summary>
+    /// A clock for the relay that starts at the real now (the relay checks the callbacks' signed time against it)
+    /// and moves only when the test moves it: its retry ticks come when the test says.
+    /// </summary>
+    private static FakeTimeProvider RelayClock() => new(DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// Moves the relay's clock past its next retry tick, then gives a replay it would wrongly send there time to
+    /// arrive (it goes at once, over loopback).
+    /// </summary>
+    private static async Task PastOneRetryAsync(FakeTimeProvider clock)
+    {
+        clock.Advance(RetryInterval);
+        await Task.Delay(1000);
+    }
+
+    /// <summary>
+    /// Posts the callback "slow" to an appliance slower than <see cref="OneSecondCallbackTimeout"/>: WeCom must be
+    /// answered 200 with an empty body (so it does not retry). Returns how long that answer took.
+    /// </summary>
+    private static async Task<TimeSpan> PostSlowCallbackAsync(RelayServer relay)
+    {
         using var client = relay.CreateClient();
-
+        var stopwatch = Stopwatch.StartNew();
         using var response = await PostCallbackAsync(client, "slow");
-
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("", await response.Content.ReadAsStringAsync());
+        return stopwatch.Elapsed;
+    }
+
+    /// <summary>Once the appliance answers at once, "slow" arrives again, marked as a replay.</summary>
+    private static async Task AssertReplayedOnceAnsweredAtOnceAsync(CallbackRecorder recorder)
+    {
         recorder.Delay = TimeSpan.Zero;
         await WaitForAsync(() => recorder.Received.Count >= 2, TimeSpan.FromSeconds(20));
         Assert.NotEqual("", recorder.Received[1].ReplayedAt);
