@@ -1,25 +1,17 @@
 // Loads the appliance's page in headless Chromium, waits for the live picture, takes two screenshots a second
 // apart and prints a JSON verdict: each shows a non-blank image and the two differ.
 // Usage: node live-page.mjs URL OUTDIR
-// CHROMIUM_EXTRA_ARGS (space-separated) adds switches, e.g. --ignore-certificate-errors-spki-list=HASH to trust
-// only a test server's key over https.
+// CHROMIUM_EXTRA_ARGS (space-separated) adds switches (see chromium.mjs).
 // BLOCK_STREAM plays a browser that cannot show the multipart stream: "abort" fails every stream request, "hang"
 // leaves it pending without a byte (as in-app browsers that never paint multipart do); the page must fall back to
 // polling snapshots. "abort-first" fails the stream requests of the first 3 s only (the appliance restarting): the
 // page must poll snapshots, then go back to the live stream by itself.
-import { chromium } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { run } from './chromium.mjs';
 
 const [url, outDir] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    ...(process.env.CHROMIUM_EXTRA_ARGS ?? '').split(' ').filter((a) => a.length > 0)],
-});
-const result = { url };
-try {
+await run(url, async (browser, result) => {
   const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -86,11 +78,4 @@ try {
   });
   await page.waitForTimeout(1500);
   result.modeWhenHidden = await page.evaluate(() => document.getElementById('mode').textContent);
-  result.ok = true;
-} catch (e) {
-  result.ok = false;
-  result.error = String(e);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
+});

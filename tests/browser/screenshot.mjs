@@ -2,16 +2,10 @@
 // what the code really serves). Usage: node screenshot.mjs URL OUT.png WIDTH HEIGHT [READY_EXPRESSION]
 // READY_EXPRESSION is JavaScript evaluated in the page until it is true (default: every <img> has loaded).
 // Prints a JSON verdict on the last line.
-import { chromium } from 'playwright-core';
+import { run } from './chromium.mjs';
 
 const [url, out, width, height, ready] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const result = { url };
-try {
+await run(url, async (browser, result) => {
   const page = await browser.newPage({ viewport: { width: Number(width), height: Number(height) }, deviceScaleFactor: 1 });
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -22,11 +16,4 @@ try {
   result.title = await page.title();
   result.text = (await page.evaluate(() => document.body.innerText)).slice(0, 4000);
   result.consoleErrors = consoleErrors;
-  result.ok = true;
-} catch (e) {
-  result.ok = false;
-  result.error = String(e);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
+});
