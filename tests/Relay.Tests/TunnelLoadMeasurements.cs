@@ -94,6 +94,8 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"one plain extra hop (nginx, no tunnel): {bulk["nginx hop"].Median / bulk["direct"].Median:P0} of direct; " +
             $"the tunnel carries {bulk["tunnel"].Median / bulk["nginx hop"].Median:P0} of what that hop carries"));
+        output.WriteLine("array pool: DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION=" +
+            (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION") ?? "unset (default 32; relay.service: 512)"));
         output.WriteLine(settled);
         output.WriteLine(jit);
 
