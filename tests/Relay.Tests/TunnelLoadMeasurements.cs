@@ -26,6 +26,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
     private const int LatencySamples = 2000;
     private const int ConcurrentClients = 16;
     private const int ConcurrentRequests = 8000;
+    private const int SmallBlocks = 8;
     private const int BulkMebibytes = 256;
     private const int BulkRounds = 15;
     private static readonly TimeSpan BulkWarmUp = TimeSpan.FromSeconds(2);
@@ -64,15 +65,13 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             new("nginx hop", new Uri($"http://127.0.0.1:{nginx.Port}/"), "", false),
         ];
         var rows = new List<string>();
-        var latency = new Dictionary<string, (double P50, double P99)>();
         var clients = paths.ToDictionary(p => p.Name, CreateClient);
-        var rps = new Dictionary<string, double>();
-        foreach (var path in paths)
-        {
-            latency[path.Name] = await LatencyAsync(clients[path.Name], path.Prefix + "/healthz");
-            rps[path.Name] = await RequestsPerSecondAsync(clients[path.Name], path.Prefix + "/healthz");
-        }
 
+        // Small requests are measured after the same warm-up and JIT settling as the bulk rounds (right after start-up
+        // they ran on code still being tiered up, the tunnel's path, which has the most code, the longest), and in
+        // blocks taking the paths in turn, so a busy moment on the shared machine hits all paths alike.
+        var settled = await SettleAsync(paths, clients);
+        var (latency, rps) = await SmallRequestsAsync(paths, clients);
         var (bulk, jit) = await BulkAsync(paths, clients);
         foreach (var path in paths)
         {
@@ -82,7 +81,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             clients[path.Name].Dispose();
         }
 
-        output.WriteLine($"small request GET /healthz ({LatencySamples} sequential), {ConcurrentRequests} requests with {ConcurrentClients} concurrent clients; " +
+        output.WriteLine($"small request GET /healthz ({LatencySamples} sequential), {ConcurrentRequests} requests with {ConcurrentClients} concurrent clients, in {SmallBlocks} blocks per path taken in turn; " +
             $"bulk: {BulkRounds} rounds of one {BulkMebibytes} MiB download per path in turn, after {BulkWarmUp.TotalSeconds:0} s warm-up per path and until the JIT is quiet:");
         output.WriteLine("| path      | p50 (ms) | p99 (ms) | req/s c16 | bulk MB/s median | bulk MB/s best |");
         output.WriteLine("|-----------|----------|----------|-----------|------------------|----------------|");
@@ -95,6 +94,9 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"one plain extra hop (nginx, no tunnel): {bulk["nginx hop"].Median / bulk["direct"].Median:P0} of direct; " +
             $"the tunnel carries {bulk["tunnel"].Median / bulk["nginx hop"].Median:P0} of what that hop carries"));
+        output.WriteLine("array pool: DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION=" +
+            (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION") ?? "unset (default 32; relay.service: 512)"));
+        output.WriteLine(settled);
         output.WriteLine(jit);
 
         double RoundRatio(string name) => Median(bulk[name].Rounds.Zip(bulk["direct"].Rounds, (path, plain) => path / plain));
@@ -146,31 +148,100 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         return client;
     }
 
-    private static async Task<(double P50, double P99)> LatencyAsync(HttpClient client, string path)
+    /// <summary>
+    /// Every path gets the same warm-up (small requests and short downloads), then all are kept busy until the JIT
+    /// has compiled nothing for <see cref="JitQuiet"/>; says how long that took.
+    /// </summary>
+    private static async Task<string> SettleAsync(Route[] paths, Dictionary<string, HttpClient> clients)
     {
-        for (var i = 0; i < 200; i++)
+        var settling = Stopwatch.StartNew();
+        var quiet = Stopwatch.StartNew();
+        var compiled = JitInfo.GetCompiledMethodCount();
+        while (quiet.Elapsed < JitQuiet && settling.Elapsed < JitSettleLimit)
         {
-            using var warm = await client.GetAsync(path);
-            warm.EnsureSuccessStatusCode();
+            foreach (var path in paths)
+            {
+                var client = clients[path.Name];
+                for (var i = 0; i < 100; i++)
+                {
+                    using var response = await client.GetAsync(path.Prefix + "/healthz");
+                    response.EnsureSuccessStatusCode();
+                    await response.Content.ReadAsByteArrayAsync();
+                }
+
+                await RequestsAsync(client, path.Prefix + "/healthz", 200);
+                using var bulk = await client.GetAsync(path.Prefix + "/test/bulk?mib=2");
+                bulk.EnsureSuccessStatusCode();
+            }
+
+            if (JitInfo.GetCompiledMethodCount() != compiled)
+            {
+                compiled = JitInfo.GetCompiledMethodCount();
+                quiet.Restart();
+            }
         }
 
-        var samples = new List<double>(LatencySamples);
-        var total = Stopwatch.StartNew();
-        while (samples.Count < LatencySamples && total.Elapsed < PhaseLimit)
-        {
-            var started = Stopwatch.GetTimestamp();
-            using var response = await client.GetAsync(path);
-            await response.Content.ReadAsByteArrayAsync();
-            samples.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        }
-
-        samples.Sort();
-        return (samples[samples.Count / 2], samples[(int)(samples.Count * 0.99)]);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"small requests: JIT settled after {settling.Elapsed.TotalSeconds:0} s of warm-up ({(quiet.Elapsed >= JitQuiet ? "quiet" : "limit reached")})");
     }
 
-    private static async Task<double> RequestsPerSecondAsync(HttpClient client, string path)
+    /// <summary>
+    /// p50/p99 of <see cref="LatencySamples"/> sequential requests and requests/s of <see cref="ConcurrentRequests"/>
+    /// with <see cref="ConcurrentClients"/> clients per path, each in <see cref="SmallBlocks"/> blocks, the paths in turn.
+    /// </summary>
+    private static async Task<(Dictionary<string, (double P50, double P99)> Latency, Dictionary<string, double> Rps)> SmallRequestsAsync(
+        Route[] paths, Dictionary<string, HttpClient> clients)
     {
-        var remaining = ConcurrentRequests;
+        var samples = paths.ToDictionary(p => p.Name, _ => new List<double>(LatencySamples));
+        var spent = paths.ToDictionary(p => p.Name, _ => TimeSpan.Zero);
+        for (var block = 0; block < SmallBlocks; block++)
+        {
+            foreach (var path in paths)
+            {
+                var mine = samples[path.Name];
+                var target = LatencySamples * (block + 1) / SmallBlocks;
+                var stopwatch = Stopwatch.StartNew();
+                while (mine.Count < target && spent[path.Name] + stopwatch.Elapsed < PhaseLimit)
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    using var response = await clients[path.Name].GetAsync(path.Prefix + "/healthz");
+                    await response.Content.ReadAsByteArrayAsync();
+                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+
+                spent[path.Name] += stopwatch.Elapsed;
+            }
+        }
+
+        var done = paths.ToDictionary(p => p.Name, _ => 0);
+        var busy = paths.ToDictionary(p => p.Name, _ => TimeSpan.Zero);
+        for (var block = 0; block < SmallBlocks; block++)
+        {
+            foreach (var path in paths)
+            {
+                if (busy[path.Name] >= PhaseLimit)
+                {
+                    continue;
+                }
+
+                var stopwatch = Stopwatch.StartNew();
+                done[path.Name] += await RequestsAsync(clients[path.Name], path.Prefix + "/healthz", ConcurrentRequests / SmallBlocks);
+                busy[path.Name] += stopwatch.Elapsed;
+            }
+        }
+
+        var latency = samples.ToDictionary(s => s.Key, s =>
+        {
+            s.Value.Sort();
+            return (s.Value[s.Value.Count / 2], s.Value[(int)(s.Value.Count * 0.99)]);
+        });
+        return (latency, done.ToDictionary(d => d.Key, d => d.Value / busy[d.Key].TotalSeconds));
+    }
+
+    /// <summary><paramref name="requests"/> GETs from <see cref="ConcurrentClients"/> concurrent clients; how many completed.</summary>
+    private static async Task<int> RequestsAsync(HttpClient client, string path, int requests)
+    {
+        var remaining = requests;
         var done = 0;
         var stopwatch = Stopwatch.StartNew();
         var workers = Enumerable.Range(0, ConcurrentClients).Select(_ => Task.Run(async () =>
@@ -184,7 +255,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             }
         }));
         await Task.WhenAll(workers);
-        return done / stopwatch.Elapsed.TotalSeconds;
+        return done;
     }
 
     private static double Median(IEnumerable<double> values)
