@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds the Debian packages: a self-contained, single-file, trimmed Appliance (and Relay) with its systemd unit, its
-# settings as a conffile and maintainer scripts that create the user, start the service and clean up on purge.
+# Builds the Debian packages: the Appliance compiled ahead of time to native code (Native AOT), the Relay as a
+# self-contained, single-file, trimmed program, each with its systemd unit, its settings as a conffile and maintainer
+# scripts that create the user, start the service and clean up on purge.
 #
 #   ./publish-arm64.sh                      # for the Pi: appliance and relay for arm64, and the relay for amd64 (a VPS)
 #   ./publish-arm64.sh --rid linux-x64      # both programs for that RID only (CI; x86 boxes); or RID=linux-x64
 #   ./publish-arm64.sh --only appliance     # or --only relay
 #   ./publish-arm64.sh --out DIR            # default artifacts/publish
-#   ./publish-arm64.sh --no-r2r             # no ReadyToRun: half the size (~21 MB), but ~10x slower start (JIT)
+#   ./publish-arm64.sh --no-aot             # the appliance as the relay is built (single file, ReadyToRun, JIT): needs
+#                                           # no C toolchain, but takes ~2x the memory and ~3x the time to start on a Pi
+#   ./publish-arm64.sh --no-r2r             # no ReadyToRun for single files: half the size, ~10x slower start (JIT)
 #   ./publish-arm64.sh --jobs 1             # packages built at once (default 2; 1 on a Pi with little memory)
 #
 # Prints the paths of the .deb files, one a line: NAME_VERSION_ARCH.deb (VERSION: Directory.Build.props' <Version>).
-# Needs only the .NET SDK and dpkg-deb (Debian's dpkg); nothing is downloaded but NuGet packages. Trim analysis
-# warnings fail the build (TreatWarningsAsErrors applies to ILLink). Install: sudo apt install ./appliance_….deb
+# Needs the .NET SDK, dpkg-deb (Debian's dpkg) and, for the appliance's native code, clang (and for another
+# architecture its binutils and C library: sudo apt install clang gcc-aarch64-linux-gnu); nothing is downloaded but
+# NuGet packages. Trim and AOT analysis warnings fail the build. Install: sudo apt install ./appliance_….deb
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 rids=()
@@ -19,6 +23,7 @@ if [ -n "${RID:-}" ]; then rids=("$RID"); fi
 out="$root/artifacts/publish"
 only=""
 r2r=true
+aot=true
 jobs=2
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,9 +34,10 @@ while [ $# -gt 0 ]; do
     --only) only="$2"; shift 2 ;;
     --only=*) only="${1#*=}"; shift ;;
     --no-r2r) r2r=false; shift ;;
+    --no-aot) aot=false; shift ;;
     --jobs) jobs="$2"; shift 2 ;;
     --jobs=*) jobs="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "publish-arm64.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
@@ -53,6 +59,36 @@ debian_arch() { # RID -> Debian architecture
   esac
 }
 for target in "${targets[@]}"; do debian_arch "${target#* }" >/dev/null; done
+gnu_triple() { # RID -> the GNU triple of its cross tools (binutils-aarch64-linux-gnu: aarch64-linux-gnu-ld, …)
+  case "$1" in linux-arm64) echo aarch64-linux-gnu ;; linux-x64) echo x86_64-linux-gnu ;; linux-arm) echo arm-linux-gnueabihf ;; esac
+}
+# Native AOT links with the platform's C toolchain: clang, and for another architecture that architecture's linker,
+# objcopy and C library (Debian's cross packages; clang finds them by the triple). Checked before anything is built,
+# so a missing tool is one clear line, not a linker error at the end of a five-minute compile.
+aot_options() { # aot_options RID: the dotnet publish options for the appliance's native code, one a line
+  local rid="$1" triple host compiler
+  triple="$(gnu_triple "$rid")"
+  host="$(gnu_triple "linux-$(case "$(uname -m)" in aarch64) echo arm64 ;; x86_64) echo x64 ;; armv7l) echo arm ;; esac)")"
+  compiler="$(command -v clang || compgen -c clang- | grep -E '^clang-[0-9]+$' | sort -t- -k2 -n | tail -n1 || true)"
+  if [ -z "$compiler" ]; then
+    echo "publish-arm64.sh: the appliance is compiled to native code, which needs clang: sudo apt install clang" >&2
+    echo "  (or ./publish-arm64.sh --no-aot for a JIT build that needs no C toolchain)" >&2
+    exit 69
+  fi
+  echo "-p:CppCompilerAndLinker=$(basename "$compiler")"
+  if [ "$triple" != "$host" ]; then
+    if ! command -v "$triple-ld" >/dev/null || ! command -v "$triple-objcopy" >/dev/null \
+        || { [ ! -e "/usr/$triple/lib/crt1.o" ] && [ ! -e "/usr/lib/$triple/crt1.o" ]; }; then
+      echo "publish-arm64.sh: linking the appliance for $rid on this $(uname -m) machine needs $triple's binutils and C library:" >&2
+      echo "  sudo apt install gcc-$triple   (or ./publish-arm64.sh --no-aot for a JIT build)" >&2
+      exit 69
+    fi
+    echo "-p:ObjCopyName=$triple-objcopy"
+  fi
+}
+if $aot && [ "$only" != relay ]; then
+  for target in "${targets[@]}"; do [ "${target% *}" != Appliance ] || aot_options "${target#* }" >/dev/null; done
+fi
 command -v dpkg-deb >/dev/null || { echo "publish-arm64.sh: dpkg-deb is missing (sudo apt install dpkg)" >&2; exit 69; }
 # The one place the version is kept; the binaries carry the same (dotnet reads the same file).
 version="$(sed -n 's|.*<Version>\([^<]*\)</Version>.*|\1|p' "$root/Directory.Build.props" | head -n1)"
@@ -67,9 +103,16 @@ publish() { # publish PROJECT RID DIR: the self-contained binary and what it loa
   # Its own intermediate directory per RID (--artifacts-path): a publish never rewrites the obj/ that dotnet build,
   # dotnet run and the tests use, so it can run beside them (a restore for a RID and a plain build at once would race on
   # obj/project.assets.json), and the next publish for that RID is incremental.
-  if ! dotnet publish "$root/$project/$project.csproj" -c Release -r "$rid" --self-contained \
-      -p:PublishSingleFile=true -p:PublishTrimmed=true -p:TrimmerSingleWarn=false -p:PublishReadyToRun=$r2r \
-      -p:EnableCompressionInSingleFile=false -p:DebugType=none -p:SatelliteResourceLanguages=en \
+  # The appliance is native code (Native AOT): on a Pi Zero 2 (512 MB) it starts in a third of the time and needs half
+  # the memory of the single file with ReadyToRun, whose runtime maps the whole 50 MB file and JIT-compiles what
+  # ReadyToRun leaves out (issue 19's measurements, docs/packaging.md). The relay, on a VPS, stays a single file.
+  local kind=(-p:PublishSingleFile=true -p:PublishTrimmed=true -p:PublishReadyToRun=$r2r -p:EnableCompressionInSingleFile=false)
+  if [ "$project" = Appliance ] && $aot; then
+    kind=(-p:PublishAot=true -p:StripSymbols=true)
+    mapfile -t -O 2 kind < <(aot_options "$rid")
+  fi
+  if ! dotnet publish "$root/$project/$project.csproj" -c Release -r "$rid" --self-contained "${kind[@]}" \
+      -p:TrimmerSingleWarn=false -p:DebugType=none -p:SatelliteResourceLanguages=en \
       --artifacts-path "$root/artifacts/obj-publish/$rid" -o "$bin" -nologo >"$log" 2>&1; then
     if grep -q 'NU1101\|NU1102' "$log"; then
       echo "publish-arm64.sh: the .NET runtime packs for $rid cannot be restored from this machine's NuGet source(s):" >&2
@@ -84,14 +127,18 @@ publish() { # publish PROJECT RID DIR: the self-contained binary and what it loa
     echo "publish-arm64.sh: dotnet publish failed for $project ($rid); full log: $log" >&2
     exit 1
   fi
-  if grep -E 'warning (IL|CS|CA)[0-9]+' "$log" >&2; then
+  # One known warning passes (the AOT compiler cannot take Appliance/ILLink.LinkAttributes.xml, which quiets it for
+  # the trimmer, with the reason); any other fails.
+  if grep -E 'warning (IL|CS|CA)[0-9]+' "$log" | grep -v 'IL2075: UnitsNet\.UnitConverter\.RegisterDefaultConversions(' >&2; then
     echo "publish-arm64.sh: the publish produced warnings (above); fix them (see README, Installing on a Raspberry Pi)" >&2
     exit 1
   fi
-  # Only the single binary (plus appsettings.json for the relay) is installed; no .pdb or static web assets manifest.
+  # Only the binary (plus appsettings.json for the relay) is installed; no .pdb, .dbg or static web assets manifest.
+  # The native code's symbols stay beside the packages (NAME-RID.dbg) for reading a crash's stack.
   install -m 755 "$bin/$project" "$dir/$project"
-  # Native libraries are not bundled into a single file (the relay's SQLite): they ship beside the binary, where the
-  # single-file host looks for them.
+  if [ -f "$bin/$project.dbg" ]; then mv "$bin/$project.dbg" "$out/$project-$rid.dbg"; fi
+  # Native libraries (SQLite) are not linked into the program: they ship beside the binary, where both the single-file
+  # host and native code look for them.
   for native in "$bin/"*.so; do
     if [ -f "$native" ]; then install -m 644 "$native" "$dir/"; fi
   done

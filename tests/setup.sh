@@ -13,6 +13,8 @@ apt_packages=(
   ffmpeg             # real MJPEG client (ffprobe/ffmpeg) and clip encoding
   chromium           # real browser for the web page tests (driven by playwright-core)
   fonts-wqy-microhei # Chinese glyphs in Chromium (the documentation's WeCom chat picture, the page's Chinese texts)
+  clang              # links the appliance's native code (publish-arm64.sh compiles it with Native AOT)
+  gcc-aarch64-linux-gnu # arm64's linker, objcopy and C library for that link on this x86 machine (cross packages)
 )
 # Node.js runs the browser driver and the @wecom/crypto oracle. Some machines have NodeSource's build (npm bundled,
 # and Debian's npm package conflicts with it): install Debian's only where the commands are missing.

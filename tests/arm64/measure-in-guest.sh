@@ -57,12 +57,14 @@ run() { # SERVER VIEWERS ROUND: one fresh start, first frame, warm-up, measured 
       ;;
     appliance*)
       # Its log keeps the appliance's own Information lines (which features started); the rest at Warning.
+      # All viewers come from 127.0.0.1: the default of 8 streams per client address (Web:MaxStreamsPerClient) would
+      # refuse 12 of 20 with 429 (what the runs before 2026-12-07 14:00 read as "one viewer got no frame").
       env $(cat "$lane/appliance.env") $variant_env APPLIANCE_CONFIG_DIR=/tmp/appliance-config \
         Logging__LogLevel__Appliance=Information "$binary" \
         --urls="http://127.0.0.1:$port" --State:Directory=/tmp/appliance-state --Camera:Source=v4l2 \
         --Camera:Device=/dev/video0 --Camera:Width="$MEASURE_WIDTH" --Camera:Height="$MEASURE_HEIGHT" \
         --Camera:Fps="$MEASURE_FPS" --Camera:Quality="$MEASURE_QUALITY" --Logging:LogLevel:Default=Warning \
-        > "$lane/${server/:/-}-$viewers-$round.log" 2>&1 &
+        --Web:MaxStreamsPerClient=64 > "$lane/${server/:/-}-$viewers-$round.log" 2>&1 &
       ;;
   esac
   pid=$!

@@ -27,6 +27,7 @@ rows = [
     ("fps per viewer, min", lambda r: r["result"]["fpsPerViewerMin"], "{:.1f}", ("≥ µStreamer's", lambda a, u: a >= u)),
     ("fps per viewer, mean", lambda r: r["result"]["fpsPerViewerMean"], "{:.1f}", None),
     ("server CPU (cores)", lambda r: r["cpuMs"] / 1000 / r["result"]["seconds"], "{:.2f}", None),
+    ("viewers refused (not 200)", lambda r: r["result"].get("refused", 0), "{:.0f}", ("none", lambda a, u: a == 0)),
 ]
 rounds = max((r.get("round", 1) for r in runs), default=0)
 appliances = ["appliance"] + sorted({r["server"] for r in runs if r["server"].startswith("appliance:")})

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Opens N MJPEG viewers on http://127.0.0.1:PORT/stream for D seconds (after W seconds of warm-up) and prints
 one JSON line: frames per viewer, fps per viewer, capture-to-header latency (from the part's X-Timestamp: Unix
-seconds for the appliance, CLOCK_MONOTONIC seconds for uStreamer, told apart by size).
+seconds for the appliance, CLOCK_MONOTONIC seconds for uStreamer, told apart by size), and how many viewers the
+server refused (an HTTP status other than 200: the appliance's per-address stream limit answers 429).
 An optional fifth argument, the server's PID, adds its CPU time (utime + stime from /proc/PID/stat) over exactly the
 measured window: serverCpuMs."""
 import json, os, socket, sys, threading, time
@@ -11,6 +12,7 @@ server_pid = int(sys.argv[5]) if len(sys.argv) > 5 else None
 start_at = time.monotonic() + warmup
 end_at = start_at + duration
 results = [None] * viewers
+statuses = [None] * viewers
 
 
 def viewer(index):
@@ -29,6 +31,8 @@ def viewer(index):
             break
         if not data:
             break
+        if statuses[index] is None and buffer == b"":
+            statuses[index] = data[9:12].decode("ascii", "replace")  # "HTTP/1.1 200 OK"
         buffer += data
         while True:
             part = buffer.find(b"Content-Type: image/jpeg")
@@ -77,6 +81,7 @@ print(json.dumps({
     "viewers": viewers,
     "seconds": duration,
     "framesTotal": sum(frames),
+    "refused": sum(1 for s in statuses if s != "200"),
     "fpsPerViewerMin": round(min(frames) / duration, 1),
     "fpsPerViewerMean": round(sum(frames) / viewers / duration, 1),
     "latencyMsP50": pick(0.5),
