@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Appliance.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Camera.Tests;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 
-namespace Appliance.Tests.Infrastructure;
+namespace Tests.Shared;
 
 /// <summary>
 /// Microsoft.Extensions.TimeProvider.Testing's <see cref="FakeTimeProvider"/> that also says how many timers wait to
