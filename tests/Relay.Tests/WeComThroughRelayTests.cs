@@ -3,7 +3,6 @@ extern alias ApplianceApp;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Appliance.Tests.WeCom;
 using Microsoft.Extensions.DependencyInjection;
 using Relay.Tests.Infrastructure;
 using Relay.WeCom;

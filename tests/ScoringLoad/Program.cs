@@ -6,8 +6,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
-using Appliance.Tests.Scoring;
-using Appliance.Tests.WeCom;
+using Tests.Shared;
 
 // Load harness for POST /api/ratings (not part of the default test run):
 //   dotnet run -c Release --project tests/ScoringLoad -- [workers=16] [seconds=15]

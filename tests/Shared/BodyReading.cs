@@ -1,7 +1,7 @@
 namespace Tests.Shared;
 
 /// <summary>Reading long responses (MJPEG streams) in tests, shared by every test project.</summary>
-internal static class BodyReading
+public static class BodyReading
 {
     /// <summary>Reads until the body ends or <paramref name="limit"/> passes; how much came, and whether it ended.</summary>
     public static async Task<(long Bytes, bool Ended)> ReadUntilEndAsync(Stream body, TimeSpan limit)

@@ -7,7 +7,7 @@ namespace Tests.Shared;
 /// docs/configuration.md promises every key: this lists the keys an assembly's options classes (the types with a
 /// <c>SectionName</c> constant) have and the page does not name.
 /// </summary>
-internal static class ConfigurationDocs
+public static class ConfigurationDocs
 {
     public static string PagePath =>
         Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "docs", "configuration.md"));

@@ -5,7 +5,7 @@ using System.Text;
 namespace Tests.Shared;
 
 /// <summary>A raw <c>GET /healthz</c> on an open connection: for tests of servers that may close it unanswered.</summary>
-internal static class HealthProbe
+public static class HealthProbe
 {
     /// <summary>The first 8 characters of the answer (the status line's start), "" when the server closed it.</summary>
     public static async Task<string> AskAsync(TcpClient tcp)

@@ -7,7 +7,7 @@ namespace Tests.Shared;
 /// Collects the log lines a host writes, after the host's own level filters (a test passes the shipped
 /// appsettings.json levels, so it sees what an operator's journal would): for tests that count lines.
 /// </summary>
-internal sealed class LogLines : ILoggerProvider
+public sealed class LogLines : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _lines = new();
 

@@ -7,7 +7,7 @@ namespace Tests.Shared;
 /// fire, so a test moves the clock only once the code under test waits (FakeTimeProvider keeps that to itself; the
 /// timers themselves are FakeTimeProvider's). Starts at 2026-12-02 00:00 UTC unless told otherwise.
 /// </summary>
-internal sealed class TimerCountingTimeProvider(DateTimeOffset start) : FakeTimeProvider(start)
+public sealed class TimerCountingTimeProvider(DateTimeOffset start) : FakeTimeProvider(start)
 {
     private int _pending;
 

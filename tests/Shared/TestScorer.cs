@@ -12,9 +12,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-using Appliance.Tests.Infrastructure;
 
-namespace Appliance.Tests.Scoring;
+namespace Tests.Shared;
 
 /// <summary>How the scorer behaves for the next sessions.</summary>
 public enum ScorerBehavior

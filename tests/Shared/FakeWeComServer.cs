@@ -10,9 +10,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-using Appliance.Tests.Infrastructure;
 
-namespace Appliance.Tests.WeCom;
+namespace Tests.Shared;
 
 /// <summary>One recorded API call.</summary>
 public sealed record FakeCall(string Api, IReadOnlyDictionary<string, string> Query, string ContentType, byte[] Body, FakeUpload? Upload, string RawQuery = "");

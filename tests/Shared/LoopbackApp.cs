@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Appliance.Tests.Infrastructure;
+namespace Tests.Shared;
 
 /// <summary>The fake servers' common part: a quiet Kestrel app on 127.0.0.1 with a port the kernel picks.</summary>
 public static class LoopbackApp
