@@ -1,0 +1,18 @@
+using System.Diagnostics;
+
+namespace Relay.Tests.Infrastructure;
+
+/// <summary>Waits for something the relay or appliance does in the background (a replay, a session) to show.</summary>
+internal static class Eventually
+{
+    /// <summary>Polls <paramref name="condition"/> every 50 ms; fails the test when it is still false after <paramref name="timeout"/>.</summary>
+    public static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(stopwatch.Elapsed < timeout, "timed out waiting");
+            await Task.Delay(50);
+        }
+    }
+}
