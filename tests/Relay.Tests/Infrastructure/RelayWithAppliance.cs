@@ -47,7 +47,7 @@ public sealed class RelayWithAppliance : IAsyncDisposable
     {
         var tunnelled = await StartAsync(null, relayTime: null, throughLink: true, tunnel => TunnelledAppliance.StartAsync(tunnel));
         var registry = tunnelled.Relay.Services.GetRequiredService<TunnelRegistry>();
-        await Eventually.WaitForAsync(() => registry.Get(RelayServer.Name) is not null, TimeSpan.FromSeconds(5));
+        await Eventually.WaitForAsync(() => registry.Get(RelayServer.Name) is not null, TimeSpan.FromSeconds(5), "the relay to have the session");
         return tunnelled;
     }
 
