@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Appliance.Capture;
@@ -14,9 +12,9 @@ namespace Appliance.Mqtt;
 
 /// <summary>
 /// Keeps one MQTT connection to the broker: publishes Home Assistant discovery, the pins' and readings' states
-/// (retained, QoS 1) and snapshots, and turns commands into GPIO switches logged as by "mqtt". Reconnects with a
-/// capped backoff; while the broker is away states wait in a bounded newest-per-topic queue, and after each connect
-/// discovery and every retained state are published again.
+/// (retained, QoS 1) and snapshots, and hands what it receives to <see cref="MqttCommands"/> (which switches GPIO, as
+/// by "mqtt"). Reconnects with a capped backoff; while the broker is away states wait in a bounded newest-per-topic
+/// queue, and after each connect discovery and every retained state are published again.
 /// </summary>
 /// <remarks>
 /// MQTTnet 5 has no managed (auto-reconnecting, queueing) client any more, so the reconnect loop and the queue are
@@ -25,7 +23,6 @@ namespace Appliance.Mqtt;
 /// </remarks>
 internal sealed partial class MqttBridge : BackgroundService, IMotionListener
 {
-    private const int MaxCommandBytes = 256;
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan InputPollInterval = TimeSpan.FromSeconds(1);
 
@@ -37,6 +34,7 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
     private readonly ILogger _logger;
     private readonly MqttTopics _topics;
     private readonly LatestPerTopicQueue _queue;
+    private readonly MqttCommands _commands;
     private readonly IReadOnlyDictionary<string, JsonObject> _discovery;
     private readonly Dictionary<string, MqttPin> _pins;
     private readonly Dictionary<string, bool> _lastInput = new(StringComparer.Ordinal);
@@ -60,6 +58,7 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
         _queue = new LatestPerTopicQueue(options.QueueCapacity);
         _pins = hardware.Pins.ToDictionary(p => p.Name, StringComparer.Ordinal);
         _discovery = MqttDiscovery.Build(options, _topics, hardware.Pins, readings.Sensors);
+        _commands = new MqttCommands(options, _topics, _discovery, _pins, hardware, logger);
     }
 
     internal MqttTopics Topics => _topics;
@@ -102,24 +101,11 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
         string? lastProblem = null;
         while (!stoppingToken.IsCancellationRequested)
         {
-            using var client = new MqttClientFactory().CreateMqttClient();
             var disconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            client.DisconnectedAsync += _ =>
-            {
-                disconnected.TrySetResult();
-                return Task.CompletedTask;
-            };
-            client.ApplicationMessageReceivedAsync += OnMessageAsync;
+            using var client = NewClient(disconnected);
             try
             {
-                var result = await client.ConnectAsync(MqttConnection.Build(_options, _options.ClientId, _topics, ConnectTimeout), stoppingToken);
-                if (result.ResultCode != MqttClientConnectResultCode.Success)
-                {
-                    throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode}");
-                }
-
-                Interlocked.Increment(ref _connects);
-                LogConnected(_logger, _options.Host, _options.EffectivePort, _options.Tls);
+                await ConnectAsync(client, stoppingToken);
                 failures = 0;
                 lastProblem = null;
                 await OnConnectedAsync(client, stoppingToken);
@@ -157,6 +143,32 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
                 return;
             }
         }
+    }
+
+    /// <summary>A client that hands what it receives to the commands and completes <paramref name="disconnected"/> when its connection ends.</summary>
+    private IMqttClient NewClient(TaskCompletionSource disconnected)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        client.DisconnectedAsync += _ =>
+        {
+            disconnected.TrySetResult();
+            return Task.CompletedTask;
+        };
+        client.ApplicationMessageReceivedAsync += OnMessageAsync;
+        return client;
+    }
+
+    /// <summary>Connects, or throws with the reason the broker gave.</summary>
+    private async Task ConnectAsync(IMqttClient client, CancellationToken cancellationToken)
+    {
+        var result = await client.ConnectAsync(MqttConnection.Build(_options, _options.ClientId, _topics, ConnectTimeout), cancellationToken);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+        {
+            throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode}");
+        }
+
+        Interlocked.Increment(ref _connects);
+        LogConnected(_logger, _options.Host, _options.EffectivePort, _options.Tls);
     }
 
     /// <summary>Exponential from 250 ms to <see cref="MqttOptions.ReconnectMaxDelay"/>, with jitter, so the broker's return is noticed within that.</summary>
@@ -348,114 +360,28 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
     {
         var message = args.ApplicationMessage;
-        try
-        {
-            HandleMessage(message.Topic, message.Payload, message.Retain);
-        }
-        catch (Exception ex) when (ex is KeyNotFoundException or InvalidOperationException or Hardware.Gpio.GpioException or DecoderFallbackException)
-        {
-            LogCommandFailed(_logger, message.Topic, ex.Message);
-        }
-
+        Request(_commands.Handle(message.Topic, message.Payload, message.Retain), message.Topic);
         return Task.CompletedTask;
     }
 
-    internal void HandleMessage(string topic, ReadOnlySequence<byte> payload, bool retained)
+    /// <summary>Queues what a message from the broker asked for; the send loop publishes it.</summary>
+    private void Request(MqttRequest request, string topic)
     {
-        if (topic.EndsWith("/config", StringComparison.Ordinal))
+        switch (request)
         {
-            // A retained config of this device that the current settings no longer make (a pin removed or renamed):
-            // an empty retained config removes the entity from Home Assistant.
-            if (retained && payload.Length > 0 && !_discovery.ContainsKey(topic))
-            {
-                LogRemoved(_logger, topic);
+            case MqttRequest.RemoveConfig:
                 _queue.Put(new MqttOutgoing(topic, "", Retain: true));
                 _wake.Writer.TryWrite(true);
-            }
-
-            return;
-        }
-
-        if (payload.Length > MaxCommandBytes)
-        {
-            LogMalformed(_logger, topic, $"{payload.Length} bytes (at most {MaxCommandBytes})");
-            return;
-        }
-
-        var text = Encoding.UTF8.GetString(payload);
-        if (topic == _topics.HomeAssistantStatus)
-        {
-            if (text == MqttTopics.Online)
-            {
-                // Home Assistant (re)started and lost what it knew: discovery and states again.
+                break;
+            case MqttRequest.Rediscover:
                 Interlocked.Exchange(ref _rediscover, 1);
                 _wake.Writer.TryWrite(true);
-            }
-            else if (text != MqttTopics.Offline)
-            {
-                LogMalformed(_logger, topic, $"payload '{Printable(text)}' (expected {MqttTopics.Online} or {MqttTopics.Offline})");
-            }
-
-            return;
+                break;
+            case MqttRequest.Snapshot:
+                _snapshotRequests.Writer.TryWrite(true);
+                break;
         }
-
-        if (retained)
-        {
-            // A command kept by the broker would switch again at every reconnect.
-            LogMalformed(_logger, topic, "retained command (publish commands without the retain flag)");
-            return;
-        }
-
-        if (topic == _topics.SnapshotCommand)
-        {
-            if (text != MqttTopics.Press)
-            {
-                LogMalformed(_logger, topic, $"payload '{Printable(text)}' (expected {MqttTopics.Press})");
-                return;
-            }
-
-            LogCommand(_logger, topic, text);
-            _snapshotRequests.Writer.TryWrite(true);
-            return;
-        }
-
-        var (name, command) = ParseCommand(topic, text);
-        if (name is null)
-        {
-            LogMalformed(_logger, topic, $"payload '{Printable(text)}' or topic not understood");
-            return;
-        }
-
-        if (!_pins.TryGetValue(name, out var pin) || pin.Role != MqttPinRole.Output)
-        {
-            LogMalformed(_logger, topic, $"no output named '{name}'");
-            return;
-        }
-
-        LogCommand(_logger, topic, text);
-        _hardware.Switch(name, command, "mqtt");
     }
-
-    private (string? Name, MqttSwitchCommand Command) ParseCommand(string topic, string text)
-    {
-        var prefix = _options.BaseTopic + "/";
-        if (!topic.StartsWith(prefix, StringComparison.Ordinal))
-        {
-            return (null, default);
-        }
-
-        var levels = topic[prefix.Length..].Split('/');
-        return levels switch
-        {
-            ["switch", var name, "set"] when text == MqttTopics.On => (name, MqttSwitchCommand.On),
-            ["switch", var name, "set"] when text == MqttTopics.Off => (name, MqttSwitchCommand.Off),
-            ["button", var name, "pulse"] when text == MqttTopics.Press => (name, MqttSwitchCommand.Pulse),
-            _ => (null, default),
-        };
-    }
-
-    private static string Printable(string text) =>
-        new([.. text.Take(40).Select(c => char.IsControl(c) ? '?' : c)]);
 
     private async Task RunSnapshotsAsync(CancellationToken stoppingToken)
     {
@@ -591,18 +517,6 @@ internal sealed partial class MqttBridge : BackgroundService, IMotionListener
 
     [LoggerMessage(Level = LogLevel.Information, Message = "MQTT: Home Assistant came online; publishing discovery again")]
     private static partial void LogRediscovery(ILogger logger);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "MQTT: removing {Topic} (its pin or reading is no longer configured)")]
-    private static partial void LogRemoved(ILogger logger, string topic);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "MQTT command {Topic} {Payload} by mqtt")]
-    private static partial void LogCommand(ILogger logger, string topic, string payload);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT: ignored message on {Topic}: {Problem}")]
-    private static partial void LogMalformed(ILogger logger, string topic, string problem);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT command on {Topic} failed: {Reason}")]
-    private static partial void LogCommandFailed(ILogger logger, string topic, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "MQTT: no camera frame for the snapshot")]
     private static partial void LogNoSnapshot(ILogger logger);

@@ -22,7 +22,6 @@ internal sealed partial class StreamFanOut : IDisposable
 {
     public const string Boundary = "frame";
     public const string ContentType = "multipart/x-mixed-replace; boundary=" + Boundary;
-    private const int MaxPartBytes = 16 * 1024 * 1024;
 
     /// <summary>The least time between two viewer counts posted to the appliance.</summary>
     internal static readonly TimeSpan ViewerReportInterval = TimeSpan.FromSeconds(1);
@@ -189,9 +188,9 @@ internal sealed partial class StreamFanOut : IDisposable
                 }
 
                 LogUpstreamOpened(_logger, _name);
-                var boundary = BoundaryOf(response.Content.Headers.ContentType?.ToString()) ?? Boundary;
+                var boundary = MjpegPartReader.BoundaryOf(response.Content.Headers.ContentType?.ToString()) ?? Boundary;
                 await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-                await ReadPartsAsync(PipeReader.Create(body), boundary, cancellationToken);
+                await MjpegPartReader.ReadAsync(PipeReader.Create(body), boundary, (jpeg, timestamp) => Publish(jpeg, timestamp, cancellationToken), cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -277,107 +276,6 @@ internal sealed partial class StreamFanOut : IDisposable
         }
     }
 
-    /// <summary>Reads parts (boundary line, headers with Content-Length, body) and publishes each JPEG.</summary>
-    private async Task ReadPartsAsync(PipeReader reader, string boundary, CancellationToken cancellationToken)
-    {
-        var delimiter = Encoding.ASCII.GetBytes("--" + boundary);
-        int? contentLength = null;
-        string? timestamp = null;
-        var state = 0; // 0: seeking boundary, 1: headers, 2: body
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync(cancellationToken);
-                var buffer = result.Buffer;
-                while (true)
-                {
-                    if (state == 0)
-                    {
-                        var seq = new SequenceReader<byte>(buffer);
-                        if (!seq.TryReadTo(out ReadOnlySequence<byte> _, delimiter) || !seq.TryReadTo(out ReadOnlySequence<byte> _, "\r\n"u8))
-                        {
-                            if (buffer.Length > MaxPartBytes)
-                            {
-                                throw new InvalidDataException("No MJPEG boundary in the upstream stream.");
-                            }
-
-                            break;
-                        }
-
-                        buffer = buffer.Slice(seq.Position);
-                        state = 1;
-                        contentLength = null;
-                        timestamp = null;
-                    }
-                    else if (state == 1)
-                    {
-                        var seq = new SequenceReader<byte>(buffer);
-                        if (!seq.TryReadTo(out ReadOnlySequence<byte> line, "\r\n"u8))
-                        {
-                            if (buffer.Length > 8192)
-                            {
-                                throw new InvalidDataException("An MJPEG part header is too long.");
-                            }
-
-                            break;
-                        }
-
-                        buffer = buffer.Slice(seq.Position);
-                        if (line.Length == 0)
-                        {
-                            if (contentLength is null)
-                            {
-                                throw new InvalidDataException("An MJPEG part has no Content-Length.");
-                            }
-
-                            state = 2;
-                            continue;
-                        }
-
-                        var text = Encoding.ASCII.GetString(line);
-                        var colon = text.IndexOf(':', StringComparison.Ordinal);
-                        if (colon > 0)
-                        {
-                            var name = text[..colon].Trim();
-                            var value = text[(colon + 1)..].Trim();
-                            if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)
-                                && int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var length) && length is > 0 and <= MaxPartBytes)
-                            {
-                                contentLength = length;
-                            }
-                            else if (name.Equals("X-Timestamp", StringComparison.OrdinalIgnoreCase) && value.Length <= 32)
-                            {
-                                timestamp = value;
-                            }
-                        }
-                    }
-                    else
-                    {
-                        if (buffer.Length < contentLength!.Value)
-                        {
-                            break;
-                        }
-
-                        Publish(buffer.Slice(0, contentLength.Value), timestamp, cancellationToken);
-                        buffer = buffer.Slice(contentLength.Value);
-                        state = 0;
-                    }
-                }
-
-                reader.AdvanceTo(buffer.Start, result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    return;
-                }
-            }
-        }
-        finally
-        {
-            await reader.CompleteAsync();
-        }
-    }
-
     private void Publish(ReadOnlySequence<byte> jpeg, string? timestamp, CancellationToken upstream)
     {
         // The part is built once and shared by every viewer: headers, JPEG, then the next boundary (Chromium paints
@@ -411,17 +309,6 @@ internal sealed partial class StreamFanOut : IDisposable
 
         Interlocked.Increment(ref _framesReceived);
         signal.TrySetResult();
-    }
-
-    internal static string? BoundaryOf(string? contentType)
-    {
-        if (contentType is null)
-        {
-            return null;
-        }
-
-        var at = contentType.IndexOf("boundary=", StringComparison.OrdinalIgnoreCase);
-        return at < 0 ? null : contentType[(at + "boundary=".Length)..].Split(';')[0].Trim().Trim('"');
     }
 
     public void Dispose()

@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Threading.Channels;
 using Relay.Hosting;
 using Relay.Proxy;
 using Relay.Tunnel;
@@ -10,54 +7,38 @@ using TunnelProtocol;
 namespace Relay.WeCom;
 
 /// <summary>
-/// Store-and-forward for <c>/NAME/wecom/callback</c>. The relay checks WeCom's signature and that it was signed within
-/// <c>Relay:MaxClockSkew</c>, then forwards the raw request; when the appliance is offline, has callbacks still queued
-/// or in flight, or has not answered within <c>Relay:CallbackTimeout</c> (4 s; WeCom gives up at 5), WeCom gets 200
-/// with an empty body at once and the request waits in SQLite. A live request that timed out is still awaited: when
-/// the appliance answers it after all, it is not replayed (unless its answer was a passive reply WeCom never saw).
-/// Queued callbacks are replayed in order, per appliance, when the appliance is back, marked with
-/// <c>X-Relay-Replayed-At</c> so it answers through message/send; its MsgId dedupe makes a replay of something it
-/// already saw harmless.
+/// Store-and-forward for <c>/NAME/wecom/callback</c>: receiving. The relay checks WeCom's signature and that it was
+/// signed within <c>Relay:MaxClockSkew</c>, stores the callback, then forwards the raw request; when the appliance is
+/// offline, has callbacks still queued or in flight, or has not answered within <c>Relay:CallbackTimeout</c> (4 s; WeCom
+/// gives up at 5), WeCom gets 200 with an empty body at once and <see cref="CallbackReplay"/> delivers it later. A live
+/// request that timed out is still awaited: when the appliance answers it after all, it is not replayed (unless its
+/// answer was a passive reply WeCom never saw).
 /// </summary>
-internal sealed partial class CallbackRelay : BackgroundService
+internal sealed partial class CallbackRelay
 {
-    private static readonly TimeSpan ReplayTimeout = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan TunnelDropGrace = TimeSpan.FromSeconds(1);
-    private const int MaxReasonChars = 200;
-
     /// <summary>The appliance's callback endpoint: where a callback goes however the visitor spelled the path.</summary>
-    private const string CallbackPath = "/wecom/callback";
-    private readonly Dictionary<string, Channel<bool>> _wake;
-    private readonly CancellationTokenSource _stopping = new();
+    internal const string CallbackPath = "/wecom/callback";
     private readonly RelayOptions _options;
     private readonly TunnelRegistry _registry;
     private readonly Forwarder _forwarder;
     private readonly CallbackStore _store;
+    private readonly CallbackReplay _replay;
     private readonly TimeProvider _time;
     private readonly ILogger<CallbackRelay> _logger;
 
-    public CallbackRelay(RelayOptions options, TunnelRegistry registry, Forwarder forwarder, CallbackStore store, TimeProvider time, ILogger<CallbackRelay> logger)
+    public CallbackRelay(
+        RelayOptions options, TunnelRegistry registry, Forwarder forwarder, CallbackStore store, CallbackReplay replay, TimeProvider time, ILogger<CallbackRelay> logger)
     {
         _options = options;
         _registry = registry;
         _forwarder = forwarder;
         _store = store;
+        _replay = replay;
         _time = time;
         _logger = logger;
-        _wake = options.Appliances.Keys.ToDictionary(
-            name => name, _ => Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite }), StringComparer.Ordinal);
-        registry.Connected += Wake;
     }
 
     public int Pending(string appliance) => _store.Pending(appliance);
-
-    /// <summary>
-    /// Where a stored callback is replayed: the appliance's endpoint, with the stored query. Rows a relay stored before
-    /// it sent every callback to <see cref="CallbackPath"/> hold the visitor's spelling, which the appliance may not route.
-    /// </summary>
-    internal static string ReplayTarget(string pathAndQuery) =>
-        CallbackPath + (pathAndQuery.IndexOf('?', StringComparison.Ordinal) is var query and >= 0 ? pathAndQuery[query..] : "");
 
     public async Task HandleAsync(HttpContext context, ApplianceRoute route)
     {
@@ -153,14 +134,14 @@ internal sealed partial class CallbackRelay : BackgroundService
             // The same signed callback again (WeCom's retry, or a captured one posted again, perhaps with other unsigned
             // parts): kept once is enough; the appliance's MsgId dedupe would drop the copies anyway.
             LogStored(_logger, route.Name, "the same callback is already stored, kept once");
-            Wake(route.Name);
+            _replay.Wake(route.Name);
             return; // 200, empty body
         }
 
         if (session is null || !live)
         {
             LogStored(_logger, route.Name, session is null ? "offline" : "earlier callbacks still queued or in flight");
-            Wake(route.Name);
+            _replay.Wake(route.Name);
             return; // 200, empty body
         }
 
@@ -189,7 +170,7 @@ internal sealed partial class CallbackRelay : BackgroundService
         try
         {
             var forward = await _forwarder.CreateRequestAsync(context, route, HttpMethod.Post, route.Path);
-            forward.Content = Content(body, context.Request.ContentType);
+            forward.Content = CallbackBodies.Content(body, context.Request.ContentType);
             // Checked above against the relay's clock; the appliance's may be wrong (a Pi without RTC before NTP syncs).
             forward.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, receivedAt.ToString(CultureInfo.InvariantCulture));
             delivery = DeliverLiveAsync(route.Name, id, session, forward, handover);
@@ -197,7 +178,7 @@ internal sealed partial class CallbackRelay : BackgroundService
         catch
         {
             _store.MarkQueued(id);
-            Wake(route.Name);
+            _replay.Wake(route.Name);
             throw;
         }
 
@@ -220,9 +201,8 @@ internal sealed partial class CallbackRelay : BackgroundService
     }
 
     /// <summary>
-    /// Forwards a callback live and settles its row whatever happens: deleted when the appliance answered below 500,
-    /// queued for replay otherwise (or when the answer was a passive reply that came after WeCom had its empty 200).
-    /// Returns the answer for WeCom when it came in time, null when WeCom gets an empty 200.
+    /// Forwards a callback live and settles its row whatever happens (<see cref="Settle"/>). Returns the answer for WeCom
+    /// when it came in time, null when WeCom gets an empty 200.
     /// </summary>
     private async Task<LiveAnswer?> DeliverLiveAsync(string name, long id, TunnelSession session, HttpRequestMessage forward, Handover handover)
     {
@@ -230,34 +210,13 @@ internal sealed partial class CallbackRelay : BackgroundService
         try
         {
             using (forward)
-            using (var timeout = new CancellationTokenSource(ReplayTimeout, _time))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopping.Token))
+            using (var timeout = new CancellationTokenSource(CallbackReplay.ReplayTimeout, _time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _replay.Stopping))
             {
                 using var response = await session.SendAsync(forward, linked.Token);
-                var status = (int)response.StatusCode;
-                var answer = new LiveAnswer(status, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsByteArrayAsync(linked.Token));
-                var inTime = handover.TryHandOver();
-                if (status >= 500)
-                {
-                    LogStoredStatus(_logger, name, status);
-                    return null;
-                }
-
-                if (!inTime && status is >= 200 and < 300 && answer.Body.Length > 0)
-                {
-                    // A passive reply WeCom will never see: the replay makes the appliance (whose MsgId dedupe joins
-                    // the run it made) send it through message/send.
-                    LogLateReply(_logger, name);
-                    return null;
-                }
-
-                if (status >= 400)
-                {
-                    LogLiveRefused(_logger, name, status, Reason(answer.Body));
-                }
-
-                delivered = true;
-                return inTime ? answer : null;
+                var answer = new LiveAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.ToString(), await response.Content.ReadAsByteArrayAsync(linked.Token));
+                (delivered, var forWeCom) = Judge(name, answer, inTime: handover.TryHandOver());
+                return forWeCom;
             }
         }
         catch (Exception ex)
@@ -267,23 +226,57 @@ internal sealed partial class CallbackRelay : BackgroundService
         }
         finally
         {
-            try
-            {
-                if (delivered)
-                {
-                    _store.Delete(id);
-                }
-                else
-                {
-                    _store.MarkQueued(id);
-                }
+            Settle(name, id, delivered);
+        }
+    }
 
-                Wake(name); // the ones queued behind it may go now
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+    /// <summary>
+    /// Whether the appliance's live answer delivered the callback (an answer below 500, except a passive reply that came
+    /// after WeCom had its empty 200), and what WeCom gets: the answer when it came in time, null for an empty 200.
+    /// </summary>
+    private (bool Delivered, LiveAnswer? ForWeCom) Judge(string name, LiveAnswer answer, bool inTime)
+    {
+        if (answer.Status >= 500)
+        {
+            LogStoredStatus(_logger, name, answer.Status);
+            return (false, null);
+        }
+
+        if (!inTime && answer.Status is >= 200 and < 300 && answer.Body.Length > 0)
+        {
+            // A passive reply WeCom will never see: the replay makes the appliance (whose MsgId dedupe joins the run it
+            // made) send it through message/send.
+            LogLateReply(_logger, name);
+            return (false, null);
+        }
+
+        if (answer.Status >= 400)
+        {
+            LogLiveRefused(_logger, name, answer.Status, CallbackBodies.Reason(answer.Body));
+        }
+
+        return (true, inTime ? answer : null);
+    }
+
+    /// <summary>Deletes a delivered callback's row or queues it for replay, and wakes the replay: the ones behind it may go now.</summary>
+    private void Settle(string name, long id, bool delivered)
+    {
+        try
+        {
+            if (delivered)
             {
-                // Shutting down: an in-flight row is queued again at the next start.
+                _store.Delete(id);
             }
+            else
+            {
+                _store.MarkQueued(id);
+            }
+
+            _replay.Wake(name);
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // Shutting down: an in-flight row is queued again at the next start.
         }
     }
 
@@ -299,169 +292,6 @@ internal sealed partial class CallbackRelay : BackgroundService
         var off = _time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(seconds);
         skew = $"is {off.TotalSeconds:0} s off";
         return off.Duration() <= _options.MaxClockSkew;
-    }
-
-    private void Wake(string name)
-    {
-        if (_wake.TryGetValue(name, out var wake))
-        {
-            wake.Writer.TryWrite(true);
-        }
-    }
-
-    public override Task StopAsync(CancellationToken cancellationToken)
-    {
-        _stopping.Cancel();
-        return base.StopAsync(cancellationToken);
-    }
-
-    public override void Dispose()
-    {
-        _stopping.Dispose();
-        base.Dispose();
-    }
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(RetryInterval, _time);
-        var ticks = RetryTicksAsync(timer, stoppingToken);
-
-        // One drain per appliance: one that hangs on a replay does not hold back the others.
-        await Task.WhenAll(_wake.Select(pair => DrainLoopAsync(pair.Key, pair.Value.Reader, stoppingToken)));
-        await ticks;
-    }
-
-    private async Task DrainLoopAsync(string name, ChannelReader<bool> wake, CancellationToken stoppingToken)
-    {
-        try
-        {
-            while (await wake.WaitToReadAsync(stoppingToken))
-            {
-                wake.TryRead(out _);
-                await DrainAsync(name, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
-
-    private async Task RetryTicksAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
-        try
-        {
-            do
-            {
-                foreach (var name in _options.Appliances.Keys)
-                {
-                    if (_store.Pending(name) > 0 && _registry.Get(name) is not null)
-                    {
-                        Wake(name);
-                    }
-                }
-            }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
-
-    private async Task DrainAsync(string name, CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested && _registry.Get(name) is { } session && _store.Oldest(name) is { } stored)
-        {
-            if (stored.InFlight)
-            {
-                return; // still being forwarded live: it must not be overtaken; settling it wakes this drain again
-            }
-
-            using var request = TunnelSession.NewRequest(HttpMethod.Post, ReplayTarget(stored.PathAndQuery));
-            request.Content = Content(stored.Body, stored.ContentType);
-            request.Headers.TryAddWithoutValidation(TunnelHandshake.ReplayHeader, stored.ReceivedAt.ToString(CultureInfo.InvariantCulture));
-            // The relay's now, so the appliance measures the message's age by the relay's clock rather than its own.
-            request.Headers.TryAddWithoutValidation(TunnelHandshake.TimeCheckedHeader, _time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
-            request.Headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
-            try
-            {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                timeout.CancelAfter(ReplayTimeout);
-                using var response = await session.SendAsync(request, timeout.Token);
-                var status = (int)response.StatusCode;
-                if (status is >= 200 and < 300)
-                {
-                    _store.Delete(stored.Id);
-                    LogReplayed(_logger, name, stored.Id);
-                    continue;
-                }
-
-                if (status is >= 400 and < 500 and not 408 and not 429)
-                {
-                    // The appliance refused it (signature, age, decryption, size): trying again would be refused too.
-                    var reason = Reason(await ReadSomeAsync(response, timeout.Token));
-                    _store.Delete(stored.Id);
-                    LogReplayRefused(_logger, name, stored.Id, status, reason);
-                    continue;
-                }
-
-                if (GiveUpAfterFailure(name, stored, status.ToString(CultureInfo.InvariantCulture)))
-                {
-                    continue;
-                }
-
-                return;
-            }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
-            {
-                if (stoppingToken.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                if (await TunnelDroppedAsync(session))
-                {
-                    // Not the callback's fault: a flapping tunnel must not use up its attempts and get it dropped.
-                    LogReplayInterrupted(_logger, name, stored.Id, ex.Message);
-                    return;
-                }
-
-                if (GiveUpAfterFailure(name, stored, ex.Message))
-                {
-                    continue;
-                }
-
-                return;
-            }
-        }
-    }
-
-    /// <summary>Whether the tunnel the replay went through has ended (it may take a moment after the failed request).</summary>
-    private async Task<bool> TunnelDroppedAsync(TunnelSession session)
-    {
-        try
-        {
-            await session.Ended.WaitAsync(TunnelDropGrace, _time);
-        }
-        catch (TimeoutException)
-        {
-        }
-
-        return !session.IsOpen || !ReferenceEquals(_registry.Get(session.Name), session);
-    }
-
-    /// <summary>Counts a failed replay; true when it was the last allowed and the callback is dropped, so the next may go.</summary>
-    private bool GiveUpAfterFailure(string name, StoredCallback stored, string reason)
-    {
-        if (stored.Attempts + 1 >= _options.MaxReplayAttempts)
-        {
-            _store.Delete(stored.Id);
-            LogReplayGaveUp(_logger, name, stored.Id, stored.Attempts + 1, reason);
-            return true;
-        }
-
-        _store.RecordAttempt(stored.Id);
-        LogReplayFailed(_logger, name, stored.Id, reason);
-        return false;
     }
 
     private async Task<byte[]?> ReadBodyAsync(HttpContext context)
@@ -488,36 +318,6 @@ internal sealed partial class CallbackRelay : BackgroundService
         return buffer.ToArray();
     }
 
-    private static ByteArrayContent Content(byte[] body, string? contentType)
-    {
-        var content = new ByteArrayContent(body);
-        if (contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed))
-        {
-            content.Headers.ContentType = parsed;
-        }
-
-        return content;
-    }
-
-    private static async Task<byte[]> ReadSomeAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await response.Content.ReadAsByteArrayAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException)
-        {
-            return [];
-        }
-    }
-
-    /// <summary>The start of the appliance's answer, one line, for the log (it says why it refused: "rejected: 40001 …").</summary>
-    private static string Reason(byte[] body)
-    {
-        var text = System.Text.Encoding.UTF8.GetString(body, 0, Math.Min(body.Length, MaxReasonChars * 4)).ReplaceLineEndings(" ").Trim();
-        return text.Length == 0 ? "no reason given" : text.Length > MaxReasonChars ? text[..MaxReasonChars] + "…" : text;
-    }
-
     private async Task RefuseAsync(HttpContext context, string name, int status, string reason)
     {
         LogRefused(_logger, name, reason);
@@ -531,26 +331,11 @@ internal sealed partial class CallbackRelay : BackgroundService
     [LoggerMessage(Level = LogLevel.Information, Message = "WeCom callback for {Name} stored for later: the appliance answered {Status}")]
     private static partial void LogStoredStatus(ILogger logger, string name, int status);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Stored WeCom callback {Id} delivered to {Name}")]
-    private static partial void LogReplayed(ILogger logger, string name, long id);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Stored WeCom callback {Id} for {Name} dropped: the appliance refused it with {Status} ({Reason}); it is not tried again")]
-    private static partial void LogReplayRefused(ILogger logger, string name, long id, int status, string reason);
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback for {Name} refused by the appliance with {Status} ({Reason})")]
     private static partial void LogLiveRefused(ILogger logger, string name, int status, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "WeCom callback for {Name}: the appliance's passive reply came after WeCom had its empty 200; replayed so it goes out through message/send")]
     private static partial void LogLateReply(ILogger logger, string name);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Replaying WeCom callback {Id} to {Name} interrupted: the tunnel dropped ({Reason}); not counted as a failed attempt")]
-    private static partial void LogReplayInterrupted(ILogger logger, string name, long id, string reason);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Stored WeCom callback {Id} for {Name} given up after {Attempts} failed replays (last: {Reason}); later ones go on")]
-    private static partial void LogReplayGaveUp(ILogger logger, string name, long id, int attempts, string reason);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying WeCom callback {Id} to {Name} failed ({Reason}); retrying later")]
-    private static partial void LogReplayFailed(ILogger logger, string name, long id, string reason);
 
     /// <summary>Who settles a live callback's answer: WeCom (handed over in time) or the replay (given up at the deadline).</summary>
     private sealed class Handover

@@ -9,8 +9,9 @@ internal static class CallbackRelayExtensions
     public static WebApplicationBuilder AddCallbackRelay(this WebApplicationBuilder builder, string stateDirectory)
     {
         builder.Services.AddSingleton(new CallbackStore(Path.Combine(stateDirectory, "callbacks.db")));
+        builder.Services.AddSingleton<CallbackReplay>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CallbackReplay>());
         builder.Services.AddSingleton<CallbackRelay>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<CallbackRelay>());
         return builder;
     }
 }

@@ -13,7 +13,7 @@ namespace Relay.Tests;
 [Collection(TimingSensitive.Name)]
 public sealed class CallbackStoreAndForwardTests
 {
-    /// <summary>CallbackRelay's retry interval: stored callbacks are tried again at each of its ticks.</summary>
+    /// <summary>CallbackReplay's retry interval: stored callbacks are tried again at each of its ticks.</summary>
     private static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(5);
 
     /// <summary>The relay answers WeCom itself when the appliance has not within a second.</summary>
@@ -97,11 +97,11 @@ public sealed class CallbackStoreAndForwardTests
         var recorder = new CallbackRecorder();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
         await appliance.WaitConnectedAsync();
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
         Assert.Equal(["m0", "m1", "m2", "m3", "m4"], recorder.Received.Select(r => MsgIdOf(r.Body)));
         using var later = await PostCallbackAsync(client, "later");
         Assert.Equal(HttpStatusCode.OK, later.StatusCode);
-        await WaitForAsync(() => recorder.Received.Any(r => r.Body == Body("later")), TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Any(r => r.Body == Body("later")), TimeSpan.FromSeconds(20));
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public sealed class CallbackStoreAndForwardTests
         var recorder = new CallbackRecorder();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
         await appliance.WaitConnectedAsync();
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(20));
         Assert.Equal(["again", "other"], recorder.Received.Select(r => MsgIdOf(r.Body)));
     }
 
@@ -221,7 +221,7 @@ public sealed class CallbackStoreAndForwardTests
         await relay.RestartAsync();
         var recorder = new CallbackRecorder();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await WaitForAsync(() => recorder.Received.Count >= 5, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 5, TimeSpan.FromSeconds(20));
         await PastOneRetryAsync(clock); // nothing more may arrive
         Assert.Equal(["msg1", "msg2", "msg3", "msg4", "msg5"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
         Assert.All(recorder.Received, r => Assert.NotEqual("", r.ReplayedAt));
@@ -244,9 +244,9 @@ public sealed class CallbackStoreAndForwardTests
 
         var recorder = new CallbackRecorder { StatusFor = body => MsgIdOf(body) == "poison" ? 500 : 200 };
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
         clock.Advance(RetryInterval);
-        await WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
 
         // Tried twice (on reconnect, then at the next retry), then dropped; the one behind it was held until then.
         Assert.Equal(["poison", "poison", "after"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
@@ -298,7 +298,7 @@ public sealed class CallbackStoreAndForwardTests
         using var client = relay.CreateClient();
 
         var first = PostCallbackAsync(client, "first");
-        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(10));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(10));
         using (var second = await PostCallbackAsync(client, "second"))
         {
             Assert.Equal(HttpStatusCode.OK, second.StatusCode);
@@ -309,12 +309,12 @@ public sealed class CallbackStoreAndForwardTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        await WaitForAsync(() => recorder.Received.Count >= 3, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 3, TimeSpan.FromSeconds(20));
         Assert.Equal(["first", "first", "second"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
         Assert.Equal("", recorder.Received[0].ReplayedAt);
         Assert.NotEqual("", recorder.Received[1].ReplayedAt);
         Assert.NotEqual("", recorder.Received[2].ReplayedAt);
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -322,13 +322,27 @@ public sealed class CallbackStoreAndForwardTests
     {
         // The appliance did take it (it ran the command and answers through message/send): a replay could run it
         // again if the appliance restarted in between, so the relay keeps waiting for the live answer.
-        var recorder = new CallbackRecorder { Delay = TimeSpan.FromSeconds(2), Answer = "" };
-        await using var tunnelled = await RelayWithAppliance.StartAsync(OneSecondCallbackTimeout, callbacks: recorder);
+        // The relay's timeout and retry ticks run on its clock, so the test moves them instead of waiting for them.
+        var clock = RelayClock();
+        var applianceAnswers = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var recorder = new CallbackRecorder { AnswerAfter = applianceAnswers.Task, Answer = "" };
+        await using var tunnelled = await RelayWithAppliance.StartAsync(OneSecondCallbackTimeout, callbacks: recorder, relayTime: clock);
         var relay = tunnelled.Relay;
+        using var client = relay.CreateClient();
 
-        Assert.InRange(await PostSlowCallbackAsync(relay), TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1.9));
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(10));
-        await Task.Delay(6000); // one retry interval: no replay may come
+        var posted = PostCallbackAsync(client, "slow");
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(10));
+        Assert.False(posted.IsCompleted, "WeCom was answered before Relay:CallbackTimeout");
+        await PastCallbackTimeoutAsync(clock, posted);
+        using (var response = await posted)
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("", await response.Content.ReadAsStringAsync());
+        }
+
+        applianceAnswers.SetResult(); // its empty 200, after WeCom had the relay's
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(10));
+        await PastOneRetryAsync(clock); // no replay may come
         Assert.Single(recorder.Received);
     }
 
@@ -361,6 +375,20 @@ public sealed class CallbackStoreAndForwardTests
     }
 
     /// <summary>
+    /// Moves the relay's clock past <see cref="OneSecondCallbackTimeout"/>, a second at a time until WeCom has its answer
+    /// (the relay may start its wait a moment after the appliance got the callback); at most 10 s, well short of the
+    /// 30 s after which the relay stops awaiting the appliance's live answer.
+    /// </summary>
+    private static async Task PastCallbackTimeoutAsync(FakeTimeProvider clock, Task answered)
+    {
+        for (var second = 0; second < 10 && !answered.IsCompleted; second++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(answered, Task.Delay(200));
+        }
+    }
+
+    /// <summary>
     /// Posts the callback "slow" to an appliance slower than <see cref="OneSecondCallbackTimeout"/>: WeCom must be
     /// answered 200 with an empty body (so it does not retry). Returns how long that answer took.
     /// </summary>
@@ -378,7 +406,7 @@ public sealed class CallbackStoreAndForwardTests
     private static async Task AssertReplayedOnceAnsweredAtOnceAsync(CallbackRecorder recorder)
     {
         recorder.Delay = TimeSpan.Zero;
-        await WaitForAsync(() => recorder.Received.Count >= 2, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 2, TimeSpan.FromSeconds(20));
         Assert.NotEqual("", recorder.Received[1].ReplayedAt);
         Assert.Equal(Body("slow"), recorder.Received[1].Body);
     }
@@ -404,12 +432,12 @@ public sealed class CallbackStoreAndForwardTests
             Answer = "rejected: 40001 signature mismatch\n",
         };
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
-        await WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Any(r => MsgIdOf(r.Body) == "after"), TimeSpan.FromSeconds(20));
 
         Assert.Equal(["refused", "after"], recorder.Received.Select(r => MsgIdOf(r.Body)).ToArray());
-        Assert.Contains(logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal)
+        Assert.Contains(logs.All, l => l.StartsWith("Warning", StringComparison.Ordinal)
             && l.Contains("refused it with 403 (rejected: 40001 signature mismatch)", StringComparison.Ordinal));
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
@@ -427,13 +455,13 @@ public sealed class CallbackStoreAndForwardTests
 
         var hanging = new CallbackRecorder { Delay = TimeSpan.FromSeconds(25) };
         await using var cam = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: hanging);
-        await WaitForAsync(() => hanging.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => hanging.Received.Count >= 1, TimeSpan.FromSeconds(20));
         var recorder = new CallbackRecorder();
         await using var cam2 = await TunnelledAppliance.StartAsync(relay.TunnelUrl, name: "cam2", callbacks: recorder);
         await cam2.WaitConnectedAsync();
         var stopwatch = Stopwatch.StartNew();
 
-        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
 
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"cam2's callback waited {stopwatch.Elapsed} behind cam's");
         Assert.Equal("other", MsgIdOf(recorder.Received[0].Body));
@@ -452,15 +480,15 @@ public sealed class CallbackStoreAndForwardTests
         var dropping = new CallbackRecorder { Delay = TimeSpan.FromSeconds(30) };
         await using (var flapping = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: dropping))
         {
-            await WaitForAsync(() => dropping.Received.Count >= 1, TimeSpan.FromSeconds(20));
+            await Eventually.WaitForAsync(() => dropping.Received.Count >= 1, TimeSpan.FromSeconds(20));
         }
 
         var recorder = new CallbackRecorder();
         await using var appliance = await TunnelledAppliance.StartAsync(relay.TunnelUrl, callbacks: recorder);
 
-        await WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
+        await Eventually.WaitForAsync(() => recorder.Received.Count >= 1, TimeSpan.FromSeconds(20));
         Assert.Equal("m1", MsgIdOf(recorder.Received[0].Body));
-        await WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
+        await Eventually.WaitForAsync(() => relay.Services.GetRequiredService<CallbackRelay>().Pending(RelayServer.Name) == 0, TimeSpan.FromSeconds(5));
     }
 
     internal static string Body(string id) => $"<xml><ToUserName><![CDATA[corp]]></ToUserName><Encrypt><![CDATA[{id}-encrypted]]></Encrypt><AgentID>1</AgentID></xml>";
@@ -476,38 +504,5 @@ public sealed class CallbackStoreAndForwardTests
         return await client.PostAsync(
             $"{path}?msg_signature={signature}&timestamp={timestamp}&nonce={nonce}",
             new StringContent(Body(id), Encoding.UTF8, "text/xml"));
-    }
-
-    /// <summary>The relay's log lines ("Level: message"), added to its logger factory after start.</summary>
-    private sealed class LogLines : ILoggerProvider
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(LogLines owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-        }
-    }
-
-    internal static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(stopwatch.Elapsed < timeout, "timed out waiting");
-            await Task.Delay(50);
-        }
     }
 }

@@ -154,7 +154,7 @@ public sealed class EndToEndTests
             streams.Add(await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead));
         }
 
-        await WaitUntilAsync(() => applianceViewers.Audience == 3, "three viewers counted");
+        await Eventually.WaitForAsync(() => applianceViewers.Audience == 3, TimeSpan.FromSeconds(10), "three viewers counted");
         Assert.Equal(1, applianceViewers.Count);
         Assert.Equal(1, hub.UpstreamStarts);
         var document = status.Build(includeViewerAddresses: true);
@@ -171,12 +171,12 @@ public sealed class EndToEndTests
             clients[i].Dispose();
         }
 
-        await WaitUntilAsync(() => applianceViewers.Audience == 1, "one viewer left");
+        await Eventually.WaitForAsync(() => applianceViewers.Audience == 1, TimeSpan.FromSeconds(10), "one viewer left");
 
         // The last one leaves: while the relay's stream lingers, nobody watches.
         streams[2].Dispose();
         clients[2].Dispose();
-        await WaitUntilAsync(() => applianceViewers.Audience == 0, "no viewer");
+        await Eventually.WaitForAsync(() => applianceViewers.Audience == 0, TimeSpan.FromSeconds(10), "no viewer");
         Assert.Equal(0, status.Build(includeViewerAddresses: false)["viewers"]!.GetValue<int>());
     }
 
@@ -200,7 +200,7 @@ public sealed class EndToEndTests
         using var viewerClient = relay.CreateClient();
         using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
         using var stream = await viewerClient.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
-        await WaitUntilAsync(() => applianceViewers.Audience == 1, "the relay's viewer");
+        await Eventually.WaitForAsync(() => applianceViewers.Audience == 1, TimeSpan.FromSeconds(10), "the relay's viewer");
 
         // A visitor through the relay, logged in and with a guessed relay key (the relay strips it): a visitor still.
         using var visitor = relay.CreateClient();
@@ -228,16 +228,6 @@ public sealed class EndToEndTests
         }
 
         Assert.Equal(1, applianceViewers.Audience);
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"timed out waiting for: {what}");
-            await Task.Delay(20);
-        }
     }
 
     [Fact]

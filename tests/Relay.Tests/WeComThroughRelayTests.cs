@@ -187,7 +187,7 @@ public sealed class WeComThroughRelayTests
     [InlineData("//WeCom//callback/?msg_signature=a", "/wecom/callback?msg_signature=a")]
     [InlineData("/wecom/callback", "/wecom/callback")]
     public void ReplayTarget_AnyStoredSpelling_TheAppliancesEndpointWithTheStoredQuery(string stored, string expected) =>
-        Assert.Equal(expected, CallbackRelay.ReplayTarget(stored));
+        Assert.Equal(expected, CallbackReplay.ReplayTarget(stored));
 
     [Fact]
     public async Task Callback_ReplayedAfterReplayMaxAge_IsNotRun_SenderIsTold()

@@ -27,32 +27,34 @@ public sealed class RelayWithAppliance : IAsyncDisposable
     /// <summary>
     /// Starts both with the given command-line settings and waits until the tunnel is connected. The appliance
     /// answers /wecom/callback with <paramref name="callbacks"/> (a fresh recorder if null) and runs on
-    /// <paramref name="applianceTime"/> (null: the system's clock).
+    /// <paramref name="applianceTime"/>, the relay on <paramref name="relayTime"/> (null: the system's clock).
     /// </summary>
     public static Task<RelayWithAppliance> StartAsync(
-        string[]? relaySettings = null, string[]? applianceSettings = null, CallbackRecorder? callbacks = null, TimeProvider? applianceTime = null) =>
-        StartAsync(relaySettings, throughLink: false,
+        string[]? relaySettings = null, string[]? applianceSettings = null, CallbackRecorder? callbacks = null, TimeProvider? applianceTime = null,
+        TimeProvider? relayTime = null) =>
+        StartAsync(relaySettings, relayTime, throughLink: false,
             tunnel => TunnelledAppliance.StartAsync(tunnel, callbacks: callbacks, time: applianceTime, settings: applianceSettings ?? []));
 
-    /// <summary>As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider)"/>, the appliance with its real WeCom feature.</summary>
+    /// <summary>As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider, TimeProvider)"/>, the appliance with its real WeCom feature.</summary>
     public static Task<RelayWithAppliance> StartWithWeComAsync(string[] relaySettings, string[] applianceSettings, TimeProvider? applianceTime = null) =>
-        StartAsync(relaySettings, throughLink: false, tunnel => TunnelledAppliance.StartWithWeComAsync(tunnel, applianceTime, applianceSettings));
+        StartAsync(relaySettings, relayTime: null, throughLink: false, tunnel => TunnelledAppliance.StartWithWeComAsync(tunnel, applianceTime, applianceSettings));
 
     /// <summary>
-    /// As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider)"/>, the tunnel through a
+    /// As <see cref="StartAsync(string[], string[], CallbackRecorder, TimeProvider, TimeProvider)"/>, the tunnel through a
     /// <see cref="FreezableLink"/> (<see cref="Link"/>); returns once the relay, too, has the session.
     /// </summary>
     public static async Task<RelayWithAppliance> StartThroughFreezableLinkAsync()
     {
-        var tunnelled = await StartAsync(null, throughLink: true, tunnel => TunnelledAppliance.StartAsync(tunnel));
+        var tunnelled = await StartAsync(null, relayTime: null, throughLink: true, tunnel => TunnelledAppliance.StartAsync(tunnel));
         var registry = tunnelled.Relay.Services.GetRequiredService<TunnelRegistry>();
-        await CallbackStoreAndForwardTests.WaitForAsync(() => registry.Get(RelayServer.Name) is not null, TimeSpan.FromSeconds(5));
+        await Eventually.WaitForAsync(() => registry.Get(RelayServer.Name) is not null, TimeSpan.FromSeconds(5), "the relay to have the session");
         return tunnelled;
     }
 
-    private static async Task<RelayWithAppliance> StartAsync(string[]? relaySettings, bool throughLink, Func<Uri, Task<TunnelledAppliance>> startAppliance)
+    private static async Task<RelayWithAppliance> StartAsync(
+        string[]? relaySettings, TimeProvider? relayTime, bool throughLink, Func<Uri, Task<TunnelledAppliance>> startAppliance)
     {
-        var relay = await RelayServer.StartAsync(relaySettings ?? []);
+        var relay = await RelayServer.StartAsync(relayTime, relaySettings ?? []);
         FreezableLink? link = null;
         TunnelledAppliance? appliance = null;
         try

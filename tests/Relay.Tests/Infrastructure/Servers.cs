@@ -240,6 +240,11 @@ public sealed class TunnelledAppliance : IAsyncDisposable
                         await Task.Delay(delay, context.RequestAborted);
                     }
 
+                    if (callbacks.AnswerAfter is { } release)
+                    {
+                        await release.WaitAsync(context.RequestAborted);
+                    }
+
                     context.Response.StatusCode = callbacks.StatusFor?.Invoke(body) ?? StatusCodes.Status200OK;
                     context.Response.ContentType = "text/plain";
                     await context.Response.WriteAsync(callbacks.Answer);
@@ -326,6 +331,9 @@ public sealed class CallbackRecorder
 
     /// <summary>The delay before answering a body (default <see cref="Delay"/>): lets a test hold one message back.</summary>
     public Func<string, TimeSpan>? DelayFor { get; set; }
+
+    /// <summary>When set, answers wait for it (after the delay): lets a test release an answer when its clock says.</summary>
+    public Task? AnswerAfter { get; set; }
 
     public string Answer { get; set; } = "";
 
