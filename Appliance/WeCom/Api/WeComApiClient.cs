@@ -72,82 +72,66 @@ public sealed partial class WeComApiClient
     }
 
     /// <summary>Downloads media into <paramref name="destination"/>, refusing more than WeCom:MaxDownloadBytes.</summary>
-    public async Task<WeComResult<DownloadedMedia>> GetMediaAsync(string mediaId, Stream destination, CancellationToken cancellationToken)
+    public Task<WeComResult<DownloadedMedia>> GetMediaAsync(string mediaId, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(mediaId);
         ArgumentNullException.ThrowIfNull(destination);
-        var retriedToken = false;
-        for (var attempt = 0; ; attempt++)
+        return WithTokenAsync("media/get", token => DownloadAsync(token, mediaId, destination, cancellationToken), cancellationToken);
+    }
+
+    private async Task<Attempt<DownloadedMedia>> DownloadAsync(string token, string mediaId, Stream destination, CancellationToken cancellationToken)
+    {
+        var uri = _http.Uri($"cgi-bin/media/get?access_token={Uri.EscapeDataString(token)}&media_id={Uri.EscapeDataString(mediaId)}");
+        try
         {
-            string token;
+            using var response = await _http.Client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var contentType = response.Content.Headers.ContentType?.MediaType ?? "application/octet-stream";
+            if (contentType is "application/json" or "text/plain" || response.StatusCode != HttpStatusCode.OK)
+            {
+                // Errors come back as JSON with status 200.
+                var body = await ReadCappedAsync(response, 64 * 1024, cancellationToken);
+                var error = ParseError(body, out var code);
+                if (code == 0 && response.StatusCode == HttpStatusCode.OK && error is null)
+                {
+                    return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.Other, 0, "media/get answered JSON without an error");
+                }
+
+                return new Attempt<DownloadedMedia>(null, code, error ?? $"HTTP {(int)response.StatusCode}");
+            }
+
+            if (response.Content.Headers.ContentLength is { } announced && announced > _options.MaxDownloadBytes)
+            {
+                return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.MediaSize, 0, $"media of {announced} bytes exceeds WeCom:MaxDownloadBytes ({_options.MaxDownloadBytes})");
+            }
+
+            await using var source = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var buffer = ArrayPool<byte>.Shared.Rent(81920);
+            long total = 0;
             try
             {
-                token = await _tokens.GetAsync(cancellationToken);
-            }
-            catch (AccessTokenException ex)
-            {
-                return WeComResult<DownloadedMedia>.Fail(TokenError(ex));
-            }
-
-            var uri = _http.Uri($"cgi-bin/media/get?access_token={Uri.EscapeDataString(token)}&media_id={Uri.EscapeDataString(mediaId)}");
-            try
-            {
-                using var response = await _http.Client.GetAsync(uri, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                var contentType = response.Content.Headers.ContentType?.MediaType ?? "application/octet-stream";
-                if (contentType is "application/json" or "text/plain" || response.StatusCode != HttpStatusCode.OK)
+                int read;
+                while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
                 {
-                    // Errors come back as JSON with status 200.
-                    var body = await ReadCappedAsync(response, 64 * 1024, cancellationToken);
-                    var error = ParseError(body, out var code);
-                    if (code == 0 && response.StatusCode == HttpStatusCode.OK && error is null)
+                    total += read;
+                    if (total > _options.MaxDownloadBytes)
                     {
-                        return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.Other, 0, "media/get answered JSON without an error");
+                        return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.MediaSize, 0, $"media exceeds WeCom:MaxDownloadBytes ({_options.MaxDownloadBytes}); download stopped");
                     }
 
-                    var decision = Decide(code, token, ref retriedToken, attempt);
-                    if (decision is { } delay)
-                    {
-                        await Task.Delay(delay, _time, cancellationToken);
-                        continue;
-                    }
-
-                    return WeComResult<DownloadedMedia>.Fail(Classify(code, error ?? $"HTTP {(int)response.StatusCode}"));
+                    await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
                 }
-
-                if (response.Content.Headers.ContentLength is { } announced && announced > _options.MaxDownloadBytes)
-                {
-                    return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.MediaSize, 0, $"media of {announced} bytes exceeds WeCom:MaxDownloadBytes ({_options.MaxDownloadBytes})");
-                }
-
-                await using var source = await response.Content.ReadAsStreamAsync(cancellationToken);
-                var buffer = ArrayPool<byte>.Shared.Rent(81920);
-                long total = 0;
-                try
-                {
-                    int read;
-                    while ((read = await source.ReadAsync(buffer, cancellationToken)) > 0)
-                    {
-                        total += read;
-                        if (total > _options.MaxDownloadBytes)
-                        {
-                            return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.MediaSize, 0, $"media exceeds WeCom:MaxDownloadBytes ({_options.MaxDownloadBytes}); download stopped");
-                        }
-
-                        await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                    }
-                }
-                finally
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
-
-                var fileName = response.Content.Headers.ContentDisposition?.FileName?.Trim('"');
-                return WeComResult<DownloadedMedia>.Ok(new DownloadedMedia(contentType, fileName, total));
             }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            finally
             {
-                return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.Transport, 0, $"media/get: {ex.GetType().Name}: {ex.Message}");
+                ArrayPool<byte>.Shared.Return(buffer);
             }
+
+            var fileName = response.Content.Headers.ContentDisposition?.FileName?.Trim('"');
+            return WeComResult<DownloadedMedia>.Ok(new DownloadedMedia(contentType, fileName, total));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return WeComResult<DownloadedMedia>.Fail(WeComErrorKind.Transport, 0, $"media/get: {ex.GetType().Name}: {ex.Message}");
         }
     }
 
@@ -185,7 +169,14 @@ public sealed partial class WeComApiClient
         return stream.ToArray();
     }
 
-    private async Task<WeComResult<T>> CallAsync<T>(string api, Func<string, HttpRequestMessage> request, Func<JsonElement, T> parse, CancellationToken cancellationToken)
+    private Task<WeComResult<T>> CallAsync<T>(string api, Func<string, HttpRequestMessage> request, Func<JsonElement, T> parse, CancellationToken cancellationToken) =>
+        WithTokenAsync(api, token => CallOnceAsync(api, request(token), parse, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// The loop every call runs: an access token, one attempt with it, and another attempt when WeCom's error code is one
+    /// a fresh token or a pause cures (see <see cref="Decide"/>).
+    /// </summary>
+    private async Task<WeComResult<T>> WithTokenAsync<T>(string api, Func<string, Task<Attempt<T>>> attemptAsync, CancellationToken cancellationToken)
     {
         var retriedToken = false;
         for (var attempt = 0; ; attempt++)
@@ -200,60 +191,76 @@ public sealed partial class WeComApiClient
                 return WeComResult<T>.Fail(TokenError(ex));
             }
 
-            byte[] body;
-            try
+            var outcome = await attemptAsync(token);
+            if (outcome.Done is { } done)
             {
-                using var deadline = _http.Deadline(cancellationToken);
-                using var message = request(token);
-                using var response = await _http.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-                body = await ReadCappedAsync(response, 1024 * 1024, deadline.Token);
-            }
-            catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                // A stalled or silent server: the deadline (WeCom:HttpTimeout) ends the call, whatever part it hung in.
-                var reason = ex is OperationCanceledException ? $"no complete answer within {_http.Timeout.TotalSeconds:0.###} s (WeCom:HttpTimeout)" : $"{ex.GetType().Name}: {ex.Message}";
-                LogTransport(_logger, api, ex.GetType().Name, ex is OperationCanceledException ? reason : ex.Message);
-                return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api}: {reason}");
+                return done;
             }
 
-            JsonDocument document;
-            try
+            if (Decide(outcome.Code, token, ref retriedToken, attempt) is { } delay)
             {
-                document = JsonDocument.Parse(body);
-            }
-            catch (JsonException)
-            {
-                return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api} answered something that is not JSON ({body.Length} bytes)");
+                LogRetry(_logger, api, outcome.Code, outcome.Message);
+                await Task.Delay(delay, _time, cancellationToken);
+                continue;
             }
 
-            using (document)
-            {
-                var root = document.RootElement;
-                var code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("errcode", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : 0;
-                if (code == 0)
-                {
-                    var value = parse(root);
-                    if (value is SendReceipt { InvalidUser.Length: > 0 } receipt)
-                    {
-                        LogInvalidUsers(_logger, api, receipt.InvalidUser);
-                    }
-
-                    return WeComResult<T>.Ok(value);
-                }
-
-                var errmsg = Shorten(Str(root, "errmsg"));
-                var decision = Decide(code, token, ref retriedToken, attempt);
-                if (decision is { } delay)
-                {
-                    LogRetry(_logger, api, code, errmsg);
-                    await Task.Delay(delay, _time, cancellationToken);
-                    continue;
-                }
-
-                LogApiError(_logger, api, code, errmsg);
-                return WeComResult<T>.Fail(Classify(code, errmsg));
-            }
+            LogApiError(_logger, api, outcome.Code, outcome.Message);
+            return WeComResult<T>.Fail(Classify(outcome.Code, outcome.Message));
         }
+    }
+
+    /// <summary>One JSON API call: its parsed answer, or WeCom's error code and message.</summary>
+    private async Task<Attempt<T>> CallOnceAsync<T>(string api, HttpRequestMessage request, Func<JsonElement, T> parse, CancellationToken cancellationToken)
+    {
+        byte[] body;
+        try
+        {
+            using var deadline = _http.Deadline(cancellationToken);
+            using var message = request;
+            using var response = await _http.Client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            body = await ReadCappedAsync(response, 1024 * 1024, deadline.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // A stalled or silent server: the deadline (WeCom:HttpTimeout) ends the call, whatever part it hung in.
+            var reason = ex is OperationCanceledException ? $"no complete answer within {_http.Timeout.TotalSeconds:0.###} s (WeCom:HttpTimeout)" : $"{ex.GetType().Name}: {ex.Message}";
+            LogTransport(_logger, api, ex.GetType().Name, ex is OperationCanceledException ? reason : ex.Message);
+            return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api}: {reason}");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body);
+        }
+        catch (JsonException)
+        {
+            return WeComResult<T>.Fail(WeComErrorKind.Transport, 0, $"{api} answered something that is not JSON ({body.Length} bytes)");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            var code = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("errcode", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : 0;
+            if (code != 0)
+            {
+                return new Attempt<T>(null, code, Shorten(Str(root, "errmsg")));
+            }
+
+            var value = parse(root);
+            if (value is SendReceipt { InvalidUser.Length: > 0 } receipt)
+            {
+                LogInvalidUsers(_logger, api, receipt.InvalidUser);
+            }
+
+            return WeComResult<T>.Ok(value);
+        }
+    }
+
+    /// <summary>What one attempt came to: a result to return as it is (<see cref="Done"/>), or WeCom's error code and message.</summary>
+    private readonly record struct Attempt<T>(WeComResult<T>? Done, int Code = 0, string Message = "")
+    {
+        public static implicit operator Attempt<T>(WeComResult<T> done) => new(done);
     }
 
     /// <summary>Null: give up. Otherwise retry after the delay (token invalidated where that is the cause).</summary>
