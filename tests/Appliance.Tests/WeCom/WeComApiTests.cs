@@ -212,6 +212,40 @@ public sealed class WeComApiTests
     }
 
     [Fact]
+    public async Task GetMedia_TokenRejectedOnce_RefetchesAndDownloads()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("voice", [9, 8, 7]);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("media/get", 42001);
+
+        using var voice = new MemoryStream();
+        var result = await client.GetMediaAsync("voice", voice, CancellationToken.None);
+
+        Assert.True(result.IsSuccess, result.Error?.ToString());
+        Assert.Equal([9, 8, 7], voice.ToArray());
+        Assert.Equal(2, api.CallsTo("gettoken").Count());
+        Assert.Equal(2, api.CallsTo("media/get").Count());
+    }
+
+    [Fact]
+    public async Task GetMedia_TokenRejectedTwice_TypedInvalidTokenErrorAndNothingWritten()
+    {
+        await using var api = await FakeWeComServer.StartAsync();
+        api.AddMedia("voice", [9, 8, 7]);
+        await using var server = await ApplianceServer.StartAsync(WeComCallbackClient.Settings(api));
+        var client = server.GetRequiredService<WeComApiClient>();
+        api.FailNext("media/get", 40014, times: 2);
+
+        using var voice = new MemoryStream();
+        var result = await client.GetMediaAsync("voice", voice, CancellationToken.None);
+
+        Assert.Equal(WeComErrorKind.InvalidToken, result.Error?.Kind);
+        Assert.Equal(0, voice.Length);
+    }
+
+    [Fact]
     public async Task GetMedia_OverSizeCap_StopsWithTypedErrorAndSmallOneStreams()
     {
         await using var api = await FakeWeComServer.StartAsync();
