@@ -18,9 +18,6 @@ namespace Relay.Tests;
 /// <summary>Relay and appliance in-process on real Kestrel at 127.0.0.1, talking through the real tunnel.</summary>
 public sealed class EndToEndTests
 {
-    internal static AuthenticationHeaderValue FamilyBasic =>
-        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password)));
-
     [Fact]
     public async Task Snapshot_ThroughRelay_NeedsLoginAndReturnsJpeg()
     {
@@ -32,7 +29,7 @@ public sealed class EndToEndTests
         using var anonymous = await client.GetAsync("/cam/snapshot");
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
@@ -150,7 +147,7 @@ public sealed class EndToEndTests
         var streams = new List<HttpResponseMessage>();
         foreach (var client in clients)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
             streams.Add(await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead));
         }
 
@@ -198,13 +195,13 @@ public sealed class EndToEndTests
         }
 
         using var viewerClient = relay.CreateClient();
-        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var stream = await viewerClient.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead);
         await Eventually.WaitForAsync(() => applianceViewers.Audience == 1, TimeSpan.FromSeconds(10), "the relay's viewer");
 
         // A visitor through the relay, logged in and with a guessed relay key (the relay strips it): a visitor still.
         using var visitor = relay.CreateClient();
-        using var forged = new HttpRequestMessage(HttpMethod.Post, "/cam" + TunnelHandshake.ViewersPath) { Headers = { Authorization = FamilyBasic } };
+        using var forged = new HttpRequestMessage(HttpMethod.Post, "/cam" + TunnelHandshake.ViewersPath) { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         forged.Headers.TryAddWithoutValidation(TunnelHandshake.RelayKeyHeader, "guess");
         forged.Headers.TryAddWithoutValidation(TunnelHandshake.ViewersHeader, "5000");
         Assert.Equal(HttpStatusCode.NotFound, (await visitor.SendAsync(forged)).StatusCode);
@@ -238,7 +235,7 @@ public sealed class EndToEndTests
 
         // The stalled viewer opens the stream and never reads.
         using var stalledClient = relay.CreateClient();
-        using var stalledRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var stalledRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var stalled = await stalledClient.SendAsync(stalledRequest, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, stalled.StatusCode);
         await Task.Delay(2000);
@@ -259,7 +256,7 @@ public sealed class EndToEndTests
         using var client = relay.CreateClient();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
-        using var bad = new HttpRequestMessage(HttpMethod.Get, "/cam/stream?fps=0") { Headers = { Authorization = FamilyBasic } };
+        using var bad = new HttpRequestMessage(HttpMethod.Get, "/cam/stream?fps=0") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var refused = await client.SendAsync(bad, cancel.Token);
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
 
@@ -284,7 +281,7 @@ public sealed class EndToEndTests
         var (relay, appliance) = tunnelled;
         using var viewer = relay.CreateClient();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var streamRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var stream = await viewer.SendAsync(streamRequest, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         var body = await stream.Content.ReadAsStreamAsync(cancel.Token);
         var buffer = new byte[65536];
@@ -295,7 +292,7 @@ public sealed class EndToEndTests
         using var anonymous = await client.GetAsync("/cam/snapshot");
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode); // the cache serves only those the appliance admits
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/snapshot") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var response = await client.SendAsync(request, cancel.Token);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("hit", response.Headers.GetValues("X-Relay-Cache").Single());
@@ -313,7 +310,7 @@ public sealed class EndToEndTests
         var (relay, appliance) = tunnelled;
         var link = appliance.Services.GetRequiredService<ApplianceApp::Appliance.Auth.LinkSigner>().Sign("/stream", TimeSpan.FromSeconds(3));
         using var client = relay.CreateClient();
-        using var loginRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = FamilyBasic } };
+        using var loginRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var login = await client.SendAsync(loginRequest, HttpCompletionOption.ResponseHeadersRead);
         var watch = Stopwatch.StartNew();
         using var viewer = await client.GetAsync("/cam" + link, HttpCompletionOption.ResponseHeadersRead);
@@ -345,7 +342,7 @@ public sealed class EndToEndTests
         var (relay, appliance) = tunnelled;
         using var client = relay.CreateClient();
         const int Mebibytes = 256;
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/cam/test/bulk?mib={Mebibytes}") { Headers = { Authorization = FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/cam/test/bulk?mib={Mebibytes}") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         var before = appliance.Tunnel.BytesSent;
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -378,7 +375,7 @@ public sealed class EndToEndTests
 
     internal static async Task<int> ReadFramesAsync(HttpClient client, int frames, CancellationToken cancellationToken, string path = "/cam/stream")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("multipart/x-mixed-replace", response.Content.Headers.ContentType?.MediaType);

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Text;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,8 +35,8 @@ public sealed class ForwardingCostMeasurements(ITestOutputHelper output)
         var (relay, appliance) = tunnelled;
         var direct = new Uri(appliance.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First(a => a.StartsWith("http://127", StringComparison.Ordinal)));
-        using var directClient = Client(direct, login: false);
-        using var tunnelClient = Client(relay.BaseAddress, login: true);
+        using var directClient = LoadClients.Create(direct, login: false);
+        using var tunnelClient = LoadClients.Create(relay.BaseAddress, login: true);
         (string Name, HttpClient Client, string Path)[] paths =
         [
             ("direct", directClient, "/healthz"),
@@ -86,9 +84,9 @@ public sealed class ForwardingCostMeasurements(ITestOutputHelper output)
             foreach (var (name, _, _) in paths)
             {
                 var s = samples[name];
-                cpu[(name, concurrency)] = Median(s.Select(x => x.Cpu));
+                cpu[(name, concurrency)] = LoadClients.Median(s.Select(x => x.Cpu));
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {name,-6} | {concurrency,7} | {Median(s.Select(x => x.Cpu)),10:0.0} | {Median(s.Select(x => x.Alloc)),11:0} | {Median(s.Select(x => x.Exceptions)),14:0.00} | {Median(s.Select(x => x.Rate)),28:0} |"));
+                    $"| {name,-6} | {concurrency,7} | {LoadClients.Median(s.Select(x => x.Cpu)),10:0.0} | {LoadClients.Median(s.Select(x => x.Alloc)),11:0} | {LoadClients.Median(s.Select(x => x.Exceptions)),14:0.00} | {LoadClients.Median(s.Select(x => x.Rate)),28:0} |"));
             }
         }
 
@@ -114,12 +112,12 @@ public sealed class ForwardingCostMeasurements(ITestOutputHelper output)
         {
             var b = bulk[name];
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {name,-6} | {Median(b.Select(x => x.Cpu)),10:0.00} | {Median(b.Select(x => x.Alloc)),11:0} | {Median(b.Select(x => x.Rate)),27:0} |"));
+                $"| {name,-6} | {LoadClients.Median(b.Select(x => x.Cpu)),10:0.00} | {LoadClients.Median(b.Select(x => x.Alloc)),11:0} | {LoadClients.Median(b.Select(x => x.Rate)),27:0} |"));
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"bulk CPU per MiB direct ÷ tunnel: {Median(bulk["direct"].Select(x => x.Cpu)) / Median(bulk["tunnel"].Select(x => x.Cpu)):P0}; " +
-            $"median of each block's tunnel ÷ direct MB/s: {Median(bulk["tunnel"].Zip(bulk["direct"], (t, d) => t.Rate / d.Rate)):P0}"));
+            $"bulk CPU per MiB direct ÷ tunnel: {LoadClients.Median(bulk["direct"].Select(x => x.Cpu)) / LoadClients.Median(bulk["tunnel"].Select(x => x.Cpu)):P0}; " +
+            $"median of each block's tunnel ÷ direct MB/s: {LoadClients.Median(bulk["tunnel"].Zip(bulk["direct"], (t, d) => t.Rate / d.Rate)):P0}"));
         Assert.True(cpu[("tunnel", 1)] > 0 && cpu[("direct", 1)] > 0);
     }
 
@@ -146,21 +144,6 @@ public sealed class ForwardingCostMeasurements(ITestOutputHelper output)
         Assert.Equal(BulkMebibytes * 1024L * 1024, received);
         return ((process.TotalProcessorTime - cpuBefore).TotalMilliseconds / BulkMebibytes,
             (double)(GC.GetTotalAllocatedBytes(precise: true) - allocBefore) / BulkMebibytes, received / seconds / 1e6);
-    }
-
-    private static HttpClient Client(Uri address, bool login)
-    {
-        var client = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false })
-        {
-            BaseAddress = address, Timeout = TimeSpan.FromSeconds(60),
-        };
-        if (login)
-        {
-            client.DefaultRequestHeaders.Authorization =
-                new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password)));
-        }
-
-        return client;
     }
 
     /// <summary>CPU µs and bytes allocated (whole process) per request, and requests per wall-clock second.</summary>
@@ -190,11 +173,5 @@ public sealed class ForwardingCostMeasurements(ITestOutputHelper output)
         Assert.Equal(requests, done);
         var exceptions = Interlocked.Read(ref _exceptions) - exceptionsBefore;
         return (cpu / done, (double)alloc / done, (double)exceptions / done, done / seconds);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
     }
 }

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Runtime;
-using System.Text;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -33,9 +31,6 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
     private static readonly TimeSpan JitQuiet = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan JitSettleLimit = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan PhaseLimit = TimeSpan.FromSeconds(30);
-
-    private static AuthenticationHeaderValue FamilyBasic =>
-        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password)));
 
     private sealed record Route(string Name, Uri Base, string Prefix, bool NeedsLogin);
 
@@ -99,7 +94,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         output.WriteLine(settled);
         output.WriteLine(jit);
 
-        double RoundRatio(string name) => Median(bulk[name].Rounds.Zip(bulk["direct"].Rounds, (path, plain) => path / plain));
+        double RoundRatio(string name) => LoadClients.Median(bulk[name].Rounds.Zip(bulk["direct"].Rounds, (path, plain) => path / plain));
 
         // Uplink with 1, 10, 50 viewers: bytes the appliance's side put on its connection (direct: all its sockets).
         (string Name, Route Path, string Filter)[] uplinks =
@@ -134,19 +129,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
 
     private static string Kib(double bytesPerSecond) => string.Create(CultureInfo.InvariantCulture, $"{bytesPerSecond / 1024:0} KiB");
 
-    private static HttpClient CreateClient(Route path)
-    {
-        var client = new HttpClient(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false })
-        {
-            BaseAddress = path.Base, Timeout = TimeSpan.FromSeconds(60),
-        };
-        if (path.NeedsLogin)
-        {
-            client.DefaultRequestHeaders.Authorization = FamilyBasic;
-        }
-
-        return client;
-    }
+    private static HttpClient CreateClient(Route path) => LoadClients.Create(path.Base, path.NeedsLogin);
 
     /// <summary>
     /// Every path gets the same warm-up (small requests and short downloads), then all are kept busy until the JIT
@@ -258,11 +241,6 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
         return done;
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
 
     /// <summary>
     /// Decimal MB/s per path: median, best and every one of <see cref="BulkRounds"/> rounds, each one 256 MiB download over
@@ -319,7 +297,7 @@ public sealed partial class TunnelLoadMeasurements(ITestOutputHelper output)
             $"JIT settled after {settling.Elapsed.TotalSeconds:0} s more warm-up ({(quiet.Elapsed >= JitQuiet ? "quiet" : "limit reached")}); " +
             $"during the rounds it compiled {JitInfo.GetCompiledMethodCount() - jitBefore.Methods} methods in " +
             $"{(JitInfo.GetCompilationTime() - jitBefore.Time).TotalMilliseconds:0} ms");
-        return (rates.ToDictionary(r => r.Key, r => (Median(r.Value), r.Value.Max(), r.Value)), jit);
+        return (rates.ToDictionary(r => r.Key, r => (LoadClients.Median(r.Value), r.Value.Max(), r.Value)), jit);
 
         async Task<long> DownloadAsync(Route path, int mebibytes)
         {

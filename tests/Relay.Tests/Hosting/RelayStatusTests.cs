@@ -109,7 +109,7 @@ public sealed class RelayStatusTests
         await appliance.WaitConnectedAsync();
 
         // One viewer of the stream, still watching while /status is asked.
-        using var viewerRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = EndToEndTests.FamilyBasic } };
+        using var viewerRequest = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         using var viewer = await client.SendAsync(viewerRequest, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, viewer.StatusCode);
         await using var body = await viewer.Content.ReadAsStreamAsync();

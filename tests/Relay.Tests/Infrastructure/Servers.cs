@@ -1,7 +1,9 @@
 extern alias ApplianceApp;
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -120,6 +122,10 @@ public sealed class RelayServer : IAsyncDisposable
 public sealed class TunnelledAppliance : IAsyncDisposable
 {
     public const string Password = "household-pass";
+
+    /// <summary>The household login (Basic) that the appliance behind the relay accepts.</summary>
+    public static AuthenticationHeaderValue FamilyLogin =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + Password)));
 
     private readonly WebApplication _app;
 

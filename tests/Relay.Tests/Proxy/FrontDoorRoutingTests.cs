@@ -123,7 +123,7 @@ public sealed class FrontDoorRoutingTests
     {
         await using var tunnelled = await RelayWithAppliance.StartAsync();
         var relay = tunnelled.Relay;
-        var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes("family:" + TunnelledAppliance.Password));
+        var basic = TunnelledAppliance.FamilyLogin.Parameter;
 
         var (status, _, _) = await RawHttp.SendAsync(relay.Port, path, extraHeaders: $"Authorization: Basic {basic}\r\n");
 
@@ -229,7 +229,7 @@ public sealed class FrontDoorRoutingTests
 
         using var client = relay.CreateClient();
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = EndToEndTests.FamilyBasic } };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/cam/stream") { Headers = { Authorization = TunnelledAppliance.FamilyLogin } };
         var visitor = client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel.Token);
         await Task.Delay(1000);
         Assert.False(visitor.IsCompleted, "the authorization was answered over a frozen link");

@@ -15,7 +15,7 @@ public sealed class RelayStreamLimitTests
         using var request = new HttpRequestMessage(HttpMethod.Get, path);
         if (login)
         {
-            request.Headers.Authorization = EndToEndTests.FamilyBasic;
+            request.Headers.Authorization = TunnelledAppliance.FamilyLogin;
         }
 
         if (forwardedFor is not null)
