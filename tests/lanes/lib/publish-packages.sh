@@ -9,6 +9,7 @@ fail() { echo "publish-packages: FAIL: $*"; exit 1; }
 source "$root/tests/lanes/lib/packages.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+echo "publish-packages: nice $(nice), scheduler group $(cat /proc/self/autogroup 2>/dev/null || echo 'none (no autogroups)')"
 # PACKAGE_RIDS narrows it (e.g. to linux-x64 when LANES_SKIP leaves out the arm64 lanes, tests/run-all.sh).
 for rid in ${PACKAGE_RIDS:-linux-x64 linux-arm64}; do
   lane_packages "$rid" "$work/$rid"
