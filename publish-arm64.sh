@@ -11,6 +11,7 @@
 #                                           # no C toolchain, but ~1.7x the memory and ~4x the start time (arm64 guest)
 #   ./publish-arm64.sh --no-r2r             # no ReadyToRun for single files: half the size, ~10x slower start (JIT)
 #   ./publish-arm64.sh --jobs 1             # packages built at once (default 2; 1 on a Pi with little memory)
+#   ./publish-arm64.sh --xz-level 1         # xz level of the .deb (default 6, dpkg's): 1 is 5x faster, 10% larger
 #
 # Prints the paths of the .deb files, one a line: NAME_VERSION_ARCH.deb (VERSION: Directory.Build.props' <Version>).
 # Needs the .NET SDK, dpkg-deb (Debian's dpkg) and, for the appliance's native code, clang (and for another
@@ -25,6 +26,7 @@ only=""
 r2r=true
 aot=true
 jobs=2
+xz_level=6
 while [ $# -gt 0 ]; do
   case "$1" in
     --rid) rids=("$2"); shift 2 ;;
@@ -37,11 +39,14 @@ while [ $# -gt 0 ]; do
     --no-aot) aot=false; shift ;;
     --jobs) jobs="$2"; shift 2 ;;
     --jobs=*) jobs="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --xz-level) xz_level="$2"; shift 2 ;;
+    --xz-level=*) xz_level="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "publish-arm64.sh: unknown option '$1' (see --help)" >&2; exit 64 ;;
   esac
 done
 case "$jobs" in ""|*[!0-9]*|0) echo "publish-arm64.sh: --jobs takes a number of packages to build at once, not '$jobs'" >&2; exit 64 ;; esac
+case "$xz_level" in [0-9]) ;; *) echo "publish-arm64.sh: --xz-level takes 0 to 9, not '$xz_level'" >&2; exit 64 ;; esac
 case "$only" in ""|appliance|relay) ;; *) echo "publish-arm64.sh: --only takes appliance or relay, not '$only'" >&2; exit 64 ;; esac
 # What to build: "Project RID" pairs.
 targets=()
@@ -240,7 +245,7 @@ Priority: optional
 Description: $description
 CONTROL
   rm -f "$deb"
-  dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+  dpkg-deb --root-owner-group -Zxz "-z$xz_level" --build "$stage" "$deb" >/dev/null
   rm -rf "$stage"
   echo "   $(du -h "$deb" | cut -f1) $deb" >&2
   echo "$deb"

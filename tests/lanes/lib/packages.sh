@@ -15,7 +15,9 @@ lane_packages() { # RID DEST: this run's packages for RID copied into DEST; DEST
   if [ -z "$from" ]; then
     started=$(date +%s)
     from="$dest/publish"
-    "$root/publish-arm64.sh" --rid "$rid" --out "$from" > "$dest/published" || fail "publish-arm64.sh --rid $rid failed"
+    # xz -1, not a release's -6: the same format for apt and dpkg, 10 % larger, and the four packages compress in 16 s
+    # instead of 75 s on the 2-core machine (the suite's last lanes wait for the arm64 ones).
+    "$root/publish-arm64.sh" --rid "$rid" --xz-level 1 --out "$from" > "$dest/published" || fail "publish-arm64.sh --rid $rid failed"
     echo "publish-arm64.sh --rid $rid: $(( $(date +%s) - started )) s"
     if [ -n "$shared" ]; then
       mkdir -p "$shared" && cp $(cat "$dest/published") "$shared/"
