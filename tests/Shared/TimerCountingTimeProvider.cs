@@ -33,25 +33,44 @@ public sealed class TimerCountingTimeProvider(DateTimeOffset start) : FakeTimePr
         private ITimer? _inner;
         private bool _pending;
         private bool _periodic;
+        private long _generation;
+        private long _firedGeneration;
 
         public void Attach(ITimer inner) => _inner = inner;
 
         public bool Change(TimeSpan dueTime, TimeSpan period)
         {
+            long generation;
             lock (_lock)
             {
-                SetPending(dueTime != Timeout.InfiniteTimeSpan);
+                generation = ++_generation;
                 _periodic = period != Timeout.InfiniteTimeSpan && period != TimeSpan.Zero;
+                if (dueTime == Timeout.InfiniteTimeSpan)
+                {
+                    SetPending(false);
+                }
             }
 
-            // A zero due time fires inside this call, as FakeTimeProvider does; Fire then counts it off.
-            return _inner!.Change(dueTime, period);
+            // Counted once FakeTimeProvider holds the due time, not before: a test that sees the count moves the clock,
+            // and a move between the two was lost to this timer, which then fired a step late. A zero due time fires
+            // inside this call (as FakeTimeProvider does), a move on another thread may fire it too: then not counted.
+            var changed = _inner!.Change(dueTime, period);
+            lock (_lock)
+            {
+                if (dueTime != Timeout.InfiniteTimeSpan && generation == _generation && (_periodic || _firedGeneration != generation))
+                {
+                    SetPending(true);
+                }
+            }
+
+            return changed;
         }
 
         public void Fire()
         {
             lock (_lock)
             {
+                _firedGeneration = _generation;
                 if (!_periodic)
                 {
                     SetPending(false);
