@@ -4,7 +4,8 @@ namespace Appliance.Tests.Infrastructure;
 
 /// <summary>
 /// The fake clock most tests move: once it counts a timer, moving the clock by the timer's due time must fire it
-/// (WeComMessengerTests failed once in CI when a move came between the count and the timer's registration).
+/// (WeComMessengerTests failed once in a clean-clone run when a move came between the count and the timer's
+/// registration).
 /// </summary>
 public sealed class TimerCountingTimeProviderTests
 {
