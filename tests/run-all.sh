@@ -37,10 +37,11 @@ fi
 # The .deb packages the lanes install and run (amd64 and arm64) are published beside the unit tests and then the lanes,
 # at the lowest CPU priority: the publish takes only the CPU they leave idle (they wait on timers, sockets, child
 # processes and qemu much of the time), so neither the tests' timing asserts nor the guests' waits see a difference.
-# Alone it takes about 8 minutes. Its own session, so the cleanup reaches every process it starts; a session
-# is also a scheduler autogroup (kernel.sched_autogroup_enabled, on in Debian), inside which alone nice ranks processes,
-# while the groups share the CPU equally: nice alone left the publish half the CPU (the hardware lane took 313 s beside
-# it, 149 s alone, 2026-12-07). The group's own nice, set before anything runs in it, puts it below the tests.
+# Alone it takes about 6.5 minutes (391 s; 480 s when it also ran the analyzers, 2026-12-07). Its own session, so
+# the cleanup reaches every process it starts; a session is also a scheduler autogroup (kernel.sched_autogroup_enabled,
+# on in Debian), inside which alone nice ranks processes, while the groups share the CPU equally: nice alone left the
+# publish half the CPU (the hardware lane took 313 s beside it, 149 s alone, 2026-12-07). The group's own nice, set
+# before anything runs in it, puts it below the tests.
 echo "== packages (published beside the unit tests; output in $results/lanes/packages.log)"
 mkdir -p "$results/lanes"
 packages_started=$(date +%s)
