@@ -29,6 +29,10 @@ jobs=2
 xz_level=6
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rid|--out|--only|--jobs|--xz-level)
+      [ $# -ge 2 ] || { echo "publish-arm64.sh: $1 needs a value (see --help)" >&2; exit 64; } ;;
+  esac
+  case "$1" in
     --rid) rids=("$2"); shift 2 ;;
     --rid=*) rids=("${1#*=}"); shift ;;
     --out) out="$2"; shift 2 ;;

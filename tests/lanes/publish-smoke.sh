@@ -6,7 +6,8 @@
 # port under a fake systemd (a real NOTIFY_SOCKET, JOURNAL_STREAM), fetch /snapshot and /healthz, stop it with
 # SIGTERM and require a clean exit within 5 s. Then the same for the Relay (also over https from PEM files), the
 # trimmed appliance through the trimmed relay's tunnel with WeCom on (snapshot, a signed callback), the doctor on a
-# broken settings file, and both programs run as an unprivileged user on settings they cannot read.
+# broken settings file, and both programs run as an unprivileged user on settings they cannot read. First, publish-arm64.sh
+# refuses bad options (exit 64, a message naming the option, nothing on stdout).
 # lane-seconds: 68 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-x64 (the amd64 packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
@@ -17,6 +18,19 @@ cleanup() { for p in "${pids[@]}"; do { kill -KILL "$p" && wait "$p"; } 2>/dev/n
 trap cleanup EXIT
 fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 source "$root/tests/lanes/lib/lane-helpers.sh"
+
+# Bad options: exit 64 and a message naming the option, before anything is built, and nothing on stdout (where scripts
+# read the packages' paths).
+for bad in "--xz-level 12|--xz-level takes 0 to 9, not '12'" "--xz-level=x|--xz-level takes 0 to 9, not 'x'" \
+    "--jobs 0|--jobs takes a number" "--only foo|--only takes appliance or relay, not 'foo'" \
+    "--xz-level|--xz-level needs a value" "--rid|--rid needs a value" "--bogus|unknown option '--bogus'"; do
+  args="${bad%%|*}" expected="${bad#*|}"
+  "$root/publish-arm64.sh" $args >"$work/bad.out" 2>"$work/bad.err" && rc=0 || rc=$?
+  [ "$rc" = 64 ] || fail "publish-arm64.sh $args: exit status $rc, expected 64: $(cat "$work/bad.err")"
+  grep -qF "publish-arm64.sh: $expected" "$work/bad.err" || fail "publish-arm64.sh $args: no clear message: $(cat "$work/bad.err")"
+  [ ! -s "$work/bad.out" ] || fail "publish-arm64.sh $args printed on stdout: $(cat "$work/bad.out")"
+done
+echo "publish-arm64.sh: bad options refused with exit status 64 and a message"
 
 source "$root/tests/lanes/lib/packages.sh"
 lane_packages linux-x64 "$work/publish"

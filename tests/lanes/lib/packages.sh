@@ -16,7 +16,7 @@ lane_packages() { # RID DEST: this run's packages for RID copied into DEST; DEST
     started=$(date +%s)
     from="$dest/publish"
     # xz -1, not a release's -6: the same format for apt and dpkg, 10 % larger, and the four packages compress in 16 s
-    # instead of 75 s on the 2-core machine (the suite's last lanes wait for the arm64 ones).
+    # instead of 75 s on the 2-core machine (CPU the lanes beside the publish would otherwise lose).
     "$root/publish-arm64.sh" --rid "$rid" --xz-level 1 --out "$from" > "$dest/published" || fail "publish-arm64.sh --rid $rid failed"
     echo "publish-arm64.sh --rid $rid: $(( $(date +%s) - started )) s"
     if [ -n "$shared" ]; then
