@@ -15,8 +15,8 @@
 #
 # Prints the paths of the .deb files, one a line: NAME_VERSION_ARCH.deb (VERSION: Directory.Build.props' <Version>).
 # Needs the .NET SDK, dpkg-deb (Debian's dpkg) and, for the appliance's native code, clang (and for another
-# architecture its binutils and C library: sudo apt install clang gcc-aarch64-linux-gnu); nothing is downloaded but
-# NuGet packages. Trim and AOT analysis warnings fail the build. Install: sudo apt install ./appliance_….deb
+# architecture its binutils and C library: sudo apt install clang gcc-aarch64-linux-gnu libc6-dev-arm64-cross); nothing
+# is downloaded but NuGet packages. Trim and AOT analysis warnings fail the build. Install: sudo apt install ./appliance_….deb
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 rids=()
@@ -89,7 +89,8 @@ aot_options() { # aot_options RID: the dotnet publish options for the appliance'
     if ! command -v "$triple-ld" >/dev/null || ! command -v "$triple-objcopy" >/dev/null \
         || { [ ! -e "/usr/$triple/lib/crt1.o" ] && [ ! -e "/usr/lib/$triple/crt1.o" ]; }; then
       echo "publish-arm64.sh: linking the appliance for $rid on this $(uname -m) machine needs $triple's binutils and C library:" >&2
-      echo "  sudo apt install gcc-$triple   (or ./publish-arm64.sh --no-aot for a JIT build)" >&2
+      # The C library is only a Recommends of the cross gcc: an apt that leaves those out installs gcc without it.
+      echo "  sudo apt install gcc-$triple libc6-dev-$(debian_arch "$rid")-cross   (or ./publish-arm64.sh --no-aot for a JIT build)" >&2
       exit 69
     fi
     echo "-p:ObjCopyName=$triple-objcopy"

@@ -14,7 +14,9 @@ apt_packages=(
   chromium           # real browser for the web page tests (driven by playwright-core)
   fonts-wqy-microhei # Chinese glyphs in Chromium (the documentation's WeCom chat picture, the page's Chinese texts)
   clang              # links the appliance's native code (publish-arm64.sh compiles it with Native AOT)
-  gcc-aarch64-linux-gnu # arm64's linker, objcopy and C library for that link on this x86 machine (cross packages)
+  gcc-aarch64-linux-gnu # arm64's linker and objcopy for that link on this x86 machine (cross packages)
+  libc6-dev-arm64-cross # arm64's C library to link against (crt1.o, libc.so): only a Recommends of the cross gcc,
+                        # which --no-install-recommends below leaves out (a fresh machine's arm64 publish failed)
 )
 # Node.js runs the browser driver and the @wecom/crypto oracle. Some machines have NodeSource's build (npm bundled,
 # and Debian's npm package conflicts with it): install Debian's only where the commands are missing.

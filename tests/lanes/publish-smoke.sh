@@ -7,7 +7,8 @@
 # SIGTERM and require a clean exit within 5 s. Then the same for the Relay (also over https from PEM files), the
 # trimmed appliance through the trimmed relay's tunnel with WeCom on (snapshot, a signed callback), the doctor on a
 # broken settings file, and both programs run as an unprivileged user on settings they cannot read. First, publish-arm64.sh
-# refuses bad options (exit 64, a message naming the option, nothing on stdout).
+# refuses bad options (exit 64, a message naming the option, nothing on stdout) and says which packages a missing arm64
+# C library needs (exit 69).
 # lane-seconds: 68 (alone on the 2-core machine; tests/run-all.sh reads it to start the longest chains first)
 # lane-needs: linux-x64 (the amd64 packages, which tests/run-all.sh publishes first; run alone, the lane publishes them)
 set -euo pipefail
@@ -31,6 +32,16 @@ for bad in "--xz-level 12|--xz-level takes 0 to 9, not '12'" "--xz-level=x|--xz-
   [ ! -s "$work/bad.out" ] || fail "publish-arm64.sh $args printed on stdout: $(cat "$work/bad.out")"
 done
 echo "publish-arm64.sh: bad options refused with exit status 64 and a message"
+# The arm64 C library missing (a fresh machine whose apt left out the cross gcc's Recommends, as tests/setup.sh's did):
+# exit 69 before the five-minute compile, naming the package. Hidden in a private mount namespace (the suite runs as root).
+empty="$work/empty" && mkdir -p "$empty"
+unshare -m bash -c 'for d in /usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu; do [ ! -d "$d" ] || mount --bind "$1" "$d"; done
+  exec "$2/publish-arm64.sh" --rid linux-arm64 --only appliance' _ "$empty" "$root" >"$work/bad.out" 2>"$work/bad.err" && rc=0 || rc=$?
+[ "$rc" = 69 ] || fail "publish-arm64.sh without arm64's C library: exit status $rc, expected 69: $(cat "$work/bad.err")"
+grep -qF "sudo apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross" "$work/bad.err" \
+  || fail "publish-arm64.sh without arm64's C library: the message does not name the packages: $(cat "$work/bad.err")"
+[ ! -s "$work/bad.out" ] || fail "publish-arm64.sh without arm64's C library printed on stdout: $(cat "$work/bad.out")"
+echo "publish-arm64.sh: without arm64's C library, exit status 69 and the packages to install"
 
 source "$root/tests/lanes/lib/packages.sh"
 lane_packages linux-x64 "$work/publish"
