@@ -49,7 +49,9 @@ mmdebstrap --architectures=arm64 --variant=apt --include="$(IFS=,; echo "${packa
   "$suite" "$dir/root" "deb $mirror $suite main" >&2 || die "mmdebstrap failed"
 # The system lane's disk: an ext4 image made from the directory (owners and modes kept), with room for the packages.
 size_mb=$(( $(du -sm "$dir/root" | cut -f1) + 600 ))
-mke2fs -q -t ext4 -L arm64root -d "$dir/root" "$dir/root.img" "${size_mb}M" || die "mke2fs failed"
+# Its "Creating regular file" line goes to stderr: stdout carries only the directory, which the lanes read (on a fresh
+# machine that line once became part of the path and the system lane failed).
+mke2fs -q -t ext4 -L arm64root -d "$dir/root" "$dir/root.img" "${size_mb}M" >&2 || die "mke2fs failed"
 printf '%s\n' "$stamp_line" > "$dir/ready"
 log "arm64 root ready in $dir ($(du -sh "$dir/root" | cut -f1), $(( $(date +%s) - started )) s)"
 echo "$dir"

@@ -18,6 +18,7 @@ source "$root/tests/lanes/lib/arm64-packages.sh"
 started=$(date +%s)
 
 arm64_root="$("$root/tests/arm64/fetch-root.sh")" || fail "could not prepare the arm64 root"
+[ -f "$arm64_root/root.img" ] || fail "tests/arm64/fetch-root.sh printed '$arm64_root', not the directory of the arm64 root"
 mkdir -p "$work/packages"
 arm64_packages "$work/packages"
 deb="$(ls "$work"/packages/appliance_*_arm64.deb 2>/dev/null | head -n1)"

@@ -22,6 +22,7 @@ started=$(date +%s)
 command -v qemu-aarch64 >/dev/null || fail "qemu-aarch64 is missing (tests/lanes/arm64-user.apt)"
 
 sysroot="$("$root/tests/arm64/fetch-root.sh")/root" || fail "could not prepare the arm64 root"
+[ -d "$sysroot/usr" ] || fail "tests/arm64/fetch-root.sh did not print the directory of the arm64 root (got '$sysroot')"
 mkdir -p "$work/packages"
 arm64_packages "$work/packages"
 for package in "$work"/packages/appliance*arm64* "$work"/packages/relay*arm64*; do arm64_unpack "$package" "$work/unpacked"; done
