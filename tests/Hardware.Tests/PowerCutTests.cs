@@ -6,7 +6,7 @@ namespace Hardware.Tests;
 
 /// <summary>
 /// What the appliance writes to its state directory before it acts must still be there after a power cut. Run only by
-/// tests/lanes/power-cut.sh, in two boots of the qemu guest with an ext4 disk: in the first
+/// tests/lanes/hardware.sh, in two boots of the qemu guest with an ext4 disk: in the first
 /// (<c>POWERCUT_PHASE=cut</c>) the test writes and then resets the machine at once (sysrq b: no sync, no unmount, as
 /// when the plug is pulled); in the second (<c>POWERCUT_PHASE=check</c>) it looks at what the disk kept. The cut
 /// also comes while an event's clip is being written (<see cref="PowerCutClip"/>).
@@ -23,7 +23,7 @@ public sealed class PowerCutTests
         var disk = Environment.GetEnvironmentVariable("POWERCUT_DIR");
         var share = Environment.GetEnvironmentVariable("POWERCUT_SHARE"); // on the host (9p): not cut off
         Assert.True(phase is "cut" or "check" && disk is not null && share is not null,
-            "run by tests/lanes/power-cut.sh (POWERCUT_PHASE, POWERCUT_DIR and POWERCUT_SHARE)");
+            "run by tests/lanes/hardware.sh (POWERCUT_PHASE, POWERCUT_DIR and POWERCUT_SHARE)");
         var state = new StateDirectory(Path.Combine(disk, "state"));
         var control = Path.Combine(disk, "control-not-synced");
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepares a Debian kernel that has gpio-sim, vivid and i2c-stub (and ext4 for the power-cut lane) as modules, without touching the host's /boot:
+# Prepares a Debian kernel that has gpio-sim, vivid and i2c-stub (and ext4 for the hardware lane's power cut) as modules, without touching the host's /boot:
 # apt-get download with a private apt state directory (mirror taken from the machine's own apt sources), dpkg -x,
 # depmod, then keeps only vmlinuz and the decompressed modules the lane loads (busybox insmod cannot read .xz).
 # Prints the prepared directory on stdout; everything else goes to stderr. Cached in $HWLANE_CACHE.
@@ -9,7 +9,7 @@ suites="${HWLANE_SUITES:-trixie-backports sid}"
 # HWLANE_ARCH=arm64: the Pi's architecture for qemu-system-aarch64 (tests/arm64/); that kernel has no i2c-stub.
 arch="${HWLANE_ARCH:-amd64}"
 # Module load order comes from modprobe --show-depends, so dependencies (netfs, videobuf2 …) come along.
-# virtio_blk and ext4: the power-cut lane's disk. overlay: the systemd-boot lane's writable /usr for dpkg.
+# virtio_blk and ext4: the hardware lane's disk (the power cut). overlay: the systemd-boot lane's writable /usr for dpkg.
 modules=(9pnet_virtio 9p configfs gpio-sim vivid i2c-stub i2c-dev virtio_blk ext4 overlay)
 # The arm64 lane boots its own root from a disk (tests/arm64/).
 [ "$arch" = amd64 ] || modules=(9pnet_virtio 9p configfs gpio-sim vivid virtio_blk ext4)

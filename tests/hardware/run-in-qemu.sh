@@ -3,8 +3,8 @@
 # i2c-stub loaded. The guest sees the host's root read-only and /tmp/hwlane (read-write) = $HWLANE_WORK.
 # Usage: run-in-qemu.sh 'command …'   Exit status: the command's, or 1 when the guest could not run it.
 # HWLANE_INIT replaces the guest's /init (default guest-init.sh; the systemd-boot lane boots systemd instead); such an
-# init writes exit-status to the work share itself. HWLANE_DISK attaches a raw disk image as /dev/vda (the power-cut
-# lane); a guest that resets itself (sysrq b) ends qemu at once (-no-reboot), without an exit status.
+# init writes exit-status to the work share itself. HWLANE_DISK attaches a raw disk image as /dev/vda (the hardware
+# lane's power cut); a guest that resets itself (sysrq b) ends qemu at once (-no-reboot), without an exit status.
 # HWLANE_ARCH=arm64 boots qemu-system-aarch64 (-M virt) on Debian's arm64 kernel instead (tests/arm64/); the guest's
 # /init then needs an arm64 busybox: HWLANE_BUSYBOX. HWLANE_DISK_OPTS adds drive options (",snapshot=on").
 set -euo pipefail

@@ -2,7 +2,7 @@ using Appliance.Hosting;
 
 namespace Appliance.Tests.Hosting;
 
-/// <summary>The one way state files are replaced; that they outlive a power cut is the power-cut lane's (tests/lanes/power-cut.sh).</summary>
+/// <summary>The one way state files are replaced; that they outlive a power cut is the hardware lane's (its power cut: tests/lanes/hardware.sh).</summary>
 public sealed class AtomicFileTests : IDisposable
 {
     private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("atomic-");

@@ -2,7 +2,7 @@ using Appliance.Hosting;
 
 namespace Appliance.Tests.Hosting;
 
-/// <summary>The state directory's files; that they outlive a power cut is the power-cut lane's (tests/lanes/power-cut.sh).</summary>
+/// <summary>The state directory's files; that they outlive a power cut is the hardware lane's (its power cut: tests/lanes/hardware.sh).</summary>
 public sealed class StateDirectoryTests
 {
     [Fact]
