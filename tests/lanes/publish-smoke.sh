@@ -20,16 +20,19 @@ trap cleanup EXIT
 fail() { echo "publish-smoke: FAIL: $*"; for f in "$work"/*.out "$work"/*.notify; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done; exit 1; }
 source "$root/tests/lanes/lib/lane-helpers.sh"
 
-# Bad options: exit 64 and a message naming the option, before anything is built, and nothing on stdout (where scripts
-# read the packages' paths).
+refused() { # WHAT STATUS MESSAGE: the publish-arm64.sh run just made (its output in bad.out, bad.err) was refused with
+  # STATUS and MESSAGE, and printed nothing on stdout (where scripts read the packages' paths)
+  [ "$rc" = "$2" ] || fail "publish-arm64.sh $1: exit status $rc, expected $2: $(cat "$work/bad.err")"
+  grep -qF "$3" "$work/bad.err" || fail "publish-arm64.sh $1: no clear message: $(cat "$work/bad.err")"
+  [ ! -s "$work/bad.out" ] || fail "publish-arm64.sh $1 printed on stdout: $(cat "$work/bad.out")"
+}
+# Bad options: exit 64 and a message naming the option, before anything is built.
 for bad in "--xz-level 12|--xz-level takes 0 to 9, not '12'" "--xz-level=x|--xz-level takes 0 to 9, not 'x'" \
     "--jobs 0|--jobs takes a number" "--only foo|--only takes appliance or relay, not 'foo'" \
     "--xz-level|--xz-level needs a value" "--rid|--rid needs a value" "--bogus|unknown option '--bogus'"; do
   args="${bad%%|*}" expected="${bad#*|}"
   "$root/publish-arm64.sh" $args >"$work/bad.out" 2>"$work/bad.err" && rc=0 || rc=$?
-  [ "$rc" = 64 ] || fail "publish-arm64.sh $args: exit status $rc, expected 64: $(cat "$work/bad.err")"
-  grep -qF "publish-arm64.sh: $expected" "$work/bad.err" || fail "publish-arm64.sh $args: no clear message: $(cat "$work/bad.err")"
-  [ ! -s "$work/bad.out" ] || fail "publish-arm64.sh $args printed on stdout: $(cat "$work/bad.out")"
+  refused "$args" 64 "publish-arm64.sh: $expected"
 done
 echo "publish-arm64.sh: bad options refused with exit status 64 and a message"
 # The arm64 C library missing (a fresh machine whose apt left out the cross gcc's Recommends, as tests/setup.sh's did):
@@ -37,10 +40,7 @@ echo "publish-arm64.sh: bad options refused with exit status 64 and a message"
 empty="$work/empty" && mkdir -p "$empty"
 unshare -m bash -c 'for d in /usr/aarch64-linux-gnu/lib /usr/lib/aarch64-linux-gnu; do [ ! -d "$d" ] || mount --bind "$1" "$d"; done
   exec "$2/publish-arm64.sh" --rid linux-arm64 --only appliance' _ "$empty" "$root" >"$work/bad.out" 2>"$work/bad.err" && rc=0 || rc=$?
-[ "$rc" = 69 ] || fail "publish-arm64.sh without arm64's C library: exit status $rc, expected 69: $(cat "$work/bad.err")"
-grep -qF "sudo apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross" "$work/bad.err" \
-  || fail "publish-arm64.sh without arm64's C library: the message does not name the packages: $(cat "$work/bad.err")"
-[ ! -s "$work/bad.out" ] || fail "publish-arm64.sh without arm64's C library printed on stdout: $(cat "$work/bad.out")"
+refused "without arm64's C library" 69 "sudo apt install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 echo "publish-arm64.sh: without arm64's C library, exit status 69 and the packages to install"
 
 source "$root/tests/lanes/lib/packages.sh"
