@@ -41,7 +41,8 @@ fi
 # the cleanup reaches every process it starts; a session is also a scheduler autogroup (kernel.sched_autogroup_enabled,
 # on in Debian), inside which alone nice ranks processes, while the groups share the CPU equally: nice alone left the
 # publish half the CPU (the hardware lane took 313 s beside it, 149 s alone, 2026-12-07). The group's own nice, set
-# before anything runs in it, puts it below the tests.
+# before anything runs in it, puts it below the tests. On a fresh machine the same job also builds the arm64 lanes'
+# Debian root (tests/arm64/fetch-root.sh, once per machine), so that arm64-system does not spend its own time on it.
 echo "== packages (published beside the unit tests; output in $results/lanes/packages.log)"
 mkdir -p "$results/lanes"
 packages_started=$(date +%s)
